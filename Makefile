@@ -1,0 +1,28 @@
+# Switchyard. `make dev` runs everything locally; `make test` runs every test against a real Postgres.
+# Both start this checkout's local Postgres with pgvector (installing it on first use, as root) unless
+# DATABASE_URL is set.
+
+GO        ?= go
+ARCH      ?= arm64
+WITH_DB   := infra/with-db.sh
+# The test timeout is generous for a cold first run on 2 cores; a normal run takes a few minutes.
+TESTFLAGS ?= -count=1 -timeout 14m
+
+.PHONY: dev test vet build bench fuzz soak clean
+
+dev:
+	@$(GO) build -o bin/switchyard-dev ./infra/dev
+	@$(WITH_DB) bin/switchyard-dev
+
+test: vet
+	$(WITH_DB) $(GO) test $(TESTFLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+build:
+	$(GO) build ./...
+
+clean:
+	rm -rf bin .aws-sam
