@@ -190,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case "/v1/models", "/models":
+	case "/v1/models":
 		if r.Method != http.MethodGet {
 			routeMissing(w, http.StatusMethodNotAllowed)
 			return
@@ -200,13 +200,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.models)
-	case "/v1/chat/completions", "/chat/completions":
+	case "/v1/chat/completions":
 		if r.Method != http.MethodPost {
 			routeMissing(w, http.StatusMethodNotAllowed)
 			return
 		}
 		s.chat(w, r, f)
-	case "/v1/embeddings", "/embeddings":
+	case "/v1/embeddings":
 		if r.Method != http.MethodPost {
 			routeMissing(w, http.StatusMethodNotAllowed)
 			return
