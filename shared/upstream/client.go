@@ -248,7 +248,8 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 		c.log.LogAttrs(ctx, slog.LevelInfo, "upstream answered an error",
 			slog.String("provider", p.Identifier), slog.String("route", route), slog.Int("status", resp.StatusCode),
 			slog.String("code", apiErr.Code))
-		return nil, &Error{API: apiErr, Cause: errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr)}
+		return nil, &Error{API: apiErr, Cause: errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr),
+			Status: resp.StatusCode, Upstream: ParseErrorBody(resp.Header, b)}
 	}
 	resp.Body = newWatchedBody(resp.Body, t.Idle, cancel, callCtx, ctx, p.Identifier)
 	return resp, nil
