@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/seal"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
 const superToken = "sya-test-bootstrap-token-0123456789"
@@ -54,6 +55,10 @@ func newEnv(t *testing.T) *env {
 		UsageStore: &postgres.UsageStore{Pool: pool},
 		Verifier:   up,
 		Prober:     up,
+		CheckBaseURL: func(u string) error {
+			return upstream.CheckBaseURLHost(u, false)
+		},
+		CheckCABundle: upstream.CheckCABundle,
 	}
 	src := catalog.NewSource(&postgres.SnapshotLoader{Pool: pool, Opener: sealer}, 0, nil)
 	h := admin.NewHandler(svc, src, nil)

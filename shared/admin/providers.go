@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
@@ -219,7 +220,8 @@ func (s *Service) checkProvider(p *catalog.Provider, cred string, fresh bool) ([
 	}
 	if s.CheckBaseURL != nil {
 		if err := s.CheckBaseURL(base); err != nil {
-			return nil, apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeBlockedAddress, "base_url", "%v", err)
+			return nil, apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeBlockedAddress, "base_url",
+				"%s", strings.TrimPrefix(err.Error(), apierror.CodeBlockedAddress+": "))
 		}
 	}
 	p.BaseURL = base

@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
 // AdminUpstream is what the operator services need of the upstream client.
@@ -19,7 +20,11 @@ func (a *App) AdminService() *admin.Service {
 	svc := &admin.Service{
 		Store:      &postgres.CatalogStore{Pool: a.Pool, Sealer: a.Sealer},
 		UsageStore: &postgres.UsageStore{Pool: a.Pool},
-		Log:        a.Log,
+		CheckBaseURL: func(u string) error {
+			return upstream.CheckBaseURLHost(u, a.Config.AllowLoopback)
+		},
+		CheckCABundle: upstream.CheckCABundle,
+		Log:           a.Log,
 	}
 	if a.Upstream != nil {
 		svc.Verifier, svc.Prober = a.Upstream, a.Upstream
