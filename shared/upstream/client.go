@@ -172,6 +172,12 @@ func URL(p *catalog.Provider, route string) string {
 	return strings.TrimRight(p.BaseURL, "/") + route
 }
 
+// droppedHeaders never travel from a caller's headers to an upstream: the caller's own
+// credential, hop-by-hop headers, and Accept-Encoding (the gateway reads what it forwards:
+// usage in SSE events, vector lengths, so it wants the body as the upstream's plain bytes).
+var droppedHeaders = []string{"Authorization", "Connection", "Keep-Alive", "Proxy-Authorization",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Accept-Encoding", "Cookie"}
+
 // maxErrorBody bounds what of an error answer is read for its message.
 const maxErrorBody = 64 << 10
 
@@ -179,7 +185,8 @@ const maxErrorBody = 64 << 10
 // (streaming an inbound body into the upstream request races net/http under keep-alive).
 //
 // The provider's auth is set, replacing any Authorization or api-key header in hdr, so a
-// caller's own key can never reach the upstream. Redirects are not followed. The call is
+// caller's own key can never reach the upstream; hop-by-hop headers, cookies and
+// Accept-Encoding in hdr are dropped too. Redirects are not followed. The call is
 // bounded by p's timeouts: connect (dial and TLS), first byte (request sent → headers), idle
 // (the longest the upstream may stay silent while the body is read) and total (the whole call,
 // body included; its timer is released when the body is closed).
@@ -207,7 +214,9 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	req.Header.Del("Authorization")
+	for _, h := range droppedHeaders {
+		req.Header.Del(h)
+	}
 	if p.AuthHeader != "" {
 		req.Header.Del(p.AuthHeader)
 	}
@@ -248,7 +257,8 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 		c.log.LogAttrs(ctx, slog.LevelInfo, "upstream answered an error",
 			slog.String("provider", p.Identifier), slog.String("route", route), slog.Int("status", resp.StatusCode),
 			slog.String("code", apiErr.Code))
-		return nil, &Error{API: apiErr, Cause: errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr)}
+		return nil, &Error{API: apiErr, Cause: errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr),
+			Status: resp.StatusCode, Upstream: ParseErrorBody(resp.Header, b)}
 	}
 	resp.Body = newWatchedBody(resp.Body, t.Idle, cancel, callCtx, ctx, p.Identifier)
 	return resp, nil

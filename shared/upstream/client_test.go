@@ -52,7 +52,7 @@ func TestSendAuthReplacesTheCallersCredential(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := testClient(t, Options{})
-	inbound := http.Header{"Authorization": {"Bearer sk-developer-key"}, "X-Api-Key": {"sk-developer-key"}, "X-Request-Id": {"r1"}}
+	inbound := http.Header{"Authorization": {"Bearer sk-developer-key"}, "X-Api-Key": {"sk-developer-key"}, "X-Request-Id": {"r1"}, "Cookie": {"session=1"}, "Accept-Encoding": {"gzip"}}
 
 	tests := []struct {
 		method            catalog.AuthMethod
@@ -85,7 +85,7 @@ func TestSendAuthReplacesTheCallersCredential(t *testing.T) {
 		if strings.Contains(strings.Join(got.Values("Authorization"), ""), "sk-developer-key") {
 			t.Errorf("%s: the developer's key reached the upstream", tt.method)
 		}
-		if got.Get("Content-Type") != "application/json" || got.Get("X-Request-Id") != "r1" {
+		if got.Get("Content-Type") != "application/json" || got.Get("X-Request-Id") != "r1" || got.Get("Cookie") != "" || got.Get("Accept-Encoding") != "" {
 			t.Errorf("%s: headers %v", tt.method, got)
 		}
 		mu.Unlock()

@@ -26,7 +26,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -460,11 +459,7 @@ func Listen(addr string, s *Server) (*http.Server, net.Listener, error) {
 		return nil, nil, err
 	}
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener closing ends the server; nothing to report
-		}
-	}()
+	go func() { _ = hs.Serve(ln) }() // returns when hs is shut down or closed
 	return hs, ln, nil
 }
 

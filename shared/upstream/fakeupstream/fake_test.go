@@ -290,3 +290,21 @@ type discard struct {
 func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(s int)           { d.status = s }
+
+func TestListenServesModels(t *testing.T) {
+	s := New(Config{Dimensions: map[string]int{"e": 8}})
+	hs, ln, err := Listen("127.0.0.1:0", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"id":"demo-chat"`) || !strings.Contains(string(b), `"id":"e"`) {
+		t.Fatalf("models %s", b)
+	}
+}
