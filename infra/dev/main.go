@@ -20,9 +20,9 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 func main() {
