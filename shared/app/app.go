@@ -20,7 +20,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
-// Config is what the binaries read from their environment. docs/configuration.md lists every variable.
+// Config is what the binaries read from their environment. docs/deploy.md lists every variable.
 type Config struct {
 	DatabaseURL string // DATABASE_URL
 	// Local marks a local run (make dev, tests): loopback upstreams are allowed and cookies are not Secure.
