@@ -70,7 +70,20 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, log, pool, sealer)
+	cfg.Worker = true
+	a, err := app.New(cfg, log, pool, sealer)
+	if err != nil {
+		return err
+	}
+	// The worker runs in-process: documents become searchable and re-embeds run without another program.
+	if err := a.Corpora.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Corpora.Stop(stopCtx)
+	}()
 
 	// The demo upstream: an OpenAI-compatible fake, in-process, registered with a chat model and two
 	// embedding models behind aliases granted to the demo team.

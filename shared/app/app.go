@@ -15,7 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
@@ -29,6 +31,11 @@ type Config struct {
 	AllowLoopback bool
 	// SnapshotInterval is how often the catalogue version is checked (SWITCHYARD_SNAPSHOT_INTERVAL_MS).
 	SnapshotInterval time.Duration
+	// Worker makes this process work River jobs (document embeddings, re-embed runs); API processes
+	// only insert them.
+	Worker bool
+	// Reembed tunes the corpus and re-embed jobs (SWITCHYARD_REEMBED_*).
+	Reembed reembed.Config
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -38,6 +45,7 @@ func ConfigFromEnv() Config {
 		Local:       envBool("SWITCHYARD_LOCAL", false),
 	}
 	c.AllowLoopback = envBool("SWITCHYARD_ALLOW_LOOPBACK", c.Local)
+	c.Reembed = reembed.ConfigFromEnv()
 	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
 		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
 	}
@@ -63,13 +71,15 @@ type App struct {
 	// Upstream is the one OpenAI-compatible client: verification, probes and forwarding share its
 	// connection pools.
 	Upstream *upstream.Client
+	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
+	Corpora *reembed.Service
 }
 
 // New builds an App on an open pool; sealer seals credentials at rest and unseals them into the
 // catalogue snapshot.
-func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) *App {
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) (*App, error) {
 	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer}
-	return &App{
+	a := &App{
 		Config:   cfg,
 		Log:      log,
 		Pool:     pool,
@@ -77,12 +87,28 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 	}
+	rc := cfg.Reembed
+	rc.InsertOnly = !cfg.Worker
+	if rc.Log == nil {
+		rc.Log = log
+	}
+	var err error
+	if a.Corpora, err = reembed.New(pool, a.Catalog, reembed.NewUpstreamEmbedder(a.Upstream), rc); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// corpusHandlers serves the corpus routes over a.Corpora.
+func (a *App) corpusHandlers() *corpusapi.Handlers {
+	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log}
 }
 
 // GatewayHandler serves what the gateway function answers behind API Gateway: /v1/* and /healthz.
 func (a *App) GatewayHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	a.corpusHandlers().RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(a.Catalog))
 	return reqlog.Middleware(a.Log, mux)
 }
 

@@ -18,7 +18,9 @@ import (
 // DATABASE_URL, a Secrets Manager secret or RDS IAM auth; credentials sealed with KMS (required in
 // Lambda) or a local key file; loopback upstreams allowed only outside Lambda unless said otherwise.
 // It does no network or database work: the pool connects on the first request that needs it.
-func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool) (*App, error) {
+//
+// tweak, when given, changes the configuration before the App is built (the worker sets Worker).
+func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func(*Config)) (*App, error) {
 	var clients awsconf.Clients
 	if inLambda || os.Getenv(awsconf.EnvKMSKeyID) != "" || os.Getenv(awsconf.EnvDatabaseSecretARN) != "" || os.Getenv(awsconf.EnvDatabaseIAM) != "" {
 		var err error
@@ -41,7 +43,15 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool) (*App, error)
 		return nil, err
 	}
 	cfg.Local = !inLambda && cfg.Local
-	return New(cfg, log, pool, sealer), nil
+	for _, t := range tweak {
+		t(&cfg)
+	}
+	a, err := New(cfg, log, pool, sealer)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 // OpenDatabase resolves the database from the environment (see awsconf.DatabaseFromEnv) and opens a

@@ -49,8 +49,13 @@ func (h *Handlers) RegisterDeveloper(mux *http.ServeMux, auth KeyAuth) {
 	mux.HandleFunc("POST /v1/corpora/{corpus}/search", h.withKey(auth, h.search))
 }
 
+// Mux is where routes are mounted: an *http.ServeMux, or the admin API's handler.
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // RegisterAdmin mounts the corpus and re-embed routes of the admin API on mux.
-func (h *Handlers) RegisterAdmin(mux *http.ServeMux, auth AdminAuth) {
+func (h *Handlers) RegisterAdmin(mux Mux, auth AdminAuth) {
 	mux.HandleFunc("POST /admin/corpora", h.withAdmin(auth, true, h.createCorpus))
 	mux.HandleFunc("GET /admin/corpora", h.withAdmin(auth, false, h.listCorpora))
 	mux.HandleFunc("GET /admin/corpora/{name}", h.withAdmin(auth, false, h.getCorpus))
