@@ -26,6 +26,10 @@ import (
 type Error struct {
 	API   *apierror.Error
 	Cause error
+	// Status is the upstream's HTTP status when it answered one (0 when it did not answer),
+	// and Upstream what its error body said.
+	Status   int
+	Upstream UpstreamMessage
 }
 
 func (e *Error) Error() string {

@@ -26,9 +26,9 @@ func (e *BlockedAddressError) Code() string { return "blocked_address" }
 
 func (e *BlockedAddressError) Error() string {
 	if e.Host != "" && e.Host != e.Addr.String() {
-		return fmt.Sprintf("blocked_address: %s resolves to %s, %s, which the gateway never dials", e.Host, e.Addr, e.Reason)
+		return fmt.Sprintf("%s resolves to %s, %s, which this gateway does not dial (blocked_address)", e.Host, e.Addr, e.Reason)
 	}
-	return fmt.Sprintf("blocked_address: %s is %s, which the gateway never dials", e.Addr, e.Reason)
+	return fmt.Sprintf("%s is %s, which this gateway does not dial (blocked_address)", e.Addr, e.Reason)
 }
 
 // metadataAddrs are the instance metadata and similar host-local service addresses of the
@@ -87,7 +87,7 @@ func blockedReason(ip netip.Addr, allowLoopback bool) string {
 	case ip.IsMulticast() || ip == broadcast:
 		return "a multicast or broadcast address"
 	case ip.IsLoopback() && !allowLoopback:
-		return "a loopback address, and loopback is not allowed here"
+		return "a loopback address (allowed only in local runs)"
 	}
 	return ""
 }
