@@ -66,11 +66,17 @@ func run(log *slog.Logger) error {
 		return fmt.Errorf("listen on %s (set SWITCHYARD_ADDR=host:port to use another): %w", addr, err)
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
+		// In-flight requests have ended: write their request-log rows before exiting.
+		if err := a.Close(shutdown); err != nil {
+			log.Error("flush the request log", "err", err)
+		}
 	}()
 	base := "http://" + ln.Addr().String()
 	fmt.Printf(`
@@ -88,6 +94,7 @@ Press Ctrl-C to stop.
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-stopped
 	return nil
 }
 

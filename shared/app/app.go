@@ -15,8 +15,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // Config is what the binaries read from their environment. docs/configuration.md lists every variable.
@@ -28,6 +31,8 @@ type Config struct {
 	AllowLoopback bool
 	// SnapshotInterval is how often the catalogue version is checked (SWITCHYARD_SNAPSHOT_INTERVAL_MS).
 	SnapshotInterval time.Duration
+	// MaxRequestBytes bounds a developer request body (SWITCHYARD_MAX_REQUEST_BYTES; 8 MiB when 0).
+	MaxRequestBytes int64
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -40,6 +45,9 @@ func ConfigFromEnv() Config {
 	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
 		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
 	}
+	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
+		c.MaxRequestBytes = n
+	}
 	return c
 }
 
@@ -51,29 +59,50 @@ func envBool(name string, def bool) bool {
 	return v
 }
 
-// App holds the shared parts: the pool and the catalogue source.
+// App holds the shared parts: the pool, the catalogue source, the upstream client, the request
+// log and the developer API built on them.
 type App struct {
-	Config  Config
-	Log     *slog.Logger
-	Pool    *pgxpool.Pool
-	Catalog *catalog.Source
+	Config   Config
+	Log      *slog.Logger
+	Pool     *pgxpool.Pool
+	Catalog  *catalog.Source
+	Upstream *upstream.Client
+	// Usage is the batching request logger; Lambda calls Usage.Flush before an invocation returns.
+	Usage   *usage.Logger
+	Gateway *gateway.Gateway
 }
 
-// New builds an App on an open pool.
+// New builds an App on an open pool and starts its request logger; Close stops it.
 func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool) *App {
 	loader := &postgres.SnapshotLoader{Pool: pool}
-	return &App{
-		Config:  cfg,
-		Log:     log,
-		Pool:    pool,
-		Catalog: catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
+	a := &App{
+		Config:   cfg,
+		Log:      log,
+		Pool:     pool,
+		Catalog:  catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
+		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
+		Usage:    usage.New(pool, usage.Options{Log: log}),
 	}
+	a.Usage.Start()
+	a.Gateway = gateway.New(gateway.Config{
+		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+	})
+	return a
+}
+
+// Close writes the request log's queued rows and releases upstream connections. Call it once the
+// server has stopped taking requests, so a graceful shutdown loses no row.
+func (a *App) Close(ctx context.Context) error {
+	err := a.Usage.Close(ctx)
+	a.Upstream.Close()
+	return err
 }
 
 // Handler serves every route on one address, as API Gateway does in the cloud.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("/v1/", a.Gateway)
 	return reqlog.Middleware(a.Log, mux)
 }
 
