@@ -189,7 +189,13 @@ func (e *env) rows() []logRow {
 // lastRow is the newest request-log row; the test fails unless there are exactly want rows.
 func (e *env) lastRow(want int) logRow {
 	e.t.Helper()
+	// A streamed request's row is logged when its handler returns, which may be just after the
+	// client has read the last event; SPEC allows two seconds.
 	rs := e.rows()
+	for deadline := time.Now().Add(2 * time.Second); len(rs) < want && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		rs = e.rows()
+	}
 	if len(rs) != want {
 		e.t.Fatalf("request log has %d rows, want %d: %+v", len(rs), want, rs)
 	}
