@@ -29,7 +29,7 @@ func main() {
 		log.Error("worker: configuration", "err", err)
 		os.Exit(1)
 	}
-	defer a.Close()
+	defer a.Shutdown()
 
 	if inLambda {
 		awslambda.StartWithOptions(func(ctx context.Context, ev json.RawMessage) error {

@@ -16,10 +16,12 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
+	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // Config is what the binaries read from their environment. docs/deploy.md lists every variable.
@@ -36,6 +38,8 @@ type Config struct {
 	Worker bool
 	// Reembed tunes the corpus and re-embed jobs (SWITCHYARD_REEMBED_*).
 	Reembed reembed.Config
+	// MaxRequestBytes bounds a developer request body (SWITCHYARD_MAX_REQUEST_BYTES; 8 MiB when 0).
+	MaxRequestBytes int64
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -49,6 +53,9 @@ func ConfigFromEnv() Config {
 	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
 		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
 	}
+	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
+		c.MaxRequestBytes = n
+	}
 	return c
 }
 
@@ -60,7 +67,8 @@ func envBool(name string, def bool) bool {
 	return v
 }
 
-// App holds the shared parts: the pool and the catalogue source.
+// App holds the shared parts: the pool, the catalogue source, the upstream client, the request
+// log and the developer API built on them.
 type App struct {
 	Config  Config
 	Log     *slog.Logger
@@ -71,12 +79,15 @@ type App struct {
 	// Upstream is the one OpenAI-compatible client: verification, probes and forwarding share its
 	// connection pools.
 	Upstream *upstream.Client
+	// Usage is the batching request logger; Lambda calls Flush before an invocation returns.
+	Usage   *usage.Logger
+	Gateway *gateway.Gateway
 	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
 	Corpora *reembed.Service
 }
 
-// New builds an App on an open pool; sealer seals credentials at rest and unseals them into the
-// catalogue snapshot.
+// New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
+// credentials at rest and unseals them into the catalogue snapshot.
 func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) (*App, error) {
 	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer}
 	a := &App{
@@ -86,6 +97,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Catalog:  catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
+		Usage:    usage.New(pool, usage.Options{Log: log}),
 	}
 	rc := cfg.Reembed
 	rc.InsertOnly = !cfg.Worker
@@ -96,6 +108,10 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 	if a.Corpora, err = reembed.New(pool, a.Catalog, reembed.NewUpstreamEmbedder(a.Upstream), rc); err != nil {
 		return nil, err
 	}
+	a.Usage.Start()
+	a.Gateway = gateway.New(gateway.Config{
+		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+	})
 	return a, nil
 }
 
@@ -104,11 +120,17 @@ func (a *App) corpusHandlers() *corpusapi.Handlers {
 	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log}
 }
 
+// mountDeveloper mounts the developer API: /v1/* and the corpus routes under it.
+func (a *App) mountDeveloper(mux *http.ServeMux) {
+	mux.Handle("/v1/", a.Gateway)
+	a.corpusHandlers().RegisterDeveloper(mux, a.Gateway.AuthenticateKey)
+}
+
 // GatewayHandler serves what the gateway function answers behind API Gateway: /v1/* and /healthz.
 func (a *App) GatewayHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
-	a.corpusHandlers().RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(a.Catalog))
+	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }
 
@@ -120,14 +142,30 @@ func (a *App) AdminFunctionHandler() http.Handler {
 	return reqlog.Middleware(a.Log, mux)
 }
 
-// Flush writes what the instance still holds (queued usage rows); Lambda calls it before an
-// invocation returns.
-func (a *App) Flush(ctx context.Context) {}
+// Flush writes the request log's queued rows; Lambda calls it before an invocation returns, so a
+// request shows up in usage even when the instance is frozen afterwards.
+func (a *App) Flush(ctx context.Context) {
+	if err := a.Usage.Flush(ctx); err != nil {
+		a.Log.ErrorContext(ctx, "flush the request log", "err", err)
+	}
+}
 
-// Close flushes and releases the pool.
-func (a *App) Close() {
-	a.Flush(context.Background())
+// Close writes the request log's queued rows, releases upstream connections and the pool. Call it
+// once the server has stopped taking requests, so a graceful shutdown loses no row.
+func (a *App) Close(ctx context.Context) error {
+	err := a.Usage.Close(ctx)
+	a.Upstream.Close()
 	a.Pool.Close()
+	return err
+}
+
+// Shutdown is Close bounded by ten seconds, for a main's defer.
+func (a *App) Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		a.Log.Error("shut down", "err", err)
+	}
 }
 
 // Handler serves every route on one address, as API Gateway does in the cloud.
@@ -135,6 +173,7 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
+	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }
 
