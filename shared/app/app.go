@@ -84,6 +84,8 @@ type App struct {
 	Gateway *gateway.Gateway
 	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
 	Corpora *reembed.Service
+	// Kick, when set, starts the worker at once after jobs were queued (the worker function in Lambda).
+	Kick func(ctx context.Context, reason string)
 }
 
 // New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
@@ -117,7 +119,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 
 // corpusHandlers serves the corpus routes over a.Corpora.
 func (a *App) corpusHandlers() *corpusapi.Handlers {
-	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log}
+	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log, Kick: a.Kick}
 }
 
 // mountDeveloper mounts the developer API: /v1/* and the corpus routes under it.

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -50,6 +53,10 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func
 	if err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if fn := strings.TrimSpace(os.Getenv(awsconf.EnvWorkerFunction)); fn != "" && inLambda {
+		k := &kicker{invoker: lambdasvc.NewFromConfig(clients.Config), function: fn, interval: 2 * time.Second, now: time.Now, log: log}
+		a.Kick = k.kick
 	}
 	return a, nil
 }
