@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // KeyAuth authenticates a developer request: the key and the snapshot it was found in, or the error
@@ -37,9 +38,46 @@ type Handlers struct {
 	Service *reembed.Service
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Usage, when set, gets one request-log row per developer request, as the gateway writes them.
+	Usage RequestLog
 	// Kick, when set, is told that jobs were queued (documents written, a run started), so that a
 	// worker that is not always running (Lambda) starts at once instead of at its next schedule.
 	Kick func(ctx context.Context, reason string)
+}
+
+// RequestLog records developer requests (usage.Logger does).
+type RequestLog interface {
+	Log(usage.Row)
+}
+
+type rowKey struct{}
+
+// logRow is the request's log row, for handlers that know more (the model that answered a search).
+func logRow(ctx context.Context) *usage.Row {
+	if row, ok := ctx.Value(rowKey{}).(*usage.Row); ok {
+		return row
+	}
+	return &usage.Row{}
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 func (h *Handlers) kick(ctx context.Context, reason string) {
@@ -78,14 +116,46 @@ func (h *Handlers) RegisterAdmin(mux Mux, auth AdminAuth) {
 type keyHandler func(w http.ResponseWriter, r *http.Request, may reembed.Access) error
 type adminHandler func(w http.ResponseWriter, r *http.Request, actor string) error
 
+// withKey authenticates the developer key and writes one request-log row per request, whatever
+// its outcome, as the gateway does for its routes.
 func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := h.now()
+		id := reqlog.ID(r.Context())
+		if id == "" {
+			id = reqlog.NewID()
+		}
+		_, route, _ := strings.Cut(r.Pattern, " ")
+		row := &usage.Row{RequestID: id, At: start, Route: route, Requested: r.PathValue("corpus"), Outcome: usage.OutcomeOK}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if h.Usage == nil {
+				return
+			}
+			row.Status = sw.status
+			row.Latency = h.now().Sub(start)
+			h.Usage.Log(*row)
+		}()
 		key, snap, aerr := auth(r)
 		if aerr != nil {
-			apierror.Write(w, aerr)
+			row.Outcome, row.Message = aerr.Code, aerr.Message
+			apierror.Write(sw, aerr)
 			return
 		}
-		h.finish(w, r, next(w, r, reembed.KeyAccess(key, snap)))
+		row.KeyID, row.Team = key.ID, key.Team
+		r = r.WithContext(context.WithValue(r.Context(), rowKey{}, row))
+		defer func() {
+			if m := snap.Models[row.Model]; m != nil {
+				row.Provider = m.Provider
+			}
+		}()
+		if err := next(sw, r, reembed.KeyAccess(key, snap)); err != nil {
+			row.Outcome, row.Message = "internal_error", "internal error"
+			if ae, ok := apierror.As(err); ok {
+				row.Outcome, row.Message = ae.Code, ae.Message
+			}
+			h.finish(sw, r, err)
+		}
 	}
 }
 
@@ -236,6 +306,8 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	if err != nil {
 		return err
 	}
+	row := logRow(r.Context())
+	row.Model = res.Index.Model
 	data := res.Hits
 	if data == nil {
 		data = []postgres.Hit{}
