@@ -73,7 +73,7 @@ func TestCorpusRequestsAreLoggedLikeEveryDeveloperRequest(t *testing.T) {
 	if err := a.Catalog.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := op.do("POST", "/admin/corpora", map[string]any{"name": "handbook", "embedding_model": "acme-embed"}); status != 201 {
+	if status, body := op.do("POST", "/admin/corpora", map[string]any{"name": "handbook", "embedding_model": "acme-embed"}); status != 201 || len(body["teams"].([]any)) != 1 {
 		t.Fatalf("create corpus = %d %v", status, body)
 	}
 	dev := client{t, srv.URL, key["key"].(string)}

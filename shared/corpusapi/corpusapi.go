@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ type Handlers struct {
 	Service *reembed.Service
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Catalog, when set, shows the teams of a corpus that follows its alias's audience.
+	Catalog Snapshots
 	// Usage, when set, gets one request-log row per developer request, as the gateway writes them.
 	Usage RequestLog
 	// Kick, when set, is told that jobs were queued (documents written, a run started), so that a
@@ -365,10 +368,19 @@ type corpusJSON struct {
 	Indexes        []*indexJSON `json:"indexes"`
 }
 
-func corpusOut(c *corpus.Corpus) corpusJSON {
+// corpusOut shows a corpus; for one that follows its alias's audience, teams are the teams granted
+// the alias now (from the catalogue), so the operator sees who may use it.
+func (h *Handlers) corpusOut(ctx context.Context, c *corpus.Corpus) corpusJSON {
 	out := corpusJSON{Name: c.Name, EmbeddingModel: c.Alias, Teams: c.Teams, TeamsFrom: "alias", CreatedAt: c.CreatedAt, Indexes: []*indexJSON{}}
 	if c.TeamsExplicit {
 		out.TeamsFrom = "corpus"
+	} else if h.Catalog != nil {
+		if snap, err := h.Catalog.Get(ctx); err == nil {
+			for team := range snap.Grants[c.Alias] {
+				out.Teams = append(out.Teams, team)
+			}
+			slices.Sort(out.Teams)
+		}
 	}
 	if out.Teams == nil {
 		out.Teams = []string{}
@@ -412,7 +424,7 @@ func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, _ string
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, corpusOut(c))
+	return writeJSON(w, http.StatusCreated, h.corpusOut(r.Context(), c))
 }
 
 func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -422,7 +434,7 @@ func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ string)
 	}
 	data := make([]corpusJSON, len(list))
 	for i, c := range list {
-		data[i] = corpusOut(c)
+		data[i] = h.corpusOut(r.Context(), c)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
@@ -435,7 +447,7 @@ func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ string) e
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, corpusOut(c))
+	return writeJSON(w, http.StatusOK, h.corpusOut(r.Context(), c))
 }
 
 type runJSON struct {
@@ -526,5 +538,5 @@ func (h *Handlers) rollback(w http.ResponseWriter, r *http.Request, actor string
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, corpusOut(c))
+	return writeJSON(w, http.StatusOK, h.corpusOut(r.Context(), c))
 }
