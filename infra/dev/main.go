@@ -75,6 +75,8 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// A long-running server refreshes the catalogue in the background, so no request waits for a check.
+	go a.Catalog.Run(ctx)
 	// The worker runs in-process: documents become searchable and re-embeds run without another program.
 	if err := a.Corpora.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
