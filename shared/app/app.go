@@ -74,6 +74,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool) *App {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("/console/", a.consoleHandler())
 	return reqlog.Middleware(a.Log, mux)
 }
 

@@ -1,0 +1,44 @@
+// Switchyard console: the few things a page must do live. No framework, no network beyond Switchyard.
+"use strict";
+
+document.addEventListener("click", (ev) => {
+  const fill = ev.target.closest("[data-fill]");
+  if (fill) {
+    const input = document.getElementById(fill.dataset.fill);
+    if (input) { input.value = fill.dataset.value; input.classList.remove("invalid"); input.focus(); }
+  }
+  const copy = ev.target.closest("[data-copy]");
+  if (copy) {
+    const src = document.getElementById(copy.dataset.copy);
+    const text = src ? (src.value !== undefined && src.tagName === "INPUT" ? src.value : src.textContent) : "";
+    const done = () => { copy.textContent = "Copied"; copy.dataset.copied = "1"; setTimeout(() => { copy.textContent = "Copy"; }, 2000); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, () => { selectText(src); done(); });
+    } else {
+      // Plain http on a non-loopback host has no clipboard API: select it so Ctrl-C copies it.
+      selectText(src);
+      try { document.execCommand("copy"); } catch (e) { /* the selection stays for a manual copy */ }
+      done();
+    }
+  }
+});
+
+function selectText(el) {
+  if (!el) return;
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
+
+// The add-model form shows the fields of the chosen kind only.
+function syncKind() {
+  const checked = document.querySelector("input[name=kind]:checked");
+  if (!checked) return;
+  document.querySelectorAll("[data-kind-only]").forEach((el) => {
+    el.hidden = el.dataset.kindOnly !== checked.value;
+  });
+}
+document.addEventListener("change", (ev) => { if (ev.target.name === "kind") syncKind(); });
+document.addEventListener("DOMContentLoaded", syncKind);

@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchyard-ai/switchyard/shared/console"
+)
+
+// ConsoleSessions keeps the console's sessions in console_sessions.
+type ConsoleSessions struct {
+	Pool *pgxpool.Pool
+}
+
+var _ console.SessionStore = (*ConsoleSessions)(nil)
+
+// CreateSession stores s and removes sessions that have expired, so the table stays small.
+func (c *ConsoleSessions) CreateSession(ctx context.Context, s console.Session) error {
+	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, s.CreatedAt); err != nil {
+		return fmt.Errorf("remove expired console sessions: %w", err)
+	}
+	_, err := c.Pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("store console session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the session unless it is unknown or expired at now.
+func (c *ConsoleSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*console.Session, error) {
+	var (
+		s         console.Session
+		tokenHash []byte
+	)
+	err := c.Pool.QueryRow(ctx, `SELECT token_hash, csrf, created_at, expires_at FROM console_sessions
+		WHERE id_hash = $1 AND expires_at > $2`, idHash[:], now).Scan(&tokenHash, &s.CSRF, &s.CreatedAt, &s.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read console session: %w", err)
+	}
+	s.IDHash = idHash
+	copy(s.TokenHash[:], tokenHash)
+	return &s, nil
+}
+
+// DeleteSession ends a session (sign-out).
+func (c *ConsoleSessions) DeleteSession(ctx context.Context, idHash [32]byte) error {
+	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, idHash[:]); err != nil {
+		return fmt.Errorf("delete console session: %w", err)
+	}
+	return nil
+}
