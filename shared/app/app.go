@@ -57,6 +57,10 @@ type App struct {
 	Log     *slog.Logger
 	Pool    *pgxpool.Pool
 	Catalog *catalog.Source
+	// Sealer seals provider credentials (package seal); Upstream verifies providers and probes
+	// models (upstream.Client). Set both before Handler.
+	Sealer   postgres.Sealer
+	Upstream AdminUpstream
 }
 
 // New builds an App on an open pool.
@@ -74,6 +78,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool) *App {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("/admin/", a.AdminHandler())
 	mux.Handle("/console/", a.consoleHandler())
 	return reqlog.Middleware(a.Log, mux)
 }

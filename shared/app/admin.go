@@ -1,0 +1,38 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
+)
+
+// AdminUpstream is what the operator services need of the upstream client.
+type AdminUpstream interface {
+	admin.Verifier
+	admin.Prober
+}
+
+// AdminService builds the operator services on the app's pool: the console calls them directly.
+// Provider credentials are sealed with a.Sealer; a.Upstream verifies providers and probes models.
+func (a *App) AdminService() *admin.Service {
+	svc := &admin.Service{
+		Store:      &postgres.CatalogStore{Pool: a.Pool, Sealer: a.Sealer},
+		UsageStore: &postgres.UsageStore{Pool: a.Pool},
+		CheckBaseURL: func(u string) error {
+			return upstream.CheckBaseURLHost(u, a.Config.AllowLoopback)
+		},
+		CheckCABundle: upstream.CheckCABundle,
+		Log:           a.Log,
+	}
+	if a.Upstream != nil {
+		svc.Verifier, svc.Prober = a.Upstream, a.Upstream
+	}
+	return svc
+}
+
+// AdminHandler serves /admin/*, authenticating admins against the catalogue snapshot.
+func (a *App) AdminHandler() http.Handler {
+	return admin.NewHandler(a.AdminService(), a.Catalog, a.Log)
+}

@@ -1,0 +1,409 @@
+package upstream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// EmbeddingLengths returns the length of each vector of an OpenAI embeddings response
+// ({"data": [{"embedding": ...}, ...]}), in the order of data, without decoding a float.
+// A float array is counted by its commas; a base64 string (encoding_format base64, float32
+// little-endian) by its decoded byte length / 4. The whole body is walked, so a truncated or
+// malformed answer is an error; the numbers themselves are checked only for their characters,
+// which is what the gateway needs: the dimension, in microseconds.
+func EmbeddingLengths(body []byte) ([]int, error) {
+	s := scanner{b: body}
+	s.ws()
+	if !s.eat('{') {
+		return nil, s.fail("the body is not a JSON object")
+	}
+	var lengths []int
+	seenData := false
+	if err := s.object(func(key []byte) error {
+		if string(key) != "data" {
+			return s.skip()
+		}
+		seenData = true
+		var err error
+		lengths, err = s.data(lengths[:0])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return nil, s.fail("trailing data after the JSON object")
+	}
+	if !seenData {
+		return nil, errors.New(`the body has no "data" list`)
+	}
+	return lengths, nil
+}
+
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) fail(what string) error {
+	return fmt.Errorf("%s (at byte %d)", what, s.i)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) eat(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// object walks an object whose '{' is consumed, calling member for each key with the scanner
+// at the value.
+func (s *scanner) object(member func(key []byte) error) error {
+	s.ws()
+	if s.eat('}') {
+		return nil
+	}
+	for {
+		s.ws()
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if !s.eat(':') {
+			return s.fail("expected ':' after an object key")
+		}
+		s.ws()
+		if err := member(key); err != nil {
+			return err
+		}
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		if s.eat('}') {
+			return nil
+		}
+		return s.fail("expected ',' or '}' in an object")
+	}
+}
+
+// str reads a string and returns its raw content (escapes left as they are).
+func (s *scanner) str() ([]byte, error) {
+	if !s.eat('"') {
+		return nil, s.fail("expected a string")
+	}
+	start := s.i
+	for {
+		j := bytes.IndexByte(s.b[s.i:], '"')
+		if j < 0 {
+			return nil, s.fail("unterminated string")
+		}
+		end := s.i + j
+		// An odd number of backslashes before the quote escapes it.
+		bs := 0
+		for k := end - 1; k >= start && s.b[k] == '\\'; k-- {
+			bs++
+		}
+		s.i = end + 1
+		if bs%2 == 0 {
+			return s.b[start:end], nil
+		}
+	}
+}
+
+// skip skips any JSON value.
+func (s *scanner) skip() error {
+	s.ws()
+	if s.i >= len(s.b) {
+		return s.fail("unexpected end of the body")
+	}
+	switch c := s.b[s.i]; c {
+	case '"':
+		_, err := s.str()
+		return err
+	case '{':
+		s.i++
+		return s.object(func([]byte) error { return s.skip() })
+	case '[':
+		s.i++
+		s.ws()
+		if s.eat(']') {
+			return nil
+		}
+		for {
+			if err := s.skip(); err != nil {
+				return err
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if s.eat(']') {
+				return nil
+			}
+			return s.fail("expected ',' or ']' in a list")
+		}
+	default:
+		start := s.i
+		for s.i < len(s.b) && literalByte[s.b[s.i]] {
+			s.i++
+		}
+		if s.i == start {
+			return s.fail(fmt.Sprintf("unexpected %q", c))
+		}
+		return nil
+	}
+}
+
+// literalByte holds the bytes of numbers, true, false and null.
+var literalByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eEtruefalsn") {
+		t[c] = true
+	}
+	return
+}()
+
+// data reads the "data" list, appending each item's vector length.
+func (s *scanner) data(lengths []int) ([]int, error) {
+	s.ws()
+	if !s.eat('[') {
+		return nil, s.fail(`"data" is not a list`)
+	}
+	s.ws()
+	if s.eat(']') {
+		return lengths, nil
+	}
+	for {
+		s.ws()
+		if !s.eat('{') {
+			return nil, s.fail(`an item of "data" is not an object`)
+		}
+		n := -1
+		if err := s.object(func(key []byte) error {
+			if string(key) != "embedding" {
+				return s.skip()
+			}
+			var err error
+			n, err = s.vector()
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if n < 0 {
+			return nil, fmt.Errorf(`item %d of "data" has no "embedding"`, len(lengths))
+		}
+		lengths = append(lengths, n)
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		if s.eat(']') {
+			return lengths, nil
+		}
+		return nil, s.fail(`expected ',' or ']' in "data"`)
+	}
+}
+
+// vector counts an embedding: a list of numbers or a base64 string.
+func (s *scanner) vector() (int, error) {
+	if s.i >= len(s.b) {
+		return 0, s.fail("unexpected end of the body")
+	}
+	switch s.b[s.i] {
+	case '"':
+		raw, err := s.str()
+		if err != nil {
+			return 0, err
+		}
+		return base64Floats(raw)
+	case '[':
+		s.i++
+		// Numbers hold no ']', so the list ends at the next one; bytes.IndexByte and
+		// bytes.Count are vectorised, which is what makes this microseconds.
+		j := bytes.IndexByte(s.b[s.i:], ']')
+		if j < 0 {
+			return 0, s.fail("unterminated embedding list")
+		}
+		list := s.b[s.i : s.i+j]
+		if err := checkNumberList(list); err != nil {
+			return 0, s.fail(err.Error())
+		}
+		s.i += j + 1
+		if len(bytes.TrimSpace(list)) == 0 {
+			return 0, nil
+		}
+		return bytes.Count(list, []byte{','}) + 1, nil
+	}
+	return 0, s.fail("an embedding is neither a list of numbers nor a base64 string")
+}
+
+// Byte classes for the fast checks: OR-ing the classes of all bytes of a vector tells in one
+// branch-free pass whether it holds anything unusual, so the common case never runs the
+// byte-by-byte state machine.
+const (
+	clsPlain   = 0 // a number byte, or a base64 letter
+	clsComma   = 1
+	clsSpace   = 2
+	clsSpecial = 4 // '=' or '\\' in base64
+	clsInvalid = 8
+)
+
+var numberClass = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = clsInvalid
+	}
+	for _, c := range []byte("0123456789+-.eE") {
+		t[c] = clsPlain
+	}
+	t[','] = clsComma
+	for _, c := range []byte(" \t\r\n") {
+		t[c] = clsSpace
+	}
+	return
+}()
+
+var base64Class = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = clsInvalid
+	}
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_") {
+		t[c] = clsPlain
+	}
+	t['='] = clsSpecial
+	t['\\'] = clsSpecial
+	return
+}()
+
+// classes ORs the classes of b's bytes, eight at a time.
+func classes(b []byte, table *[256]uint8) uint8 {
+	var a0, a1, a2, a3 uint8
+	for len(b) >= 8 {
+		a0 |= table[b[0]] | table[b[4]]
+		a1 |= table[b[1]] | table[b[5]]
+		a2 |= table[b[2]] | table[b[6]]
+		a3 |= table[b[3]] | table[b[7]]
+		b = b[8:]
+	}
+	for _, c := range b {
+		a0 |= table[c]
+	}
+	return a0 | a1 | a2 | a3
+}
+
+// checkNumberList checks that list holds only number characters, commas and whitespace, with a
+// number between every two commas.
+func checkNumberList(list []byte) error {
+	// One branch-free pass over the compact form, e.g. [0.1,-0.2]: acc collects the classes
+	// seen, adj the classes of two neighbours alike (",," is an empty element); a leading or
+	// trailing comma pairs with the virtual commas around the list.
+	var acc, adj uint8
+	prev := uint8(clsComma)
+	for _, c := range list {
+		k := numberClass[c]
+		acc |= k
+		adj |= k & prev
+		prev = k
+	}
+	if len(list) > 0 {
+		adj |= prev & clsComma
+	}
+	if acc&(clsSpace|clsInvalid) == 0 {
+		if adj&clsComma != 0 {
+			return errors.New("an embedding list has an empty element")
+		}
+		return nil
+	}
+	inNumber, seen := false, false
+	for _, c := range list {
+		switch numberClass[c] {
+		case clsPlain:
+			inNumber, seen = true, true
+		case clsComma:
+			if !inNumber {
+				return errors.New("an embedding list has an empty element")
+			}
+			inNumber = false
+		case clsSpace:
+		default:
+			return fmt.Errorf("an embedding list holds %q, not only numbers", c)
+		}
+	}
+	if seen && !inNumber {
+		return errors.New("an embedding list ends with a comma")
+	}
+	return nil
+}
+
+// base64Floats is the number of float32 values a standard base64 string (padded or not)
+// decodes to. JSON may escape '/' as "\/", so escapes are accounted for.
+func base64Floats(raw []byte) (int, error) {
+	body := raw
+	pad := 0
+	for pad < 2 && len(body) > 0 && body[len(body)-1] == '=' {
+		body, pad = body[:len(body)-1], pad+1
+	}
+	if cls := classes(body, &base64Class); cls == clsPlain {
+		return base64Count(len(body), pad)
+	}
+	return base64Slow(raw)
+}
+
+func base64Slow(raw []byte) (int, error) {
+	n := 0
+	pad := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' {
+			if i+1 < len(raw) && raw[i+1] == '/' {
+				i++
+				n++
+				continue
+			}
+			return 0, errors.New("an embedding string holds an escape that base64 never needs")
+		}
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '-', c == '_':
+			if pad > 0 {
+				return 0, errors.New("an embedding string has base64 data after its padding")
+			}
+			n++
+		case c == '=':
+			pad++
+		default:
+			return 0, fmt.Errorf("an embedding string holds %q, which is not base64", c)
+		}
+	}
+	return base64Count(n, pad)
+}
+
+// base64Count is the number of float32 values in n base64 characters followed by pad '='.
+func base64Count(n, pad int) (int, error) {
+	if pad > 2 || (pad > 0 && (n+pad)%4 != 0) || n%4 == 1 {
+		return 0, errors.New("an embedding string is not valid base64 (bad length or padding)")
+	}
+	bytesLen := n / 4 * 3
+	switch n % 4 {
+	case 2:
+		bytesLen++
+	case 3:
+		bytesLen += 2
+	}
+	if bytesLen%4 != 0 {
+		return 0, fmt.Errorf("an embedding string decodes to %d bytes, not a whole number of float32 values", bytesLen)
+	}
+	return bytesLen / 4, nil
+}

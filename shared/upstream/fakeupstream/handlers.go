@@ -1,0 +1,362 @@
+package fakeupstream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+type chatRequest struct {
+	Model    string `json:"model"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Stream        bool `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+}
+
+// maxBody bounds request bodies, as real servers do.
+const maxBody = 8 << 20
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		WriteError(w, http.StatusRequestEntityTooLarge, ShapeOpenAI, "request body too large or unreadable", "invalid_request_error", "")
+		return nil, false
+	}
+	return b, true
+}
+
+// text reads a message's content: a string, or OpenAI's list of parts.
+func text(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) == nil {
+		var b strings.Builder
+		for _, p := range parts {
+			b.WriteString(p.Text)
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func (s *Server) knownChat(model string) bool {
+	return !s.cfg.StrictModels || slices.Contains(s.cfg.ChatModels, model)
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		WriteError(w, http.StatusBadRequest, f.shape(), "We could not parse the JSON body of your request: "+err.Error(), "invalid_request_error", "")
+		return
+	}
+	model, f := splitModel(req.Model, f)
+	if !s.pre(w, r, f) {
+		return
+	}
+	if f.ModelNotFound || !s.knownChat(model) {
+		s.modelNotFound(w, f, model)
+		return
+	}
+	if len(req.Messages) == 0 {
+		WriteError(w, http.StatusBadRequest, f.shape(), "'messages' is a required property", "invalid_request_error", "messages")
+		return
+	}
+	if req.Stream && f.NoStreaming {
+		WriteError(w, http.StatusBadRequest, f.shape(), "streaming is not supported by this model", "unsupported", "stream")
+		return
+	}
+	if len(req.Tools) > 0 && f.NoTools {
+		WriteError(w, http.StatusBadRequest, f.shape(), "this model does not support tools", "unsupported", "tools")
+		return
+	}
+
+	var last string
+	promptTokens := 0
+	for _, m := range req.Messages {
+		t := text(m.Content)
+		promptTokens += len(strings.Fields(t)) + 1
+		if m.Role == "user" {
+			last = t
+		}
+	}
+	words := append([]string{"You", "said:"}, strings.Fields(last)...)
+	finish := "stop"
+	limit := 0
+	if req.MaxTokens != nil {
+		limit = *req.MaxTokens
+	} else if req.MaxCompletionTokens != nil {
+		limit = *req.MaxCompletionTokens
+	}
+	if limit > 0 && len(words) > limit {
+		words, finish = words[:limit], "length"
+	}
+	var tool string
+	if len(req.Tools) > 0 && string(req.ToolChoice) != `"none"` {
+		tool = req.Tools[0].Function.Name
+		finish = "tool_calls"
+	}
+	completion := len(words)
+	if tool != "" {
+		completion = 3
+	}
+	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, promptTokens, completion, promptTokens+completion)
+	id := "chatcmpl-fake-" + strconv.FormatInt(s.seq.Add(1), 10)
+	mj, _ := json.Marshal(model)
+	head := fmt.Sprintf(`"id":%q,"created":%d,"model":%s`, id, s.cfg.Created, mj)
+
+	if !req.Stream {
+		var msg string
+		if tool != "" {
+			msg = fmt.Sprintf(`{"role":"assistant","content":null,"tool_calls":[{"id":"call_fake_1","type":"function","function":{"name":%s,"arguments":"{}"}}]}`, jsonString(tool))
+		} else {
+			msg = fmt.Sprintf(`{"role":"assistant","content":%s}`, jsonString(strings.Join(words, " ")))
+		}
+		out := []byte(fmt.Sprintf(`{%s,"object":"chat.completion","choices":[{"index":0,"message":%s,"finish_reason":%q}],"usage":%s}`, head, msg, finish, usage))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+		if f.BreakAfter > 0 {
+			w.WriteHeader(http.StatusOK)
+			w.Write(out[:len(out)/2])
+			w.(http.Flusher).Flush()
+			resetConn(w)
+			return
+		}
+		w.Write(out)
+		return
+	}
+
+	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	usageNull := ""
+	if includeUsage {
+		usageNull = `,"usage":null` // as OpenAI does on every chunk once usage is asked for
+	}
+	chunk := func(delta, finishReason string) string {
+		fr := "null"
+		if finishReason != "" {
+			fr = strconv.Quote(finishReason)
+		}
+		return fmt.Sprintf(`{%s,"object":"chat.completion.chunk","choices":[{"index":0,"delta":%s,"finish_reason":%s}]%s}`, head, delta, fr, usageNull)
+	}
+	events := []string{chunk(`{"role":"assistant","content":""}`, "")}
+	if tool != "" {
+		events = append(events,
+			chunk(fmt.Sprintf(`{"tool_calls":[{"index":0,"id":"call_fake_1","type":"function","function":{"name":%s,"arguments":""}}]}`, jsonString(tool)), ""),
+			chunk(`{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}`, ""))
+	} else {
+		for i, wd := range words {
+			if i > 0 {
+				wd = " " + wd
+			}
+			events = append(events, chunk(`{"content":`+jsonString(wd)+`}`, ""))
+		}
+	}
+	events = append(events, chunk(`{}`, finish))
+	if includeUsage {
+		events = append(events, fmt.Sprintf(`{%s,"object":"chat.completion.chunk","choices":[],"usage":%s}`, head, usage))
+	}
+	events = append(events, "[DONE]")
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	for i, ev := range events {
+		if i > 0 && f.StreamStall > 0 && !sleep(r, f.StreamStall) {
+			return
+		}
+		if f.BreakAfter > 0 && i == f.BreakAfter {
+			resetConn(w)
+			return
+		}
+		io.WriteString(w, "data: "+ev+"\n\n")
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+type embeddingRequest struct {
+	Model          string          `json:"model"`
+	Input          json.RawMessage `json:"input"`
+	EncodingFormat string          `json:"encoding_format"`
+}
+
+// seeds turns an embeddings input (a string, strings, a token list or token lists) into one
+// vector seed per item, and counts its tokens.
+func seeds(raw json.RawMessage) (out []uint64, tokens int, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, 0, fmt.Errorf("'input' is a required property")
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []uint64{hashText([]byte(one))}, len(strings.Fields(one)) + 1, nil
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		for _, t := range many {
+			out = append(out, hashText([]byte(t)))
+			tokens += len(strings.Fields(t)) + 1
+		}
+		return out, tokens, nonEmpty(out)
+	}
+	var toks []int64
+	if json.Unmarshal(raw, &toks) == nil {
+		return []uint64{hashTokens(toks)}, len(toks), nonEmpty(toks)
+	}
+	var lists [][]int64
+	if json.Unmarshal(raw, &lists) == nil {
+		for _, l := range lists {
+			out = append(out, hashTokens(l))
+			tokens += len(l)
+		}
+		return out, tokens, nonEmpty(out)
+	}
+	return nil, 0, fmt.Errorf("'input' must be a string, a list of strings, a list of tokens or a list of token lists")
+}
+
+func nonEmpty[T any](s []T) error {
+	if len(s) == 0 {
+		return fmt.Errorf("'input' must not be empty")
+	}
+	return nil
+}
+
+func hashTokens(toks []int64) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	h.Write([]byte("tokens:"))
+	for _, t := range toks {
+		binary.LittleEndian.PutUint64(b[:], uint64(t))
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// Dimension is the vector length the fake gives model (without faults).
+func (s *Server) Dimension(model string) int {
+	if d, ok := s.cfg.Dimensions[model]; ok {
+		return d
+	}
+	return s.cfg.DefaultDimension
+}
+
+// Vector is the unit vector the fake answers for text under model, for tests to compare with.
+func (s *Server) Vector(model, text string) []float32 {
+	return unitVector(hashText([]byte(text)), s.Dimension(model))
+}
+
+func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, f Faults) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req embeddingRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		WriteError(w, http.StatusBadRequest, f.shape(), "We could not parse the JSON body of your request: "+err.Error(), "invalid_request_error", "")
+		return
+	}
+	model, f := splitModel(req.Model, f)
+	if !s.pre(w, r, f) {
+		return
+	}
+	_, known := s.cfg.Dimensions[model]
+	if f.ModelNotFound || (s.cfg.StrictModels && !known) {
+		s.modelNotFound(w, f, model)
+		return
+	}
+	b64 := false
+	switch req.EncodingFormat {
+	case "", "float":
+	case "base64":
+		b64 = true
+	default:
+		WriteError(w, http.StatusBadRequest, f.shape(), "encoding_format must be float or base64", "invalid_request_error", "encoding_format")
+		return
+	}
+	items, tokens, err := seeds(req.Input)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, f.shape(), err.Error(), "invalid_request_error", "input")
+		return
+	}
+	dim := s.Dimension(model)
+	if f.Dimension > 0 {
+		dim = f.Dimension
+	}
+
+	bp := s.bufs.Get().(*[]byte)
+	out := append((*bp)[:0], `{"object":"list","data":[`...)
+	for i, seed := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"object":"embedding","index":`...)
+		out = strconv.AppendInt(out, int64(i), 10)
+		out = append(out, `,"embedding":`...)
+		v := s.vector(seed, dim)
+		if b64 {
+			out = append(out, v.b64...)
+		} else {
+			out = append(out, v.floats...)
+		}
+		out = append(out, '}')
+	}
+	out = append(out, `],"model":`...)
+	out = strconv.AppendQuote(out, model)
+	out = append(out, `,"usage":{"prompt_tokens":`...)
+	out = strconv.AppendInt(out, int64(tokens), 10)
+	out = append(out, `,"total_tokens":`...)
+	out = strconv.AppendInt(out, int64(tokens), 10)
+	out = append(out, `}}`...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	if f.BreakAfter > 0 {
+		w.WriteHeader(http.StatusOK)
+		w.Write(out[:len(out)/2])
+		w.(http.Flusher).Flush()
+		resetConn(w)
+	} else {
+		w.Write(out)
+	}
+	if cap(out) <= 1<<20 { // do not pin huge buffers in the pool
+		*bp = out
+		s.bufs.Put(bp)
+	}
+}
