@@ -7,19 +7,22 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
-// consoleServices are the services the console pages call: the admin API's own, so the pages and the
-// API apply the same rules. Surfaces this build does not have yet stay nil, and their pages say so.
-func (a *App) consoleServices() console.Services {
-	return console.Services{}
+// ConsoleServices are the services the console pages call: the admin API's own, so the pages and
+// the API apply the same rules.
+func (a *App) ConsoleServices() console.Services {
+	return console.Services{
+		Admin:  a.AdminService(),
+		Series: &postgres.UsageStore{Pool: a.Pool},
+	}
 }
 
 // consoleHandler serves /console/.
 func (a *App) consoleHandler() http.Handler {
-	c, err := console.New(console.Config{Local: a.Config.Local}, a.consoleServices(), a.Catalog,
-		&postgres.ConsoleSessions{Pool: a.Pool}, a.Log, nil)
+	c, err := console.New(console.Config{Local: a.Config.Local}, a.ConsoleServices(), a.Catalog,
+		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
 	if err != nil {
-		// The templates are embedded and parsed in the console's tests; this cannot happen in a build
-		// that passed them.
+		// The templates are embedded and parsed by the console's tests; a build that passed them
+		// cannot get here.
 		panic(err)
 	}
 	return c

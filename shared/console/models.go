@@ -7,13 +7,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 type modelsView struct {
-	Chat      []*catalog.Model
-	Embedding []*catalog.Model
-	Providers []*catalog.Provider
+	Chat      []*admin.ModelView
+	Embedding []*admin.ModelView
+	Providers []*admin.ProviderView
 	// Upstream maps a provider to the model names its last verification listed, to pick from.
 	Upstream map[string][]string
 	// Aliases maps a model to the aliases pointing at it.
@@ -31,37 +32,32 @@ func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderModels(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	if c.svc.Models == nil {
-		c.unavailable(w, r, "Models")
-		return
-	}
 	p.Title, p.Nav = "Models", "models"
 	v := &modelsView{Upstream: map[string][]string{}, Aliases: map[string][]string{}}
-	list, err := c.svc.Models.ListModels(r.Context())
+	by := stateOf(r).admin
+	list, err := c.svc.Admin.ListModels(r.Context(), by)
 	if err != nil {
 		status = c.serviceError(r, p, err)
+		list = &admin.List[*admin.ModelView]{}
 	}
-	for _, m := range list {
+	for _, m := range list.Data {
 		if m.Kind == catalog.KindEmbedding {
 			v.Embedding = append(v.Embedding, m)
 		} else {
 			v.Chat = append(v.Chat, m)
 		}
 	}
-	byName := func(ms []*catalog.Model) {
+	byName := func(ms []*admin.ModelView) {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
 	}
 	byName(v.Chat)
 	byName(v.Embedding)
-	if c.svc.Providers != nil {
-		provs, err := c.svc.Providers.ListProviders(r.Context())
-		if err == nil {
-			sort.Slice(provs, func(i, j int) bool { return provs[i].Identifier < provs[j].Identifier })
-			v.Providers = provs
-			for _, pr := range provs {
-				if pr.Verification != nil {
-					v.Upstream[pr.Identifier] = pr.Verification.UpstreamModels
-				}
+	if provs, err := c.svc.Admin.ListProviders(r.Context(), by); err == nil {
+		v.Providers = provs.Data
+		sort.Slice(v.Providers, func(i, j int) bool { return v.Providers[i].Identifier < v.Providers[j].Identifier })
+		for _, pr := range v.Providers {
+			if pr.Verification != nil {
+				v.Upstream[pr.Identifier] = pr.Verification.UpstreamModels
 			}
 		}
 	}
@@ -77,12 +73,11 @@ func (c *Console) modelCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	in := ModelInput{
+	in := admin.ModelInput{
 		Name:         strings.TrimSpace(f.Get("name")),
 		Provider:     f.Get("provider"),
 		UpstreamName: strings.TrimSpace(f.Get("upstream_name")),
-		Kind:         catalog.Kind(f.Get("kind")),
-		Capabilities: catalog.Capabilities{Streaming: f.Get("streaming") != "", Tools: f.Get("tools") != ""},
+		Kind:         f.Get("kind"),
 		Enabled:      f.Get("enabled") != "",
 		DisplayName:  strings.TrimSpace(f.Get("display_name")),
 	}
@@ -92,14 +87,15 @@ func (c *Console) modelCreate(w http.ResponseWriter, r *http.Request) {
 		c.renderModels(w, r, http.StatusBadRequest, p)
 		return
 	}
-	if in.Kind == catalog.KindEmbedding {
+	if in.Kind == string(catalog.KindEmbedding) {
 		if in.Dimension, ok = intField(p, f, "dimension"); !ok {
 			c.renderModels(w, r, http.StatusBadRequest, p)
 			return
 		}
-		in.Capabilities = catalog.Capabilities{}
+	} else {
+		in.Capabilities = &catalog.Capabilities{Streaming: f.Get("streaming") != "", Tools: f.Get("tools") != ""}
 	}
-	m, err := c.svc.Models.CreateModel(r.Context(), stateOf(r).admin, in)
+	m, err := c.svc.Admin.CreateModel(r.Context(), stateOf(r).admin, in)
 	if err != nil {
 		c.renderModels(w, r, c.serviceError(r, p, err), p)
 		return
@@ -135,7 +131,7 @@ func (c *Console) modelEnable(enabled bool) func(http.ResponseWriter, *http.Requ
 			return
 		}
 		name := r.PathValue("name")
-		if _, err := c.svc.Models.SetModelEnabled(r.Context(), stateOf(r).admin, name, enabled); err != nil {
+		if _, err := c.svc.Admin.UpdateModel(r.Context(), stateOf(r).admin, name, admin.ModelPatch{Enabled: &enabled}); err != nil {
 			p := &page{}
 			c.renderModels(w, r, c.bannerError(r, p, err), p)
 			return
@@ -153,7 +149,7 @@ func (c *Console) modelProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if _, err := c.svc.Models.ProbeModel(r.Context(), stateOf(r).admin, name); err != nil {
+	if _, err := c.svc.Admin.ProbeModel(r.Context(), stateOf(r).admin, name); err != nil {
 		p := &page{}
 		c.renderModels(w, r, c.bannerError(r, p, err), p)
 		return

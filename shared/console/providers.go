@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -22,16 +23,12 @@ var fixes = map[string]string{
 }
 
 type providerRow struct {
-	*catalog.Provider
+	*admin.ProviderView
 	Models int
 }
 
 func (c *Console) providersPage(w http.ResponseWriter, r *http.Request) {
-	if c.svc.Providers == nil {
-		c.unavailable(w, r, "Providers")
-		return
-	}
-	list, err := c.svc.Providers.ListProviders(r.Context())
+	list, err := c.svc.Admin.ListProviders(r.Context(), stateOf(r).admin)
 	p := &page{Title: "Providers", Nav: "providers"}
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "providers", p)
@@ -41,8 +38,8 @@ func (c *Console) providersPage(w http.ResponseWriter, r *http.Request) {
 	for _, m := range stateOf(r).snap.Models {
 		counts[m.Provider]++
 	}
-	rows := make([]providerRow, 0, len(list))
-	for _, pr := range list {
+	rows := make([]providerRow, 0, len(list.Data))
+	for _, pr := range list.Data {
 		rows = append(rows, providerRow{pr, counts[pr.Identifier]})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Identifier < rows[j].Identifier })
@@ -53,7 +50,7 @@ func (c *Console) providersPage(w http.ResponseWriter, r *http.Request) {
 // providerForm is the add/edit form's data.
 type providerForm struct {
 	Edit      bool
-	Provider  *catalog.Provider // the stored provider when editing
+	Provider  *admin.ProviderView // the stored provider when editing
 	Corrected string            // the working base URL when the typed one doubled a route
 	Fixes     map[string]string
 }
@@ -65,29 +62,34 @@ func (c *Console) providerNew(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "provider_form", &page{Title: "Add a provider", Nav: "providers", Data: &providerForm{}})
 }
 
-func readProviderForm(f url.Values, edit bool) ProviderInput {
-	in := ProviderInput{
+// providerInput reads the add form. The credential is passed as typed, whitespace included, so
+// verification can say it trimmed it.
+func providerInput(f url.Values) admin.ProviderInput {
+	return admin.ProviderInput{
 		Identifier:  strings.TrimSpace(f.Get("identifier")),
 		DisplayName: strings.TrimSpace(f.Get("display_name")),
 		BaseURL:     f.Get("base_url"),
-		AuthMethod:  catalog.AuthMethod(f.Get("auth_method")),
-		AuthHeader:  f.Get("auth_header"),
+		Auth:        admin.AuthInput{Method: f.Get("auth_method"), Header: strings.TrimSpace(f.Get("auth_header")), Credential: f.Get("credential")},
 		CABundle:    f.Get("ca_bundle"),
 	}
-	// The credential is passed as typed (whitespace included) so verification can say it trimmed it.
-	// When editing, an empty field keeps the stored credential.
-	if cred := f.Get("credential"); cred != "" || !edit {
-		in.Credential = &cred
+}
+
+// providerPatch reads the edit form; an empty credential field keeps the stored credential.
+func providerPatch(f url.Values) admin.ProviderPatch {
+	in := providerInput(f)
+	p := admin.ProviderPatch{DisplayName: &in.DisplayName, BaseURL: &in.BaseURL, CABundle: &in.CABundle,
+		Auth: &admin.AuthPatch{Method: &in.Auth.Method, Header: &in.Auth.Header}}
+	if in.Auth.Credential != "" {
+		p.Auth.Credential = &in.Auth.Credential
 	}
-	return in
+	return p
 }
 
 func (c *Console) providerCreate(w http.ResponseWriter, r *http.Request) {
 	if c.forbid(w, r, catalog.AreaCatalog, true) {
 		return
 	}
-	in := readProviderForm(r.PostForm, false)
-	pr, err := c.svc.Providers.CreateProvider(r.Context(), stateOf(r).admin, in)
+	pr, err := c.svc.Admin.CreateProvider(r.Context(), stateOf(r).admin, providerInput(r.PostForm))
 	if err != nil {
 		c.providerFormError(w, r, &providerForm{}, err)
 		return
@@ -100,11 +102,10 @@ func (c *Console) providerUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	in := readProviderForm(r.PostForm, true)
-	in.Identifier = id
-	pr, err := c.svc.Providers.UpdateProvider(r.Context(), stateOf(r).admin, id, in)
+	by := stateOf(r).admin
+	pr, err := c.svc.Admin.UpdateProvider(r.Context(), by, id, providerPatch(r.PostForm))
 	if err != nil {
-		cur, _ := c.svc.Providers.GetProvider(r.Context(), id)
+		cur, _ := c.svc.Admin.GetProvider(r.Context(), by, id)
 		c.providerFormError(w, r, &providerForm{Edit: true, Provider: cur}, err)
 		return
 	}
@@ -149,12 +150,8 @@ type providerView struct {
 }
 
 func (c *Console) providerPage(w http.ResponseWriter, r *http.Request) {
-	if c.svc.Providers == nil {
-		c.unavailable(w, r, "Providers")
-		return
-	}
 	id := r.PathValue("id")
-	pr, err := c.svc.Providers.GetProvider(r.Context(), id)
+	pr, err := c.svc.Admin.GetProvider(r.Context(), stateOf(r).admin, id)
 	p := &page{Title: "Provider " + id, Nav: "providers"}
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
@@ -176,7 +173,7 @@ func (c *Console) providerVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if _, err := c.svc.Providers.VerifyProvider(r.Context(), stateOf(r).admin, id); err != nil {
+	if _, err := c.svc.Admin.VerifyProvider(r.Context(), stateOf(r).admin, id); err != nil {
 		p := &page{Title: "Verify " + id, Nav: "providers"}
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return

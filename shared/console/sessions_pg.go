@@ -1,4 +1,4 @@
-package postgres
+package console
 
 import (
 	"context"
@@ -8,19 +8,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/switchyard-ai/switchyard/shared/console"
 )
 
-// ConsoleSessions keeps the console's sessions in console_sessions.
-type ConsoleSessions struct {
+// PGSessions keeps sessions in Postgres (console_sessions, migrations/0003_console_sessions.sql).
+type PGSessions struct {
 	Pool *pgxpool.Pool
 }
 
-var _ console.SessionStore = (*ConsoleSessions)(nil)
+var _ SessionStore = (*PGSessions)(nil)
 
 // CreateSession stores s and removes sessions that have expired, so the table stays small.
-func (c *ConsoleSessions) CreateSession(ctx context.Context, s console.Session) error {
+func (c *PGSessions) CreateSession(ctx context.Context, s Session) error {
 	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, s.CreatedAt); err != nil {
 		return fmt.Errorf("remove expired console sessions: %w", err)
 	}
@@ -33,9 +31,9 @@ func (c *ConsoleSessions) CreateSession(ctx context.Context, s console.Session) 
 }
 
 // GetSession returns the session unless it is unknown or expired at now.
-func (c *ConsoleSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*console.Session, error) {
+func (c *PGSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error) {
 	var (
-		s         console.Session
+		s         Session
 		tokenHash []byte
 	)
 	err := c.Pool.QueryRow(ctx, `SELECT token_hash, csrf, created_at, expires_at FROM console_sessions
@@ -52,7 +50,7 @@ func (c *ConsoleSessions) GetSession(ctx context.Context, idHash [32]byte, now t
 }
 
 // DeleteSession ends a session (sign-out).
-func (c *ConsoleSessions) DeleteSession(ctx context.Context, idHash [32]byte) error {
+func (c *PGSessions) DeleteSession(ctx context.Context, idHash [32]byte) error {
 	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, idHash[:]); err != nil {
 		return fmt.Errorf("delete console session: %w", err)
 	}
