@@ -12,7 +12,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
 )
 
 // The browser tests drive Debian's Chromium, headless, through chromedp. They never skip: without
@@ -192,4 +191,3 @@ func (b *tab) signIn(token string) {
 	b.fill("#token", token)
 	b.submit("#signin-form button[type=submit]")
 }
-

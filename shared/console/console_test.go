@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -196,5 +195,3 @@ func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
 		t.Errorf("after sign-out a page should send to sign-in; got %d %s", resp.StatusCode, loc)
 	}
 }
-
-

@@ -51,7 +51,7 @@ func (c *Console) providersPage(w http.ResponseWriter, r *http.Request) {
 type providerForm struct {
 	Edit      bool
 	Provider  *admin.ProviderView // the stored provider when editing
-	Corrected string            // the working base URL when the typed one doubled a route
+	Corrected string              // the working base URL when the typed one doubled a route
 	Fixes     map[string]string
 }
 
