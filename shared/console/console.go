@@ -103,6 +103,7 @@ func (c *Console) routes() {
 
 	m.HandleFunc("GET /console/teams", c.authed(c.teamsPage))
 	m.HandleFunc("POST /console/teams", c.authed(c.teamCreate))
+	m.HandleFunc("GET /console/teams/{name}", c.authed(c.teamPage))
 	m.HandleFunc("POST /console/keys", c.authed(c.keyCreate))
 	m.HandleFunc("POST /console/keys/{id}/revoke", c.authed(c.keyRevoke))
 	m.HandleFunc("POST /console/audience", c.authed(c.grant))
@@ -135,6 +136,7 @@ type page struct {
 	Admin  *catalog.Admin
 	CSRF   string
 	Error  string            // a banner for errors that belong to no field
+	Fix    *link             // where to go to fix Error, when elsewhere
 	Notice string            // a banner for what just happened
 	Fields map[string]string // field name → its error
 	Form   url.Values        // what was typed, kept when a form is refused
@@ -158,6 +160,8 @@ func (p *page) Val(name, def string) string {
 
 // Err is field name's error.
 func (p *page) Err(name string) string { return p.Fields[name] }
+
+type link struct{ Text, Href string }
 
 type navItem struct{ ID, Label, Href, Area string }
 

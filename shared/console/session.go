@@ -109,6 +109,13 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request)) http.Han
 			}
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+		if r.Method == http.MethodPost {
+			// The page a write redirects to must show the write: read the catalogue now rather
+			// than within the snapshot's interval. This runs before the answer leaves.
+			if err := c.catalog.Refresh(r.Context()); err != nil {
+				c.log.Warn("console: refresh the catalogue after a write", "err", err)
+			}
+		}
 	}
 }
 

@@ -1,9 +1,14 @@
 package console_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 // TestOperatorGuideInTheBrowser walks the operator guide's Steps 2 to 6 in Chromium against a real
@@ -91,4 +96,53 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 		t.Errorf("an embedding model must not be listed with the chat models")
 	}
 	b.shot("04-models")
+
+	// Step 4a: a stable alias over pinned versions; move it with a reason, then roll it back.
+	if _, err := e.svc.CreateModel(context.Background(), e.super, admin.ModelInput{Name: "acme-internal-llm-2026-06", Provider: "acme-internal-llm",
+		UpstreamName: "acme-llm-7b", Kind: "chat", Enabled: true, Capabilities: &catalog.Capabilities{Streaming: true}}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	b.open("/console/aliases")
+	b.fill("#alias-name", "acme-internal-llm")
+	b.fill("#alias-target", "acme-internal-llm-2026-04")
+	b.fill("#alias-reason", "first release")
+	b.submit("#save-alias")
+	b.wants("#alias-target-now", "acme-internal-llm-2026-04")
+	b.fill("#move-to", "acme-internal-llm-2026-06")
+	b.fill("#move-reason", "upgrade to the June fine-tune")
+	b.submit("#move")
+	b.wants(".banner.notice", "Moved acme-internal-llm to acme-internal-llm-2026-06")
+	b.wants("#alias-history", "upgrade to the June fine-tune", "bootstrap", "acme-internal-llm-2026-04", "first release")
+	b.submit("#rollback")
+	b.wants("#alias-target-now", "acme-internal-llm-2026-04")
+	b.shot("05-alias")
+
+	// Step 5: a team, its key (shown once, with a copy button), and the audience grant.
+	b.open("/console/teams")
+	b.fill("#team-name", "search-team")
+	b.submit("#create-team")
+	b.wants("main h1", "search-team")
+	b.fill("#key-name", "playground")
+	b.submit("#create-key")
+	secret := b.text("#new-key-value")
+	if !strings.HasPrefix(secret, "sk-") {
+		t.Errorf("the new key should be shown once; the page shows %q", secret)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#copy-key")))
+	b.wants("#copy-key", "Copied")
+	b.fill("#grant-name", "acme-internal-llm")
+	b.submit("#grant")
+	b.wants(".banner.notice", "Granted acme-internal-llm to team search-team")
+	b.wants("#grant-acme-internal-llm", "search-team")
+	b.fill("#grant-name", "acme-embed-2026-06")
+	b.submit("#grant")
+	b.shot("06-team")
+	b.open("/console/teams")
+	b.wants("#team-search-team", "acme-internal-llm", "acme-embed-2026-06")
+	b.shot("07-teams-audience")
+	b.open("/console/teams/search-team")
+	if n := b.count("#new-key-value"); n != 0 {
+		t.Errorf("the key must be shown only once, not on a later visit")
+	}
 }
