@@ -18,8 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/seal"
+	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
 
 func main() {
@@ -52,6 +55,9 @@ func run(log *slog.Logger) error {
 	if err := postgres.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", stateDir, err)
+	}
 	token, err := adminToken()
 	if err != nil {
 		return err
@@ -60,7 +66,27 @@ func run(log *slog.Logger) error {
 		return err
 	}
 
-	a := app.New(cfg, log, pool)
+	sealer, err := seal.LocalFromFile(filepath.Join(stateDir, "seal.key"))
+	if err != nil {
+		return err
+	}
+	a := app.New(cfg, log, pool, sealer)
+
+	// The demo upstream: an OpenAI-compatible fake, in-process, registered with a chat model and two
+	// embedding models behind aliases granted to the demo team.
+	demo, demoLn, err := fakeupstream.Listen("127.0.0.1:0", fakeupstream.New(fakeupstream.Config{}))
+	if err != nil {
+		return fmt.Errorf("start the demo upstream: %w", err)
+	}
+	defer demo.Close()
+	demoURL := "http://" + demoLn.Addr().String() + "/v1"
+	devKey, err := admin.SeedDemo(ctx, a.AdminService(), admin.DemoConfig{
+		UpstreamURL: demoURL,
+		KeyFile:     filepath.Join(stateDir, "demo-key"),
+	})
+	if err != nil {
+		return fmt.Errorf("register the demo catalogue: %w", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (set SWITCHYARD_ADDR=host:port to use another): %w", addr, err)
@@ -82,14 +108,24 @@ Switchyard is running (local development mode).
   Health:                     %s/healthz
 
   Admin token:                %s
+  Developer key (team demo):  %s
+  Demo upstream:              %s  (models demo-chat, demo-embed; pinned demo-chat-2026-01, demo-embed-small-v1, demo-embed-large-v2)
+
+Try it:
+  curl -s %s/v1/chat/completions -H "Authorization: Bearer %s" \
+    -H "Content-Type: application/json" -d '{"model": "demo-chat", "messages": [{"role": "user", "content": "Hello"}]}'
 
 Press Ctrl-C to stop.
-`, base, base, base, base, base, token)
+`, base, base, base, base, base, token, devKey, demoURL, base, devKey)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
+
+// stateDir keeps what make dev must remember between starts: the admin token, the local sealing key
+// and the demo developer key. It is ignored by git.
+var stateDir = filepath.Join("infra", "dev", ".local")
 
 // adminToken is SWITCHYARD_ADMIN_TOKEN when set; otherwise one generated on the first start and kept
 // in infra/dev/.local, so that every `make dev` prints a token that works.
@@ -97,7 +133,7 @@ func adminToken() (string, error) {
 	if t := strings.TrimSpace(os.Getenv("SWITCHYARD_ADMIN_TOKEN")); t != "" {
 		return t, nil
 	}
-	dir := filepath.Join("infra", "dev", ".local")
+	dir := stateDir
 	path := filepath.Join(dir, "admin-token")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
 		return strings.TrimSpace(string(b)), nil

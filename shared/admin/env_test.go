@@ -207,3 +207,8 @@ func (e *env) seedCatalog() {
 	e.must(201, "PUT", "/admin/aliases/acme-embed", map[string]any{"target": "acme-embed-2026-04"})
 	e.must(201, "POST", "/admin/teams", map[string]any{"name": "search"})
 }
+
+func fmtAny(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

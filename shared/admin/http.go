@@ -106,7 +106,7 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 func (h *Handler) Handle(method, path string, fn AdminFunc) {
 	h.routes = append(h.routes, Route{method, path})
 	h.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
-		by, err := h.authenticate(r)
+		by, err := h.Authenticate(r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -123,8 +123,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// authenticate finds the admin whose token the request carries in the catalogue snapshot.
-func (h *Handler) authenticate(r *http.Request) (*catalog.Admin, error) {
+// Authenticate finds the admin whose token the request carries in the catalogue snapshot: nil and
+// 401 invalid_admin_token when it is missing, unknown or revoked. Routes of other packages use it.
+func (h *Handler) Authenticate(r *http.Request) (*catalog.Admin, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -146,7 +147,7 @@ func (h *Handler) authenticate(r *http.Request) (*catalog.Admin, error) {
 // fallback answers everything no route matched: 401 without a valid token, then 405 when the path
 // exists with other methods, else 404, all in SPEC's shape.
 func (h *Handler) fallback(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.authenticate(r); err != nil {
+	if _, err := h.Authenticate(r); err != nil {
 		h.fail(w, r, err)
 		return
 	}

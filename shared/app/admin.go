@@ -8,12 +8,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
-// AdminUpstream is what the operator services need of the upstream client.
-type AdminUpstream interface {
-	admin.Verifier
-	admin.Prober
-}
-
 // AdminService builds the operator services on the app's pool: the console calls them directly.
 // Provider credentials are sealed with a.Sealer; a.Upstream verifies providers and probes models.
 func (a *App) AdminService() *admin.Service {

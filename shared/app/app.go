@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
 // Config is what the binaries read from their environment. docs/configuration.md lists every variable.
@@ -57,20 +58,24 @@ type App struct {
 	Log     *slog.Logger
 	Pool    *pgxpool.Pool
 	Catalog *catalog.Source
-	// Sealer seals provider credentials (package seal); Upstream verifies providers and probes
-	// models (upstream.Client). Set both before Handler.
-	Sealer   postgres.Sealer
-	Upstream AdminUpstream
+	// Sealer seals and unseals provider credentials (package seal).
+	Sealer postgres.Sealer
+	// Upstream is the one OpenAI-compatible client: verification, probes and forwarding share its
+	// connection pools.
+	Upstream *upstream.Client
 }
 
-// New builds an App on an open pool.
-func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool) *App {
-	loader := &postgres.SnapshotLoader{Pool: pool}
+// New builds an App on an open pool; sealer seals credentials at rest and unseals them into the
+// catalogue snapshot.
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) *App {
+	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer}
 	return &App{
-		Config:  cfg,
-		Log:     log,
-		Pool:    pool,
-		Catalog: catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
+		Config:   cfg,
+		Log:      log,
+		Pool:     pool,
+		Catalog:  catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
+		Sealer:   sealer,
+		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 	}
 }
 

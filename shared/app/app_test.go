@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/seal"
+)
+
+func newApp(t *testing.T) (*app.App, *httptest.Server) {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	sealer, err := seal.LocalFromFile(filepath.Join(t.TempDir(), "seal.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{Local: true, AllowLoopback: true}, slog.New(slog.DiscardHandler), pool, sealer)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+// /healthz tells whether the database answers, without credentials, and carries a request id.
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	a, srv := newApp(t)
+
+	get := func() (int, map[string]string, string) {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var body map[string]string
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatalf("healthz body %q: %v", b, err)
+		}
+		return resp.StatusCode, body, resp.Header.Get("X-Request-Id")
+	}
+	status, body, id := get()
+	if status != http.StatusOK || body["database"] != "ok" || id == "" {
+		t.Fatalf("healthz = %d %v (request id %q); want 200 with database ok and a request id", status, body, id)
+	}
+	a.Pool.Close()
+	status, body, _ = get()
+	if status != http.StatusServiceUnavailable || body["status"] != "degraded" {
+		t.Fatalf("healthz with the pool closed = %d %v; want 503 degraded", status, body)
+	}
+}
+
+// The bootstrap admin's token is the one given at start; a restart with another token replaces it.
+func TestBootstrapAdminTokenIsReplacedOnRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, srv := newApp(t)
+	first, second := "first-token-0123456789", "second-token-0123456789"
+	for _, tok := range []string{first, second} {
+		if err := app.EnsureBootstrapAdmin(ctx, a.Pool, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Catalog.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]int{first: http.StatusUnauthorized, second: http.StatusOK} {
+		req, _ := http.NewRequest("GET", srv.URL+"/admin/providers", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /admin/providers with the %s token = %d; want %d", map[bool]string{true: "old", false: "new"}[tok == first], resp.StatusCode, want)
+		}
+	}
+	var n int
+	if err := a.Pool.QueryRow(ctx, `SELECT count(*) FROM admins WHERE bootstrap`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("bootstrap admins = %d (%v); want 1", n, err)
+	}
+}
