@@ -15,7 +15,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/seal"
-	"github.com/switchyard-ai/switchyard/shared/upstream"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
 
@@ -47,9 +46,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := app.New(app.Config{Local: true, AllowLoopback: true, SnapshotInterval: 50 * time.Millisecond}, log, pool)
-	a.Sealer = sealer
-	a.Upstream = upstream.New(upstream.Options{AllowLoopback: true})
+	a := app.New(app.Config{Local: true, AllowLoopback: true, SnapshotInterval: 50 * time.Millisecond}, log, pool, sealer)
 	up := fakeupstream.Start(fakeupstream.Config{
 		Token:      upstreamCred,
 		ChatModels: []string{"acme-llm-7b"},
