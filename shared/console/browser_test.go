@@ -191,3 +191,27 @@ func (b *tab) signIn(token string) {
 	b.fill("#token", token)
 	b.submit("#signin-form button[type=submit]")
 }
+
+// choose selects value in a <select> and fires change, as a person's pick does.
+func (b *tab) choose(sel, value string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); return s.value; })()`, sel, value)
+	ctx, cancel := b.step()
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil || got != value {
+		b.t.Fatalf("choose %q in %s: got %q, %v", value, sel, got, err)
+	}
+}
+
+// attr reads an attribute of the first element matching sel ("" when absent).
+func (b *tab) attr(sel, name string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).getAttribute(%q) || ""`, sel, name)))
+	if err != nil {
+		b.t.Fatalf("read %s of %s: %v", name, sel, err)
+	}
+	return v
+}

@@ -198,12 +198,13 @@ func (c *Console) parse() error {
 			}
 			return *n
 		},
-		"pct":   func(a, b int64) float64 { return percent(a, b) },
-		"num":   fmtNum,
-		"float": func(f float64, prec int) string { return fmt.Sprintf("%.*f", prec, f) },
-		"dur":   fmtDur,
-		"svg":   func(s string) template.HTML { return template.HTML(s) }, // only for charts drawn here
-		"arr":   func(v ...any) []any { return v },
+		"pct":    func(a, b int64) float64 { return percent(a, b) },
+		"num":    fmtNum,
+		"float":  func(f float64, prec int) string { return fmt.Sprintf("%.*f", prec, f) },
+		"dur":    fmtDur,
+		"svg":    func(s string) template.HTML { return template.HTML(s) }, // only for charts drawn here
+		"trimv1": func(s string) string { return strings.TrimPrefix(s, "/v1/") },
+		"arr":    func(v ...any) []any { return v },
 		"has": func(list []string, s string) bool {
 			for _, v := range list {
 				if v == s {

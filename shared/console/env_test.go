@@ -53,7 +53,10 @@ func newEnv(t *testing.T) *env {
 		Dimensions: map[string]int{"acme-embed-small": 768},
 	})
 	t.Cleanup(up.Close)
-	srv := httptest.NewServer(a.Handler())
+	mux := http.NewServeMux()
+	mux.Handle("/", a.Handler())
+	mux.Handle("/v1/", &standInGateway{src: a.Catalog, pool: pool})
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, app: a, svc: a.AdminService(), srv: srv, upstream: up,
 		super: &catalog.Admin{ID: app.BootstrapAdminID, Name: "bootstrap", Role: catalog.RoleSuperAdmin}}

@@ -13,7 +13,3 @@ func (c *Console) corpusRollback(w http.ResponseWriter, r *http.Request) { c.tod
 func (c *Console) runPage(w http.ResponseWriter, r *http.Request)        { c.todo(w, r) }
 func (c *Console) runProgress(w http.ResponseWriter, r *http.Request)    { c.todo(w, r) }
 func (c *Console) runCancel(w http.ResponseWriter, r *http.Request)      { c.todo(w, r) }
-func (c *Console) usagePage(w http.ResponseWriter, r *http.Request)      { c.todo(w, r) }
-func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request)   { c.todo(w, r) }
-func (c *Console) playgroundPage(w http.ResponseWriter, r *http.Request) { c.todo(w, r) }
-func (c *Console) playgroundMint(w http.ResponseWriter, r *http.Request) { c.todo(w, r) }

@@ -129,8 +129,7 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	if !strings.HasPrefix(secret, "sk-") {
 		t.Errorf("the new key should be shown once; the page shows %q", secret)
 	}
-	b.do(chromedp.Click(chromedp.CSS("#copy-key")))
-	b.wants("#copy-key", "Copied")
+	b.do(chromedp.Click(chromedp.CSS("#copy-key")), chromedp.WaitVisible(chromedp.CSS(`#copy-key[data-copied="1"]`)))
 	b.fill("#grant-name", "acme-internal-llm")
 	b.submit("#grant")
 	b.wants(".banner.notice", "Granted acme-internal-llm to team search-team")
@@ -145,4 +144,77 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	if n := b.count("#new-key-value"); n != 0 {
 		t.Errorf("the key must be shown only once, not on a later visit")
 	}
+
+	// Step 6: from the developer side. Mint a key in the playground, list what it may use, stream a
+	// chat reply, embed a text, then find the requests in the log.
+	b.open("/console/playground")
+	b.fill("#mint-team", "search-team")
+	b.submit("#mint")
+	if got := b.value("#pg-key"); !strings.HasPrefix(got, "sk-") || got != b.text("#new-key-value") {
+		t.Errorf("the minted key should be shown once and put in the key field; field %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#pg-load")))
+	b.do(chromedp.WaitEnabled(chromedp.CSS("#pg-model")))
+	b.wants("#pg-model", "acme-internal-llm — chat", "acme-embed-2026-06 — embedding, 768 dims")
+	b.choose("#pg-model", "acme-internal-llm")
+	b.do(chromedp.Click(chromedp.CSS("#pg-send")))
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#pg-answer[data-done="1"]`)))
+	if answer := b.text("#pg-answer"); strings.TrimSpace(answer) == "" {
+		t.Errorf("the chat reply should be streamed into the page; it is empty")
+	}
+	if chunks := b.attr("#pg-answer", "data-chunks"); chunks == "" || chunks == "1" {
+		t.Errorf("the reply should arrive as several stream chunks; it came in %q", chunks)
+	}
+	b.wants("#pg-status", "answered 200")
+	b.shot("08-playground-chat")
+
+	b.choose("#pg-model", "acme-embed-2026-06")
+	b.do(chromedp.Click(chromedp.CSS("#pg-embed-send")))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#pg-vector-length")))
+	b.wants("#pg-embed-result", "Vector length 768", "recorded dimension 768", "matches")
+	b.shot("09-playground-embedding")
+
+	// A request the key may not make, and a provider credential the upstream refuses: the log
+	// tells them apart.
+	b.do(chromedp.Evaluate[chromedp.Void](`fetch("/v1/chat/completions", {method: "POST",
+		headers: {"Authorization": "Bearer " + document.getElementById("pg-key").value, "Content-Type": "application/json"},
+		body: JSON.stringify({model: "acme-internal-llm-2026-06", messages: [{role: "user", content: "hi"}]})}).then(r => r.status)`, chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	key := b.value("#pg-key")
+	b.open("/console/providers/acme-internal-llm")
+	b.do(chromedp.Click(chromedp.CSS("#edit-provider summary")))
+	b.fill("#credential", "a-wrong-key")
+	b.submit("#save-provider")
+	b.wants("#verification", "failed", "auth_rejected")
+	b.shot("10-provider-auth-rejected")
+	b.open("/console/playground")
+	b.fill("#pg-key", key)
+	b.do(chromedp.Click(chromedp.CSS("#pg-load")))
+	b.do(chromedp.WaitEnabled(chromedp.CSS("#pg-model")))
+	b.choose("#pg-model", "acme-internal-llm")
+	b.do(chromedp.Click(chromedp.CSS("#pg-send")))
+	b.do(chromedp.WaitVisible(chromedp.CSS("#pg-error")))
+	b.wants("#pg-error", "upstream_auth_error")
+	b.shot("11-playground-upstream-auth-error")
+
+	b.submit("#pg-log-link")
+	b.wants("#request-log", "upstream_auth_error", "model_not_found", "ok", "acme-internal-llm")
+	b.shot("12-request-log")
+	for _, tc := range []struct{ outcome, requested string }{
+		{"ok", "acme-internal-llm"}, {"upstream_auth_error", "acme-internal-llm"}, {"model_not_found", "acme-internal-llm-2026-06"},
+	} {
+		b.submit(`#outcomes a[data-outcome="` + tc.outcome + `"]`)
+		b.wants("#request-log", tc.requested)
+		if n, all := b.count(`#request-log tbody tr[data-outcome="`+tc.outcome+`"]`), b.count("#request-log tbody tr"); n == 0 || n != all {
+			t.Errorf("filtered by %s the log should show only those rows: %d of %d", tc.outcome, n, all)
+		}
+	}
+	b.wants("#outcome-meaning", "audience", "grant")
+	b.shot("13-request-log-model-not-found")
+
+	b.open("/console/usage?window=1h")
+	b.wants("#usage-table", "acme-internal-llm-2026-04", "acme-embed-2026-06")
+	if n := b.count("#usage-chart svg rect"); n == 0 {
+		t.Errorf("the usage chart should draw the requests")
+	}
+	b.shot("14-usage")
 }

@@ -10,16 +10,15 @@ document.addEventListener("click", (ev) => {
   const copy = ev.target.closest("[data-copy]");
   if (copy) {
     const src = document.getElementById(copy.dataset.copy);
-    const text = src ? (src.value !== undefined && src.tagName === "INPUT" ? src.value : src.textContent) : "";
-    const done = () => { copy.textContent = "Copied"; copy.dataset.copied = "1"; setTimeout(() => { copy.textContent = "Copy"; }, 2000); };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, () => { selectText(src); done(); });
-    } else {
-      // Plain http on a non-loopback host has no clipboard API: select it so Ctrl-C copies it.
-      selectText(src);
-      try { document.execCommand("copy"); } catch (e) { /* the selection stays for a manual copy */ }
-      done();
-    }
+    const text = src ? src.textContent : "";
+    // Select it first, so Ctrl-C works wherever the clipboard API is not offered (plain http off
+    // loopback); then copy by both means the browser may have.
+    selectText(src);
+    try { document.execCommand("copy"); } catch (e) { /* the selection stays for a manual copy */ }
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).catch(() => {});
+    copy.textContent = "Copied";
+    copy.dataset.copied = "1";
+    setTimeout(() => { copy.textContent = "Copy"; }, 3000);
   }
 });
 
