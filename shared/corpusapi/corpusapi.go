@@ -1,0 +1,441 @@
+// Package corpusapi is the HTTP face of corpora: the developer routes (documents and search, under
+// /v1/corpora) and the admin routes (corpora, re-embed runs, rollback, under /admin). Authentication is
+// injected, so the gateway and admin functions bring their own key and token checks.
+package corpusapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/reqlog"
+)
+
+// KeyAuth authenticates a developer request: the key and the snapshot it was found in, or the error
+// to answer (401 invalid_api_key).
+type KeyAuth func(*http.Request) (*catalog.Key, *catalog.Snapshot, *apierror.Error)
+
+// AdminAuth authenticates an admin request for a read (write false) or a write of the catalogue area
+// (corpora and re-embeds belong to it): the actor recorded for changes ("admin <id>"), or the error to
+// answer (401 invalid_admin_token, 403 forbidden).
+type AdminAuth func(r *http.Request, write bool) (actor string, err *apierror.Error)
+
+// Handlers serves the corpus routes.
+type Handlers struct {
+	Service *reembed.Service
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// MaxBody bounds a request body: a full batch of 1,000 documents of a few kilobytes each.
+const MaxBody = 16 << 20
+
+// RegisterDeveloper mounts PUT /v1/corpora/{corpus}/documents, DELETE
+// /v1/corpora/{corpus}/documents/{id} and POST /v1/corpora/{corpus}/search on mux.
+func (h *Handlers) RegisterDeveloper(mux *http.ServeMux, auth KeyAuth) {
+	mux.HandleFunc("PUT /v1/corpora/{corpus}/documents", h.withKey(auth, h.putDocuments))
+	mux.HandleFunc("DELETE /v1/corpora/{corpus}/documents/{id}", h.withKey(auth, h.deleteDocument))
+	mux.HandleFunc("POST /v1/corpora/{corpus}/search", h.withKey(auth, h.search))
+}
+
+// RegisterAdmin mounts the corpus and re-embed routes of the admin API on mux.
+func (h *Handlers) RegisterAdmin(mux *http.ServeMux, auth AdminAuth) {
+	mux.HandleFunc("POST /admin/corpora", h.withAdmin(auth, true, h.createCorpus))
+	mux.HandleFunc("GET /admin/corpora", h.withAdmin(auth, false, h.listCorpora))
+	mux.HandleFunc("GET /admin/corpora/{name}", h.withAdmin(auth, false, h.getCorpus))
+	mux.HandleFunc("POST /admin/corpora/{name}/reembed", h.withAdmin(auth, true, h.startRun))
+	mux.HandleFunc("POST /admin/corpora/{name}/rollback", h.withAdmin(auth, true, h.rollback))
+	mux.HandleFunc("GET /admin/reembeds/{id}", h.withAdmin(auth, false, h.getRun))
+	mux.HandleFunc("POST /admin/reembeds/{id}/cancel", h.withAdmin(auth, true, h.cancelRun))
+}
+
+type keyHandler func(w http.ResponseWriter, r *http.Request, may reembed.Access) error
+type adminHandler func(w http.ResponseWriter, r *http.Request, actor string) error
+
+func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, snap, aerr := auth(r)
+		if aerr != nil {
+			apierror.Write(w, aerr)
+			return
+		}
+		h.finish(w, r, next(w, r, reembed.KeyAccess(key, snap)))
+	}
+}
+
+func (h *Handlers) withAdmin(auth AdminAuth, write bool, next adminHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		actor, aerr := auth(r, write)
+		if aerr != nil {
+			apierror.Write(w, aerr)
+			return
+		}
+		h.finish(w, r, next(w, r, actor))
+	}
+}
+
+// finish answers err in SPEC's shape; an error that is not an *apierror.Error is logged and hidden.
+func (h *Handlers) finish(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	if ae, ok := apierror.As(err); ok {
+		apierror.Write(w, ae)
+		return
+	}
+	log := reqlog.Logger(r.Context(), h.log())
+	log.ErrorContext(r.Context(), "corpus request failed", "path", r.URL.Path, "err", err)
+	apierror.Write(w, apierror.Internal(reqlog.ID(r.Context())))
+}
+
+func (h *Handlers) log() *slog.Logger {
+	if h.Log == nil {
+		return slog.Default()
+	}
+	return h.Log
+}
+
+func (h *Handlers) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are refused, naming the field.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return apierror.Invalid("", "the body is larger than %d bytes; send fewer documents at a time", MaxBody)
+		case errors.As(err, &ute):
+			return apierror.Invalid(ute.Field, "%s must be %s, not %s", ute.Field, jsonType(ute.Type.Kind().String()), ute.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return apierror.Invalid(f, "unknown field %q", f)
+		case errors.Is(err, io.EOF):
+			return apierror.Invalid("", "the body is empty; send a JSON object")
+		}
+		return apierror.Invalid("", "the body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return apierror.Invalid("", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "int", "int64", "float64":
+		return "a number"
+	}
+	return "a " + kind
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// --- developer routes ---
+
+func (h *Handlers) putDocuments(w http.ResponseWriter, r *http.Request, may reembed.Access) error {
+	var body struct {
+		Documents []corpus.Document `json:"documents"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if err := corpus.ValidateDocuments(body.Documents); err != nil {
+		var fe *corpus.FieldError
+		if errors.As(err, &fe) {
+			return apierror.Invalid(fe.Param, "%s", fe.Message)
+		}
+		return err
+	}
+	n, err := h.Service.PutDocuments(r.Context(), r.PathValue("corpus"), may, body.Documents)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]int{"accepted": n})
+}
+
+func (h *Handlers) deleteDocument(w http.ResponseWriter, r *http.Request, may reembed.Access) error {
+	if err := h.Service.DeleteDocument(r.Context(), r.PathValue("corpus"), may, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// MaxK bounds a search's k.
+const MaxK = 100
+
+func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Access) error {
+	var body struct {
+		Query *string `json:"query"`
+		K     *int    `json:"k"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.Query == nil || strings.TrimSpace(*body.Query) == "" {
+		return apierror.Invalid("query", "give the text to search for in query")
+	}
+	k := 10
+	if body.K != nil {
+		k = *body.K
+	}
+	if k < 1 || k > MaxK {
+		return apierror.Invalid("k", "k is %d; ask for 1 to %d results", k, MaxK)
+	}
+	res, err := h.Service.Search(r.Context(), r.PathValue("corpus"), may, *body.Query, k)
+	if err != nil {
+		return err
+	}
+	data := res.Hits
+	if data == nil {
+		data = []postgres.Hit{}
+	}
+	for i := range data {
+		if data[i].Metadata == nil {
+			data[i].Metadata = map[string]any{}
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"object": "list",
+		"data":   data,
+		"index":  strconv.FormatInt(res.Index.ID, 10),
+		"model":  res.Index.Model,
+	})
+}
+
+// --- admin routes ---
+
+type indexJSON struct {
+	ID           string     `json:"id"`
+	Model        string     `json:"model"`
+	Dimension    int        `json:"dimension"`
+	State        string     `json:"state"`
+	Table        string     `json:"table"`
+	Run          *int64     `json:"run"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ActivatedAt  *time.Time `json:"activated_at"`
+	StandbyUntil *time.Time `json:"standby_until"`
+	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	Error        string     `json:"error,omitempty"`
+}
+
+func indexOut(ix *corpus.Index) *indexJSON {
+	if ix == nil {
+		return nil
+	}
+	out := &indexJSON{ID: strconv.FormatInt(ix.ID, 10), Model: ix.Model, Dimension: ix.Dimension, State: string(ix.State),
+		Table: ix.Table, CreatedAt: ix.CreatedAt, ActivatedAt: ix.ActivatedAt, StandbyUntil: ix.StandbyUntil,
+		RetiredAt: ix.RetiredAt, Error: ix.Error}
+	if ix.RunID != 0 {
+		out.Run = &ix.RunID
+	}
+	return out
+}
+
+type corpusJSON struct {
+	Name           string       `json:"name"`
+	EmbeddingModel string       `json:"embedding_model"`
+	Teams          []string     `json:"teams"`
+	TeamsFrom      string       `json:"teams_from"` // "corpus" (given at creation) or "alias" (its audience)
+	CreatedAt      time.Time    `json:"created_at"`
+	Active         *indexJSON   `json:"active_index"`
+	Standby        *indexJSON   `json:"standby_index"`
+	Indexes        []*indexJSON `json:"indexes"`
+}
+
+func corpusOut(c *corpus.Corpus) corpusJSON {
+	out := corpusJSON{Name: c.Name, EmbeddingModel: c.Alias, Teams: c.Teams, TeamsFrom: "alias", CreatedAt: c.CreatedAt, Indexes: []*indexJSON{}}
+	if c.TeamsExplicit {
+		out.TeamsFrom = "corpus"
+	}
+	if out.Teams == nil {
+		out.Teams = []string{}
+	}
+	for _, ix := range c.Indexes {
+		j := indexOut(ix)
+		out.Indexes = append(out.Indexes, j)
+		switch ix.State {
+		case corpus.IndexActive:
+			out.Active = j
+		case corpus.IndexStandby:
+			out.Standby = j
+		}
+	}
+	return out
+}
+
+func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, _ string) error {
+	var body struct {
+		Name           string    `json:"name"`
+		EmbeddingModel string    `json:"embedding_model"`
+		Teams          *[]string `json:"teams"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if err := catalog.ValidateIdentifier(body.Name); err != nil {
+		return apierror.Invalid("name", "%v", err)
+	}
+	if body.EmbeddingModel == "" {
+		return apierror.Invalid("embedding_model", "name the embedding alias the corpus follows in embedding_model")
+	}
+	var teams []string
+	if body.Teams != nil {
+		teams = *body.Teams
+		if len(teams) == 0 {
+			return apierror.Invalid("teams", "teams is empty: no key could use the corpus; leave teams out to use the alias's audience")
+		}
+	}
+	c, err := h.Service.CreateCorpus(r.Context(), body.Name, body.EmbeddingModel, teams)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, corpusOut(c))
+}
+
+func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ string) error {
+	list, err := h.Service.Store().Corpora(r.Context())
+	if err != nil {
+		return err
+	}
+	data := make([]corpusJSON, len(list))
+	for i, c := range list {
+		data[i] = corpusOut(c)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}
+
+func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ string) error {
+	c, err := h.Service.Store().Corpus(r.Context(), r.PathValue("name"))
+	if errors.Is(err, postgres.ErrCorpusNotFound) {
+		return apierror.NotFound("name", "there is no corpus %q", r.PathValue("name"))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, corpusOut(c))
+}
+
+type runJSON struct {
+	ID           int64                `json:"id"`
+	Alias        string               `json:"embedding_model"`
+	Model        string               `json:"model"`
+	ExpectedFrom string               `json:"expected_from"`
+	State        string               `json:"state"`
+	Total        int64                `json:"total"`
+	Embedded     int64                `json:"embedded"`
+	RatePerS     *float64             `json:"rate_per_s"`
+	EtaS         *float64             `json:"eta_s"`
+	Verification *corpus.Verification `json:"verification"`
+	Error        *string              `json:"error"`
+	Actor        string               `json:"started_by"`
+	CreatedAt    time.Time            `json:"created_at"`
+	StartedAt    *time.Time           `json:"started_at"`
+	FinishedAt   *time.Time           `json:"finished_at"`
+	Indexes      []*indexJSON         `json:"indexes"`
+}
+
+func (h *Handlers) runOut(run *corpus.Run) runJSON {
+	rate, eta := run.Progress(h.now())
+	out := runJSON{ID: run.ID, Alias: run.Alias, Model: run.Target, ExpectedFrom: run.ExpectedFrom, State: string(run.State),
+		Total: run.Total, Embedded: min(run.Embedded, run.Total), RatePerS: rate, EtaS: eta, Verification: run.Verification,
+		Actor: run.Actor, CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt, Indexes: []*indexJSON{}}
+	if run.Error != "" {
+		out.Error = &run.Error
+	}
+	for _, ix := range run.Indexes {
+		out.Indexes = append(out.Indexes, indexOut(ix))
+	}
+	return out
+}
+
+func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, actor string) error {
+	var body struct {
+		Model string `json:"model"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.Model == "" {
+		return apierror.Invalid("model", "name the pinned embedding model to re-embed with in model")
+	}
+	run, err := h.Service.StartRun(r.Context(), r.PathValue("name"), body.Model, actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]any{"run": h.runOut(run)})
+}
+
+func runID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apierror.NotFound("id", "there is no re-embed run %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (h *Handlers) getRun(w http.ResponseWriter, r *http.Request, _ string) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := h.Service.Run(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.runOut(run))
+}
+
+func (h *Handlers) cancelRun(w http.ResponseWriter, r *http.Request, actor string) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := h.Service.CancelRun(r.Context(), id, actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.runOut(run))
+}
+
+func (h *Handlers) rollback(w http.ResponseWriter, r *http.Request, actor string) error {
+	c, err := h.Service.Rollback(r.Context(), r.PathValue("name"), actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, corpusOut(c))
+}

@@ -1,0 +1,201 @@
+package corpusapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpusapi"
+	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+)
+
+const (
+	adminToken  = "sya-test-provider-admin-token-0000"
+	viewerToken = "sya-test-viewer-token-000000000000"
+)
+
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) do(method, path, token string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	if s, ok := body.(string); ok {
+		rd = strings.NewReader(s)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			c.t.Fatalf("%s %s: not JSON: %s", method, path, b)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func errCode(body map[string]any) (code, param string) {
+	e, _ := body["error"].(map[string]any)
+	code, _ = e["code"].(string)
+	param, _ = e["param"].(string)
+	return code, param
+}
+
+func TestCorpusHTTPWalkThrough(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	reembedtest.Seed(t, pool)
+	ctx := context.Background()
+	for token, role := range map[string]string{adminToken: "provider_admin", viewerToken: "viewer"} {
+		h := catalog.HashSecret(token)
+		if _, err := pool.Exec(ctx, `INSERT INTO admins (id, name, role, token_hash) VALUES ($1, $1, $2, $3)`, "adm-"+role, role, h[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := reembedtest.Catalog{Pool: pool}
+	svc, err := reembed.New(pool, cat, &reembedtest.Embedder{}, reembed.Config{
+		BatchSize: 50, JobSlice: 200 * time.Millisecond, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	h := &corpusapi.Handlers{Service: svc}
+	mux := http.NewServeMux()
+	h.RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))
+	h.RegisterAdmin(mux, corpusapi.SnapshotAdminAuth(cat))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := client{t, srv.URL}
+
+	// Admin: roles and validation.
+	if st, body := c.do("POST", "/admin/corpora", viewerToken, map[string]any{"name": "handbook", "embedding_model": reembedtest.Alias}); st != 403 {
+		t.Fatalf("viewer creating a corpus: %d %v", st, body)
+	}
+	if st, body := c.do("POST", "/admin/corpora", adminToken, map[string]any{"name": "handbook", "embedding_model": reembedtest.Alias, "colour": 1}); st != 400 {
+		t.Fatalf("unknown field: %d %v", st, body)
+	} else if code, param := errCode(body); code != "invalid_request" || param != "colour" {
+		t.Fatalf("unknown field answered %s param %s", code, param)
+	}
+	st, body := c.do("POST", "/admin/corpora", adminToken, map[string]any{"name": "handbook", "embedding_model": reembedtest.Alias})
+	if st != 201 || body["active_index"].(map[string]any)["model"] != reembedtest.ModelV1 {
+		t.Fatalf("create corpus: %d %v", st, body)
+	}
+
+	// Developer: writes, validation, search, access.
+	var docs []map[string]any
+	for i := 0; i < 60; i++ {
+		docs = append(docs, map[string]any{"id": fmt.Sprintf("d%03d", i), "text": fmt.Sprintf("text of d%03d", i), "metadata": map[string]any{"i": i}})
+	}
+	if st, body := c.do("PUT", "/v1/corpora/handbook/documents", reembedtest.Key, map[string]any{"documents": docs}); st != 202 || body["accepted"] != float64(60) {
+		t.Fatalf("put: %d %v", st, body)
+	}
+	st, body = c.do("PUT", "/v1/corpora/handbook/documents", reembedtest.Key, map[string]any{"documents": []map[string]any{{"id": "x", "text": ""}}})
+	if code, param := errCode(body); st != 400 || param != "documents[0].text" {
+		t.Fatalf("empty text: %d %s %s", st, code, param)
+	}
+	for _, key := range []string{reembedtest.OtherKey} {
+		if st, body := c.do("POST", "/v1/corpora/handbook/search", key, map[string]any{"query": "x"}); st != 404 {
+			t.Fatalf("other team's search: %d %v", st, body)
+		} else if code, _ := errCode(body); code != "corpus_not_found" {
+			t.Fatalf("other team's search answered %s", code)
+		}
+	}
+	if st, _ := c.do("POST", "/v1/corpora/handbook/search", "sk-nope", map[string]any{"query": "x"}); st != 401 {
+		t.Fatalf("unknown key: %d", st)
+	}
+	search := func(q string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			st, body := c.do("POST", "/v1/corpora/handbook/search", reembedtest.Key, map[string]any{"query": q, "k": 3})
+			if st != 200 {
+				t.Fatalf("search: %d %v", st, body)
+			}
+			if data := body["data"].([]any); len(data) > 0 && data[0].(map[string]any)["score"].(float64) > 0.99 {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("search never found %q: %v", q, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	res := search("text of d042")
+	top := res["data"].([]any)[0].(map[string]any)
+	if res["object"] != "list" || res["model"] != reembedtest.ModelV1 || top["id"] != "d042" || top["metadata"].(map[string]any)["i"] != float64(42) {
+		t.Fatalf("search: %v", res)
+	}
+	if st, _ := c.do("DELETE", "/v1/corpora/handbook/documents/d001", reembedtest.Key, nil); st != 204 {
+		t.Fatalf("delete: %d", st)
+	}
+
+	// Re-embed with progress, then rollback.
+	st, body = c.do("POST", "/admin/corpora/handbook/reembed", adminToken, map[string]any{"model": reembedtest.ModelV2})
+	if st != 202 {
+		t.Fatalf("reembed: %d %v", st, body)
+	}
+	id := int64(body["run"].(map[string]any)["id"].(float64))
+	if st, body := c.do("POST", "/admin/corpora/handbook/reembed", adminToken, map[string]any{"model": reembedtest.ModelV3}); st != 409 {
+		t.Fatalf("second run: %d %v", st, body)
+	}
+	var run map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, run = c.do("GET", fmt.Sprintf("/admin/reembeds/%d", id), viewerToken, nil)
+		if run["state"] == "succeeded" || run["state"] == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run: %v", run)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	v := run["verification"].(map[string]any)
+	if run["state"] != "succeeded" || run["total"] != float64(59) || run["embedded"] != float64(59) || v["passed"] != true || v["documents"] != float64(59) {
+		t.Fatalf("run: %v", run)
+	}
+	if res := search("text of d042"); res["model"] != reembedtest.ModelV2 {
+		t.Fatalf("search after cut-over answered by %v", res["model"])
+	}
+	if st, body := c.do("POST", fmt.Sprintf("/admin/reembeds/%d/cancel", id), adminToken, nil); st != 409 {
+		t.Fatalf("cancel of an ended run: %d %v", st, body)
+	}
+	st, body = c.do("POST", "/admin/corpora/handbook/rollback", adminToken, nil)
+	if st != 200 || body["active_index"].(map[string]any)["model"] != reembedtest.ModelV1 || body["standby_index"].(map[string]any)["model"] != reembedtest.ModelV2 {
+		t.Fatalf("rollback: %d %v", st, body)
+	}
+	if res := search("text of d042"); res["model"] != reembedtest.ModelV1 {
+		t.Fatalf("search after rollback answered by %v", res["model"])
+	}
+	if st, body := c.do("GET", "/admin/corpora", viewerToken, nil); st != 200 || len(body["data"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", st, body)
+	}
+	if st, _ := c.do("GET", "/admin/reembeds/999", viewerToken, nil); st != 404 {
+		t.Fatalf("unknown run: %d", st)
+	}
+}

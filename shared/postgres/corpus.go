@@ -1,0 +1,361 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+)
+
+// CorpusStore keeps corpora, documents, their vector tables and re-embed runs. Methods taking a pgx.Tx
+// compose with River's InsertTx, so that a write and the jobs that follow it commit together.
+type CorpusStore struct {
+	Pool *pgxpool.Pool
+}
+
+// Querier is what both a pool and a transaction offer.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ErrCorpusNotFound is returned for an unknown corpus.
+var ErrCorpusNotFound = errors.New("corpus not found")
+
+const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at,
+	ARRAY(SELECT t.name FROM corpus_teams ct JOIN teams t ON t.id = ct.team_id WHERE ct.corpus_id = c.id ORDER BY t.name)`
+
+func scanCorpus(row pgx.Row, extra ...any) (*corpus.Corpus, error) {
+	var c corpus.Corpus
+	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Teams}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrCorpusNotFound
+		}
+		return nil, fmt.Errorf("scan corpus: %w", err)
+	}
+	return &c, nil
+}
+
+const indexColumns = `i.id, i.corpus_id, m.name, i.model_id, i.dimension, i.table_name, i.state,
+	coalesce(i.run_id, 0), i.error, i.created_at, i.activated_at, i.standby_until, i.retired_at`
+
+func scanIndex(row pgx.Row) (*corpus.Index, error) {
+	var ix corpus.Index
+	if err := row.Scan(&ix.ID, &ix.CorpusID, &ix.Model, &ix.ModelID, &ix.Dimension, &ix.Table, &ix.State,
+		&ix.RunID, &ix.Error, &ix.CreatedAt, &ix.ActivatedAt, &ix.StandbyUntil, &ix.RetiredAt); err != nil {
+		return nil, fmt.Errorf("scan index: %w", err)
+	}
+	return &ix, nil
+}
+
+// CreateCorpus creates a corpus following alias, with a first, empty index on the alias's current
+// target, active at once. teams nil means the teams granted the alias. The alias row is locked, so the
+// alias cannot move while the index is being made for its target.
+func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias string, teams []string) (*corpus.Corpus, error) {
+	var kind string
+	var modelID int64
+	var dim int
+	var modelName string
+	err := tx.QueryRow(ctx, `SELECT a.kind, m.id, m.dimension, m.name FROM aliases a JOIN models m ON m.id = a.model_id
+		WHERE a.name = $1 FOR SHARE OF a`, alias).Scan(&kind, &modelID, &dim, &modelName)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierror.Invalid("embedding_model", "there is no alias %q; create it first (PUT /admin/aliases/%s) pointing at a pinned embedding model", alias, alias)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read alias %s: %w", alias, err)
+	}
+	if kind != "embedding" {
+		return nil, apierror.Invalid("embedding_model", "alias %q points at a %s model; a corpus follows an embedding alias", alias, kind)
+	}
+	var running bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reembed_runs WHERE alias = $1 AND state IN
+		('queued', 'embedding', 'indexing', 'verifying', 'cutting_over'))`, alias).Scan(&running); err != nil {
+		return nil, fmt.Errorf("look up runs of alias %s: %w", alias, err)
+	}
+	if running {
+		return nil, apierror.Conflict(apierror.CodeRunInProgress, "embedding_model",
+			"a re-embed run on alias %q is in progress; create the corpus once it ends", alias)
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `INSERT INTO corpora (name, alias, teams_explicit) VALUES ($1, $2, $3) RETURNING id`,
+		name, alias, teams != nil).Scan(&id)
+	if isUniqueViolation(err) {
+		return nil, apierror.Conflict("corpus_exists", "name", "a corpus named %q exists already", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert corpus %s: %w", name, err)
+	}
+	for i, t := range teams {
+		tag, err := tx.Exec(ctx, `INSERT INTO corpus_teams (corpus_id, team_id) SELECT $1, id FROM teams WHERE name = $2
+			ON CONFLICT DO NOTHING`, id, t)
+		if err != nil {
+			return nil, fmt.Errorf("grant corpus %s to team %s: %w", name, t, err)
+		}
+		if tag.RowsAffected() == 0 {
+			var dup bool
+			_ = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1)`, t).Scan(&dup)
+			if !dup {
+				return nil, apierror.Invalid(fmt.Sprintf("teams[%d]", i), "there is no team %q", t)
+			}
+		}
+	}
+	ix := &corpus.Index{CorpusID: id, ModelID: modelID, Model: modelName, Dimension: dim, State: corpus.IndexActive}
+	if err := s.insertIndex(ctx, tx, ix, true); err != nil {
+		return nil, err
+	}
+	c, err := scanCorpus(tx.QueryRow(ctx, `SELECT `+corpusColumns+` FROM corpora c WHERE c.id = $1`, id))
+	if err != nil {
+		return nil, err
+	}
+	c.Indexes = []*corpus.Index{ix}
+	return c, nil
+}
+
+// insertIndex records ix and creates its vector table (with its HNSW index when hnsw is true, as for
+// a first, empty index that is written one document at a time).
+func (s *CorpusStore) insertIndex(ctx context.Context, tx pgx.Tx, ix *corpus.Index, hnsw bool) error {
+	col, err := corpus.ColumnType(ix.Dimension)
+	if err != nil {
+		return apierror.Invalid("model", "%v", err)
+	}
+	var runID *int64
+	if ix.RunID != 0 {
+		runID = &ix.RunID
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO corpus_indexes (corpus_id, model_id, dimension, table_name, state, run_id, activated_at)
+		VALUES ($1, $2, $3, 'pending-' || gen_random_uuid(), $4, $5, CASE WHEN $4 = 'active' THEN now() END)
+		RETURNING id, created_at, activated_at`, ix.CorpusID, ix.ModelID, ix.Dimension, ix.State, runID).
+		Scan(&ix.ID, &ix.CreatedAt, &ix.ActivatedAt)
+	if err != nil {
+		return fmt.Errorf("insert index of corpus %d: %w", ix.CorpusID, err)
+	}
+	ix.Table = corpus.TableName(ix.CorpusID, ix.ID)
+	if _, err := tx.Exec(ctx, `UPDATE corpus_indexes SET table_name = $2 WHERE id = $1`, ix.ID, ix.Table); err != nil {
+		return fmt.Errorf("name index %d: %w", ix.ID, err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (
+		doc_id text PRIMARY KEY,
+		content_hash bytea NOT NULL,
+		embedding %s NOT NULL)`, pgx.Identifier{ix.Table}.Sanitize(), col)); err != nil {
+		return fmt.Errorf("create vector table %s: %w", ix.Table, err)
+	}
+	if hnsw {
+		if _, err := tx.Exec(ctx, hnswDDL(ix)); err != nil {
+			return fmt.Errorf("create HNSW index on %s: %w", ix.Table, err)
+		}
+	}
+	return nil
+}
+
+func hnswDDL(ix *corpus.Index) string {
+	ops := "vector_cosine_ops"
+	if corpus.Half(ix.Dimension) {
+		ops = "halfvec_cosine_ops"
+	}
+	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw (embedding %s)`,
+		pgx.Identifier{ix.Table + "_hnsw"}.Sanitize(), pgx.Identifier{ix.Table}.Sanitize(), ops)
+}
+
+// Corpora lists every corpus with its live indexes.
+func (s *CorpusStore) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT `+corpusColumns+` FROM corpora c ORDER BY c.name`)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Corpus, error) { return scanCorpus(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list corpora: %w", err)
+	}
+	byID := map[int64]*corpus.Corpus{}
+	for _, c := range list {
+		byID[c.ID] = c
+	}
+	rows, _ = s.Pool.Query(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+		WHERE i.state = ANY($1) ORDER BY i.id DESC`, corpus.LiveStates)
+	ixs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Index, error) { return scanIndex(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	for _, ix := range ixs {
+		if c := byID[ix.CorpusID]; c != nil {
+			c.Indexes = append(c.Indexes, ix)
+		}
+	}
+	return list, nil
+}
+
+// Corpus reads one corpus with its live indexes, newest first.
+func (s *CorpusStore) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
+	c, err := scanCorpus(s.Pool.QueryRow(ctx, `SELECT `+corpusColumns+` FROM corpora c WHERE c.name = $1`, name))
+	if err != nil {
+		return nil, err
+	}
+	c.Indexes, err = s.LiveIndexes(ctx, s.Pool, c.ID)
+	return c, err
+}
+
+// CorpusForSearch reads a corpus and its active index with the index's model, in one statement, so
+// the model that embeds a query is the one that built the index searched.
+func (s *CorpusStore) CorpusForSearch(ctx context.Context, name string) (*corpus.Corpus, *corpus.Index, error) {
+	var ix corpus.Index
+	c, err := scanCorpus(s.Pool.QueryRow(ctx, `SELECT `+corpusColumns+`, i.id, i.corpus_id, m.name, i.model_id, i.dimension,
+			i.table_name, i.state
+		FROM corpora c JOIN corpus_indexes i ON i.corpus_id = c.id AND i.state = 'active' JOIN models m ON m.id = i.model_id
+		WHERE c.name = $1`, name), &ix.ID, &ix.CorpusID, &ix.Model, &ix.ModelID, &ix.Dimension, &ix.Table, &ix.State)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, &ix, nil
+}
+
+// LockCorpusForWrite reads a corpus and holds a share lock on it until tx ends. Document writes take
+// it and a run's start takes the exclusive lock, so a write either commits before the run counts and
+// shards the documents, or sees the run's new index among the live ones.
+func (s *CorpusStore) LockCorpusForWrite(ctx context.Context, tx pgx.Tx, name string) (*corpus.Corpus, error) {
+	return scanCorpus(tx.QueryRow(ctx, `SELECT `+corpusColumns+` FROM corpora c WHERE c.name = $1 FOR SHARE OF c`, name))
+}
+
+// LiveIndexes lists a corpus's live indexes (building, verifying, active, standby), newest first.
+func (s *CorpusStore) LiveIndexes(ctx context.Context, q Querier, corpusID int64) ([]*corpus.Index, error) {
+	rows, _ := q.Query(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+		WHERE i.corpus_id = $1 AND i.state = ANY($2) ORDER BY i.id DESC`, corpusID, corpus.LiveStates)
+	ixs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Index, error) { return scanIndex(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list indexes of corpus %d: %w", corpusID, err)
+	}
+	return ixs, nil
+}
+
+// Index reads one index.
+func (s *CorpusStore) Index(ctx context.Context, q Querier, id int64) (*corpus.Index, error) {
+	ix, err := scanIndex(q.QueryRow(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+		WHERE i.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("read index %d: %w", id, err)
+	}
+	return ix, nil
+}
+
+// UpsertDocuments writes a batch and returns the ids whose text is new or changed: only those need
+// embedding. Rows are locked in id order, so concurrent batches never deadlock.
+func (s *CorpusStore) UpsertDocuments(ctx context.Context, tx pgx.Tx, corpusID int64, docs []corpus.Document) ([]string, error) {
+	sorted := append([]corpus.Document(nil), docs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	ids := make([]string, len(sorted))
+	texts := make([]string, len(sorted))
+	metas := make([]map[string]any, len(sorted))
+	hashes := make([][]byte, len(sorted))
+	for i, d := range sorted {
+		ids[i], texts[i], hashes[i] = d.ID, d.Text, corpus.ContentHash(d.Text)
+		metas[i] = d.Metadata
+		if metas[i] == nil {
+			metas[i] = map[string]any{}
+		}
+	}
+	rows, _ := tx.Query(ctx, `SELECT doc_id, content_hash FROM documents WHERE corpus_id = $1 AND doc_id = ANY($2)
+		ORDER BY doc_id FOR UPDATE`, corpusID, ids)
+	old := map[string][]byte{}
+	var id string
+	var h []byte
+	_, err := pgx.ForEachRow(rows, []any{&id, &h}, func() error { old[id] = append([]byte(nil), h...); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("lock documents of corpus %d: %w", corpusID, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO documents (corpus_id, doc_id, text, metadata, content_hash)
+		SELECT $1, u.id, u.text, u.meta, u.hash FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::bytea[]) AS u(id, text, meta, hash)
+		ON CONFLICT (corpus_id, doc_id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata,
+			content_hash = excluded.content_hash, updated_at = now()`, corpusID, ids, texts, metas, hashes); err != nil {
+		return nil, fmt.Errorf("write documents of corpus %d: %w", corpusID, err)
+	}
+	var changed []string
+	for i, id := range ids {
+		if o, ok := old[id]; !ok || string(o) != string(hashes[i]) {
+			changed = append(changed, id)
+		}
+	}
+	return changed, nil
+}
+
+// DeleteDocument removes a document; found is false when there was none.
+func (s *CorpusStore) DeleteDocument(ctx context.Context, tx pgx.Tx, corpusID int64, id string) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM documents WHERE corpus_id = $1 AND doc_id = $2`, corpusID, id)
+	if err != nil {
+		return false, fmt.Errorf("delete document %s: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Hit is one search result.
+type Hit struct {
+	ID       string         `json:"id"`
+	Score    float64        `json:"score"`
+	Text     string         `json:"text"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// ErrIndexGone is returned when an index's table was dropped between reading the index and using it.
+var ErrIndexGone = errors.New("index table is gone")
+
+// Search returns the k documents nearest to vec in ix by cosine distance, highest similarity first.
+// Documents deleted but not yet removed from the table are left out.
+func (s *CorpusStore) Search(ctx context.Context, ix *corpus.Index, vec []float32, k int) ([]Hit, error) {
+	var hits []Hit
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if k > 40 { // pgvector's default ef_search is 40: HNSW returns at most that many
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, k)); err != nil {
+				return fmt.Errorf("set ef_search: %w", err)
+			}
+		}
+		rows, _ := tx.Query(ctx, fmt.Sprintf(`SELECT d.doc_id, 1 - v.dist, d.text, d.metadata
+			FROM (SELECT doc_id, embedding <=> %s AS dist FROM %s ORDER BY 2 LIMIT $2) v
+			JOIN documents d ON d.corpus_id = $3 AND d.doc_id = v.doc_id ORDER BY v.dist, d.doc_id`,
+			queryParam(ix), pgx.Identifier{ix.Table}.Sanitize()), vectorValue(vec, false), k, ix.CorpusID)
+		var h Hit
+		_, err := pgx.ForEachRow(rows, []any{&h.ID, &h.Score, &h.Text, &h.Metadata}, func() error {
+			hits = append(hits, h)
+			h = Hit{}
+			return nil
+		})
+		return err
+	})
+	if isUndefinedTable(err) {
+		return nil, ErrIndexGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search index %d: %w", ix.ID, err)
+	}
+	return hits, nil
+}
+
+// queryParam is $1 cast to the index's column type, so HNSW's operator class applies.
+func queryParam(ix *corpus.Index) string {
+	if corpus.Half(ix.Dimension) {
+		return fmt.Sprintf(`($1::vector)::halfvec(%d)`, ix.Dimension)
+	}
+	return `$1::vector`
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func isUndefinedTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01"
+}
+
+// vectorValue encodes vec for a vector (half false) or halfvec column.
+func vectorValue(vec []float32, half bool) any {
+	if half {
+		return pgvector.NewHalfVector(vec)
+	}
+	return pgvector.NewVector(vec)
+}

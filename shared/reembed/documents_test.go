@@ -1,0 +1,89 @@
+package reembed
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+)
+
+func TestDocumentsAreSearchableWithTheIndexModel(t *testing.T) {
+	e := newEnv(t, testConfig())
+	c := e.createCorpus("handbook")
+	if len(c.Indexes) != 1 || c.Indexes[0].State != corpus.IndexActive || c.Indexes[0].Model != reembedtest.ModelV1 {
+		t.Fatalf("a new corpus has one active index on the alias's target; got %+v", c.Indexes)
+	}
+	e.put("handbook", 0, 120, 1)
+	e.waitSynced()
+	e.checkIndexExact(e.activeIndex("handbook"))
+
+	res, err := e.svc.Search(e.ctx, "handbook", e.keyAccess(reembedtest.Key), docText(7, 1), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Index.Model != reembedtest.ModelV1 || len(res.Hits) != 5 {
+		t.Fatalf("search answered model %s with %d hits", res.Index.Model, len(res.Hits))
+	}
+	if res.Hits[0].ID != "doc-000007" || res.Hits[0].Score < 0.99 || res.Hits[0].Metadata["n"] != float64(7) {
+		t.Fatalf("top hit %+v; want doc-000007 with score ~1 and its metadata", res.Hits[0])
+	}
+	for i := 1; i < len(res.Hits); i++ {
+		if res.Hits[i].Score > res.Hits[i-1].Score {
+			t.Fatalf("hits not highest score first: %+v", res.Hits)
+		}
+	}
+
+	// Unchanged text is not embedded again; changed text is.
+	before := e.emb.Texts()
+	e.put("handbook", 0, 120, 1)
+	e.put("handbook", 0, 10, 2)
+	e.waitSynced()
+	if got := e.emb.Texts() - before; got != 10 {
+		t.Fatalf("re-writing 120 documents of which 10 changed embedded %d texts; want 10", got)
+	}
+	e.checkIndexExact(e.activeIndex("handbook"))
+
+	// Deletes reach the index.
+	if err := e.svc.DeleteDocument(e.ctx, "handbook", all, "doc-000003"); err != nil {
+		t.Fatal(err)
+	}
+	var ae *apierror.Error
+	if err := e.svc.DeleteDocument(e.ctx, "handbook", all, "doc-000003"); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("deleting a missing document: %v; want 404", err)
+	}
+	e.waitSynced()
+	e.checkIndexExact(e.activeIndex("handbook"))
+}
+
+func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 5, 1)
+	other := e.keyAccess(reembedtest.OtherKey)
+	check := func(what string, err error) {
+		t.Helper()
+		ae, ok := apierror.As(err)
+		if !ok || ae.Status != 404 || ae.Code != apierror.CodeCorpusNotFound {
+			t.Fatalf("%s with another team's key: %v; want 404 corpus_not_found", what, err)
+		}
+	}
+	_, err := e.svc.Search(e.ctx, "handbook", other, "x", 3)
+	check("search", err)
+	_, err = e.svc.PutDocuments(e.ctx, "handbook", other, []corpus.Document{{ID: "a", Text: "b"}})
+	check("put", err)
+	check("delete", e.svc.DeleteDocument(e.ctx, "handbook", other, "doc-000001"))
+	_, err = e.svc.Search(e.ctx, "no-such-corpus", e.keyAccess(reembedtest.Key), "x", 3)
+	check("search of an unknown corpus", err)
+
+	// Explicit teams replace the alias's audience.
+	if _, err := e.svc.CreateCorpus(e.ctx, "private", reembedtest.Alias, []string{reembedtest.Other}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Search(e.ctx, "private", e.keyAccess(reembedtest.Key), "x", 3)
+	check("search of a corpus given to another team", err)
+	if _, err := e.svc.Search(e.ctx, "private", other, "x", 3); err != nil {
+		t.Fatalf("the corpus's own team: %v", err)
+	}
+}

@@ -1,0 +1,318 @@
+// Package reembed keeps corpora's vectors and replaces them: the River jobs that embed written documents
+// into every live index, and the re-embed run that fills a fresh index with a new model, builds its HNSW
+// index, verifies it and cuts over in one transaction. Every step commits together with the River job
+// that records it, so a worker killed at any point resumes with nothing lost or duplicated.
+//
+// The same Service runs as a long-lived worker (Start, Stop) and as a bounded invocation (RunFor), and
+// an API process uses it insert-only (Config.InsertOnly) to write documents and start runs.
+package reembed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+)
+
+// Embedder turns texts into vectors with one pinned model of one provider. Errors a caller may retry
+// (429, 5xx, timeouts) are *apierror.Error with code rate_limited or upstream_unavailable.
+type Embedder interface {
+	Embed(ctx context.Context, model *catalog.Model, provider *catalog.Provider, texts []string) ([][]float32, error)
+}
+
+// Catalog hands out the current catalogue snapshot (catalog.Source does).
+type Catalog interface {
+	Get(ctx context.Context) (*catalog.Snapshot, error)
+}
+
+// Queues the jobs run on: document syncs and retirements apart from run fills, so that a long run never
+// delays a document becoming searchable.
+const (
+	QueueCorpus  = "corpus"
+	QueueReembed = "reembed"
+)
+
+// Config tunes the service. Zero values take the defaults noted.
+type Config struct {
+	// InsertOnly builds a client that inserts jobs but works none (an API process).
+	InsertOnly bool
+	// BatchSize is documents per embeddings request and per COPY commit (256).
+	BatchSize int
+	// Shards is how many fill jobs split each corpus of a run, so several workers fill it at once (4).
+	Shards int
+	// Workers is how many jobs of each queue a process works at once (4).
+	Workers int
+	// JobSlice is how long a fill job works before handing its shard back to the queue, continuing
+	// from its checkpoint (5s): jobs stay short, so a worker's deadline or death costs little.
+	JobSlice time.Duration
+	// Retention is how long a previous index stays on standby after a cut-over or rollback (24h).
+	Retention time.Duration
+	// Threshold is the self-recall a run needs to cut over (0.95); Sample is how many documents per
+	// index the check embeds as queries (200).
+	Threshold float64
+	Sample    int
+	// HNSWMemoryMB is maintenance_work_mem for the HNSW build (1024); HNSWWorkers is
+	// max_parallel_maintenance_workers (2; negative leaves the server's setting).
+	HNSWMemoryMB int
+	HNSWWorkers  int
+	// EmbedRetries is how often a 429 or 5xx from the upstream is retried within a job, with
+	// exponential backoff from RetryBase (6 tries, 250ms), before the job fails and River retries it.
+	EmbedRetries int
+	RetryBase    time.Duration
+	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m).
+	RescueStuckJobsAfter time.Duration
+	// FetchCooldown and FetchPollInterval are River's (tests make them milliseconds).
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// RetryPolicy overrides River's backoff between failed attempts (tests make it short).
+	RetryPolicy river.ClientRetryPolicy
+	// Now is the clock for standby retention (time.Now).
+	Now func() time.Time
+	Log *slog.Logger
+
+	// afterBatch, when set, runs after each committed fill batch (tests inject crashes here).
+	afterBatch func(runID, indexID int64, shard int)
+}
+
+func (c *Config) defaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	if c.Shards <= 0 {
+		c.Shards = 4
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.JobSlice <= 0 {
+		c.JobSlice = 5 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.Threshold <= 0 {
+		c.Threshold = corpus.DefaultThreshold
+	}
+	if c.Sample <= 0 {
+		c.Sample = 200
+	}
+	if c.HNSWMemoryMB == 0 {
+		c.HNSWMemoryMB = 1024
+	}
+	if c.HNSWWorkers == 0 {
+		c.HNSWWorkers = 2
+	}
+	if c.EmbedRetries <= 0 {
+		c.EmbedRetries = 6
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 250 * time.Millisecond
+	}
+	if c.RescueStuckJobsAfter <= 0 {
+		c.RescueStuckJobsAfter = 2 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Service writes documents, searches, and runs re-embeds. Safe for concurrent use.
+type Service struct {
+	pool   *pgxpool.Pool
+	store  *postgres.CorpusStore
+	client *river.Client[pgx.Tx]
+	cat    Catalog
+	emb    Embedder
+	cfg    Config
+
+	mu       sync.Mutex
+	handBack chan struct{} // closed when running jobs must hand back to the queue
+}
+
+// New builds the service and its River client (riverpgxv5 on pool). Call Start, or RunFor, to work jobs.
+func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, error) {
+	cfg.defaults()
+	s := &Service{pool: pool, store: &postgres.CorpusStore{Pool: pool}, cat: cat, emb: emb, cfg: cfg, handBack: make(chan struct{})}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &syncWorker{s: s})
+	river.AddWorker(workers, &fillWorker{s: s})
+	river.AddWorker(workers, &buildWorker{s: s})
+	river.AddWorker(workers, &verifyWorker{s: s})
+	river.AddWorker(workers, &cutoverWorker{s: s})
+	river.AddWorker(workers, &retireWorker{s: s})
+	rc := &river.Config{
+		Workers:              workers,
+		Logger:               cfg.Log,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		RetryPolicy:          cfg.RetryPolicy,
+		// A run's HNSW build outlasts River's default minute; the other jobs are sliced short.
+		JobTimeout: -1,
+	}
+	if !cfg.InsertOnly {
+		rc.Queues = map[string]river.QueueConfig{
+			QueueCorpus:  {MaxWorkers: cfg.Workers},
+			QueueReembed: {MaxWorkers: cfg.Workers},
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// Client is the River client, for callers that insert their own jobs or subscribe to events.
+func (s *Service) Client() *river.Client[pgx.Tx] { return s.client }
+
+// Store is the corpus store the service writes through.
+func (s *Service) Store() *postgres.CorpusStore { return s.store }
+
+// Start begins working jobs until Stop, or until ctx ends (a hard stop).
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.client.Start(ctx); err != nil {
+		return fmt.Errorf("start River: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs, asks running ones to hand back at their next checkpoint, and waits for
+// them until ctx ends; then it cancels what is still running.
+func (s *Service) Stop(ctx context.Context) error {
+	s.handBackNow()
+	err := s.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.client.StopAndCancel(cctx)
+	}
+	return err
+}
+
+// RunFor works jobs until shortly before deadline, as a bounded (Lambda) invocation does: at deadline
+// minus margin it stops fetching and running jobs hand back with JobSnooze(0) at their next checkpoint,
+// which costs them no attempt; a killed invocation's jobs come back after RescueStuckJobsAfter.
+func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin time.Duration) error {
+	if margin <= 0 {
+		margin = s.cfg.JobSlice + 5*time.Second
+	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	wait := time.Until(deadline.Add(-margin))
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-time.Second))
+	defer cancel()
+	return s.Stop(stopCtx)
+}
+
+func (s *Service) handBackNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.handBack:
+	default:
+		close(s.handBack)
+	}
+}
+
+func (s *Service) handingBack() bool {
+	select {
+	case <-s.handBack:
+		return true
+	default:
+		return false
+	}
+}
+
+// model finds a pinned model and its provider in the catalogue.
+func (s *Service) model(ctx context.Context, name string) (*catalog.Model, *catalog.Provider, error) {
+	snap, err := s.cat.Get(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the catalogue: %w", err)
+	}
+	m := snap.Models[name]
+	if m == nil {
+		return nil, nil, fmt.Errorf("model %s is not in the catalogue", name)
+	}
+	p := snap.Providers[m.Provider]
+	if p == nil {
+		return nil, nil, fmt.Errorf("provider %s of model %s is not in the catalogue", m.Provider, name)
+	}
+	return m, p, nil
+}
+
+// embed embeds texts, retrying 429s and 5xx with exponential backoff (or the upstream's Retry-After),
+// and checks every vector's dimension against the model's.
+func (s *Service) embed(ctx context.Context, m *catalog.Model, p *catalog.Provider, texts []string) ([][]float32, error) {
+	var vecs [][]float32
+	var err error
+	for attempt := 0; ; attempt++ {
+		vecs, err = s.emb.Embed(ctx, m, p, texts)
+		if err == nil || attempt+1 >= s.cfg.EmbedRetries || !retryable(err) {
+			break
+		}
+		wait := s.cfg.RetryBase << attempt
+		if ae, ok := apierror.As(err); ok && ae.RetryAfter != "" {
+			if d, perr := time.ParseDuration(ae.RetryAfter + "s"); perr == nil && d < time.Minute {
+				wait = max(wait, d)
+			}
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), m.Name, err)
+	}
+	if len(vecs) != len(texts) {
+		return nil, &corpus.DimensionError{Model: m.Name, Index: -1, Got: len(vecs), Want: len(texts)}
+	}
+	if err := corpus.CheckDimensions(vecs, m.Dimension); err != nil {
+		var de *corpus.DimensionError
+		if errors.As(err, &de) {
+			de.Model = m.Name
+		}
+		return nil, err
+	}
+	return vecs, nil
+}
+
+func retryable(err error) bool {
+	ae, ok := apierror.As(err)
+	return ok && (ae.Code == apierror.CodeRateLimited || ae.Code == apierror.CodeUpstreamUnavailable)
+}
+
+// permanent reports whether err will not go away by retrying: the run fails at once with it.
+func permanent(err error) bool {
+	var de *corpus.DimensionError
+	if errors.As(err, &de) {
+		return true
+	}
+	ae, ok := apierror.As(err)
+	return ok && (ae.Code == apierror.CodeUpstreamBadResponse || ae.Code == apierror.CodeUnsupportedOperation)
+}

@@ -1,0 +1,379 @@
+package reembed
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+)
+
+// TestRunWithWritesAndSearchesThroughout re-embeds a corpus onto a model of another dimension while
+// documents are written, rewritten and deleted, and while searches run: no search fails or mixes
+// models, and the new index ends with exactly the right vectors.
+func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
+	cfg := testConfig()
+	cfg.Retention = time.Hour
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 3000, 1)
+	e.waitSynced()
+
+	ctx, stop := context.WithCancel(e.ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	var searches, badSearches atomic.Int64
+	seen := sync.Map{}
+	access := e.keyAccess(reembedtest.Key)
+	for g := 0; g < 3; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := rand.IntN(100) + 2000 // documents nobody writes during the run
+				res, err := e.svc.Search(e.ctx, "handbook", access, docText(i, 1), 3)
+				searches.Add(1)
+				if err != nil {
+					badSearches.Add(1)
+					t.Errorf("search during the run: %v", err)
+					return
+				}
+				seen.Store(res.Index.Model, true)
+				// A query embedded with another model than the index's finds nothing near 1.
+				if len(res.Hits) == 0 || res.Hits[0].ID != fmt.Sprintf("doc-%06d", i) || res.Hits[0].Score < 0.99 {
+					badSearches.Add(1)
+					t.Errorf("search on %s (index %d) for document %d: %+v", res.Index.Model, res.Index.ID, i, res.Hits)
+					return
+				}
+			}
+		}()
+	}
+
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.State.Terminal() || run.Total != 3000 || run.ExpectedFrom != reembedtest.ModelV1 {
+		t.Fatalf("new run: %+v", run)
+	}
+	// Writes while it fills: new documents, rewrites, deletes.
+	e.put("handbook", 3000, 3300, 1)
+	e.put("handbook", 0, 500, 2)
+	for i := 500; i < 600; i++ {
+		if err := e.svc.DeleteDocument(e.ctx, "handbook", all, fmt.Sprintf("doc-%06d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.put("handbook", 1000, 1100, 3)
+
+	done := e.waitRun(run.ID, 60*time.Second)
+	time.Sleep(100 * time.Millisecond) // searches after the cut-over
+	stop()
+	wg.Wait()
+	if done.State != corpus.RunSucceeded {
+		t.Fatalf("run ended %s: %s (%+v)", done.State, done.Error, done.Verification)
+	}
+	if v := done.Verification; v == nil || !v.Passed || v.Missing != 0 || v.Documents != 3200 || v.SelfRecall < 0.95 {
+		t.Fatalf("verification: %+v", done.Verification)
+	}
+	if badSearches.Load() > 0 || searches.Load() < 10 {
+		t.Fatalf("%d of %d searches failed", badSearches.Load(), searches.Load())
+	}
+	if _, ok := seen.Load(reembedtest.ModelV2); !ok {
+		t.Fatalf("no search was answered by the new model")
+	}
+	if got := e.aliasTarget(); got != reembedtest.ModelV2 {
+		t.Fatalf("alias points at %s after the cut-over", got)
+	}
+	var actor string
+	if err := e.pool.QueryRow(e.ctx, `SELECT actor FROM alias_history WHERE alias = $1 ORDER BY id DESC LIMIT 1`, reembedtest.Alias).Scan(&actor); err != nil || actor != fmt.Sprintf("reembed run %d", run.ID) {
+		t.Fatalf("alias history's last actor %q (%v)", actor, err)
+	}
+
+	// Documents written after the cut-over reach both the new active and the standby index.
+	e.put("handbook", 0, 50, 4)
+	e.waitSynced()
+	c, err := e.svc.Store().Corpus(e.ctx, "handbook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[corpus.IndexState]*corpus.Index{}
+	for _, ix := range c.Indexes {
+		states[ix.State] = ix
+	}
+	if states[corpus.IndexActive].Model != reembedtest.ModelV2 || states[corpus.IndexStandby].Model != reembedtest.ModelV1 {
+		t.Fatalf("indexes after the cut-over: %+v", c.Indexes)
+	}
+	e.checkIndexExact(states[corpus.IndexActive])
+	e.checkIndexExact(states[corpus.IndexStandby])
+}
+
+// TestRunResumesAfterPanics crashes fill jobs at random points between batches; River retries them from
+// their checkpoints and the index ends exact.
+func TestRunResumesAfterPanics(t *testing.T) {
+	cfg := testConfig()
+	var crashes atomic.Int64
+	cfg.afterBatch = func(int64, int64, int) {
+		if rand.IntN(4) == 0 {
+			crashes.Add(1)
+			panic("injected crash between batches")
+		}
+	}
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 2000, 1)
+	e.waitSynced()
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put("handbook", 0, 300, 2)
+	done := e.waitRun(run.ID, 60*time.Second)
+	if done.State != corpus.RunSucceeded {
+		t.Fatalf("run ended %s: %s", done.State, done.Error)
+	}
+	if crashes.Load() == 0 {
+		t.Fatal("no crash was injected")
+	}
+	e.checkIndexExact(e.activeIndex("handbook"))
+	if done.Embedded < done.Total {
+		t.Fatalf("embedded %d of %d", done.Embedded, done.Total)
+	}
+	t.Logf("%d crashes", crashes.Load())
+}
+
+func TestRunFailsOnWrongDimension(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 200, 1)
+	e.waitSynced()
+	e.emb.WrongDimension(reembedtest.ModelV2, 768)
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitRun(run.ID, 30*time.Second)
+	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "768 dimensions") || !strings.Contains(done.Error, "1024") {
+		t.Fatalf("run ended %s with %q; want failed naming 768 and 1024", done.State, done.Error)
+	}
+	e.expectUntouched(done)
+}
+
+func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 200, 1)
+	e.waitSynced()
+	e.emb.Noise(reembedtest.ModelV2)
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitRun(run.ID, 30*time.Second)
+	v := done.Verification
+	if done.State != corpus.RunFailed || v == nil || v.Passed || v.SelfRecall >= v.Threshold || v.Documents != 200 || v.Vectors != 200 {
+		t.Fatalf("run ended %s (%s) with report %+v; want failed on self-recall", done.State, done.Error, v)
+	}
+	e.expectUntouched(done)
+}
+
+// expectUntouched checks that a failed run left the alias and the active index as they were and
+// dropped its own table.
+func (e *env) expectUntouched(run *corpus.Run) {
+	e.t.Helper()
+	if got := e.aliasTarget(); got != reembedtest.ModelV1 {
+		e.t.Fatalf("alias moved to %s by a failed run", got)
+	}
+	if ix := e.activeIndex("handbook"); ix.Model != reembedtest.ModelV1 {
+		e.t.Fatalf("active index is on %s after a failed run", ix.Model)
+	}
+	if _, err := e.svc.Search(e.ctx, "handbook", all, docText(1, 1), 3); err != nil {
+		e.t.Fatalf("search after a failed run: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ix := range run.Indexes {
+		for e.tableExists(ix.Table) {
+			if time.Now().After(deadline) {
+				e.t.Fatalf("table %s of the failed run was not dropped", ix.Table)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestRunAfterAliasMovedDoesNotCutOver moves the alias while the run fills: the cut-over refuses, and
+// racing moves against cut-overs always leave the alias and the active index agreeing.
+func TestRunAfterAliasMovedDoesNotCutOver(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 500, 1)
+	e.waitSynced()
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := reembedtest.MoveAlias(e.ctx, e.pool, reembedtest.Alias, reembedtest.ModelV1, reembedtest.ModelV3); err != nil || !ok {
+		t.Fatalf("move alias: %v %v", ok, err)
+	}
+	done := e.waitRun(run.ID, 30*time.Second)
+	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "was moved") {
+		t.Fatalf("run ended %s: %q; want failed because the alias moved", done.State, done.Error)
+	}
+	if ix := e.activeIndex("handbook"); ix.Model != reembedtest.ModelV1 {
+		t.Fatalf("active index on %s", ix.Model)
+	}
+}
+
+func TestRunRacingAliasMoves(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		e := newEnv(t, testConfig())
+		e.createCorpus("handbook")
+		e.put("handbook", 0, 100, 1)
+		e.waitSynced()
+		run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A mover flips the alias v1 → v3 → v1 as fast as it can until the run ends.
+		ctx, stop := context.WithCancel(e.ctx)
+		go func() {
+			for ctx.Err() == nil {
+				_, _ = reembedtest.MoveAlias(ctx, e.pool, reembedtest.Alias, reembedtest.ModelV1, reembedtest.ModelV3)
+				_, _ = reembedtest.MoveAlias(ctx, e.pool, reembedtest.Alias, reembedtest.ModelV3, reembedtest.ModelV1)
+			}
+		}()
+		done := e.waitRun(run.ID, 30*time.Second)
+		stop()
+		time.Sleep(20 * time.Millisecond)
+		active := e.activeIndex("handbook")
+		switch done.State {
+		case corpus.RunSucceeded:
+			if active.Model != reembedtest.ModelV2 || e.aliasTarget() != reembedtest.ModelV2 {
+				t.Fatalf("succeeded run: alias %s, active %s", e.aliasTarget(), active.Model)
+			}
+		case corpus.RunFailed:
+			if active.Model != reembedtest.ModelV1 || e.aliasTarget() == reembedtest.ModelV2 {
+				t.Fatalf("failed run (%s): alias %s, active %s", done.Error, e.aliasTarget(), active.Model)
+			}
+		default:
+			t.Fatalf("run ended %s", done.State)
+		}
+		t.Logf("round %d: %s %s", round, done.State, done.Error)
+	}
+}
+
+func TestOneRunPerAliasAndCancel(t *testing.T) {
+	cfg := testConfig()
+	release := make(chan struct{})
+	cfg.afterBatch = func(int64, int64, int) { <-release }
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 500, 1)
+	e.waitSynced()
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
+	if ae, ok := apierror.As(err); !ok || ae.Status != 409 || ae.Code != apierror.CodeRunInProgress {
+		t.Fatalf("second run on the alias: %v; want 409 run_in_progress", err)
+	}
+	if _, err := e.svc.CreateCorpus(e.ctx, "another", reembedtest.Alias, nil); err == nil {
+		t.Fatal("a corpus was created on an alias with a run in progress")
+	}
+	time.Sleep(100 * time.Millisecond)
+	r, err := e.svc.CancelRun(e.ctx, run.ID, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if r.State != corpus.RunCancelled || r.Indexes[0].State != corpus.IndexFailed {
+		t.Fatalf("cancelled run: %s, index %s", r.State, r.Indexes[0].State)
+	}
+	e.expectUntouched(r)
+	if _, err := e.svc.CancelRun(e.ctx, run.ID, "admin test"); err == nil {
+		t.Fatal("cancelling an ended run succeeded")
+	}
+	// The alias is free for a new run, which succeeds.
+	run2, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := e.waitRun(run2.ID, 30*time.Second); done.State != corpus.RunSucceeded {
+		t.Fatalf("run after a cancel: %s %s", done.State, done.Error)
+	}
+	e.checkIndexExact(e.activeIndex("handbook")) // 2048 dimensions: halfvec
+}
+
+// TestRollbackAndRetire rolls a cut-over back (instant, nothing lost), then lets the retention pass so
+// the standby index is retired and its table dropped.
+func TestRollbackAndRetire(t *testing.T) {
+	cfg := testConfig()
+	cfg.Retention = time.Hour
+	var offset atomic.Int64
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 300, 1)
+	e.waitSynced()
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := e.waitRun(run.ID, 30*time.Second); done.State != corpus.RunSucceeded {
+		t.Fatalf("run: %s %s", done.State, done.Error)
+	}
+	e.put("handbook", 0, 20, 2) // written after the cut-over: must survive the rollback
+	e.waitSynced()
+	c, err := e.svc.Rollback(e.ctx, "handbook", "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.aliasTarget() != reembedtest.ModelV1 || e.activeIndex("handbook").Model != reembedtest.ModelV1 {
+		t.Fatalf("after rollback: alias %s, indexes %+v", e.aliasTarget(), c.Indexes)
+	}
+	e.checkIndexExact(e.activeIndex("handbook"))
+	res, err := e.svc.Search(e.ctx, "handbook", all, docText(5, 2), 1)
+	if err != nil || res.Index.Model != reembedtest.ModelV1 || res.Hits[0].ID != "doc-000005" {
+		t.Fatalf("search after rollback: %+v %v", res, err)
+	}
+	var standby *corpus.Index
+	for _, ix := range c.Indexes {
+		if ix.State == corpus.IndexStandby {
+			standby = ix
+		}
+	}
+	if standby == nil || standby.Model != reembedtest.ModelV2 {
+		t.Fatalf("no v2 standby after rollback: %+v", c.Indexes)
+	}
+	// Within retention the standby stays; after it, the retire job drops it.
+	if !e.tableExists(standby.Table) {
+		t.Fatal("standby table dropped within retention")
+	}
+	offset.Store(int64(2 * time.Hour))
+	if _, err := e.pool.Exec(e.ctx, `UPDATE river_job SET scheduled_at = now() WHERE kind = 'corpus_retire' AND state = 'scheduled'`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.tableExists(standby.Table) {
+		if time.Now().After(deadline) {
+			t.Fatal("standby table not dropped after its retention")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ix, err := e.svc.Store().Index(e.ctx, e.pool, standby.ID)
+	if err != nil || ix.State != corpus.IndexRetired {
+		t.Fatalf("retired index: %+v %v", ix, err)
+	}
+	if _, err := e.svc.Rollback(e.ctx, "handbook", "admin test"); err == nil {
+		t.Fatal("rollback without a standby index succeeded")
+	}
+}

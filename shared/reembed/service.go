@@ -1,0 +1,242 @@
+package reembed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+)
+
+// Access decides whether the caller may use a corpus; a refusal is answered exactly as an unknown
+// corpus, so a caller learns nothing of corpora outside its teams.
+type Access func(c *corpus.Corpus) bool
+
+// NotFound is the developer API's answer for an unknown corpus, or one outside the key's teams.
+func NotFound(name string) *apierror.Error {
+	return apierror.New(404, apierror.NotFoundError, apierror.CodeCorpusNotFound, "corpus",
+		"there is no corpus %q that this key may use", name)
+}
+
+// CreateCorpus creates a corpus following an embedding alias, with a first, empty index on the alias's
+// current target, active at once. teams nil means the teams granted the alias.
+func (s *Service) CreateCorpus(ctx context.Context, name, alias string, teams []string) (*corpus.Corpus, error) {
+	var c *corpus.Corpus
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		c, err = s.store.CreateCorpus(ctx, tx, name, alias, teams)
+		return err
+	})
+	return c, err
+}
+
+// PutDocuments upserts a batch and, in the same transaction, queues the sync of the changed documents
+// into every live index; documents whose text is unchanged are not embedded again. It returns how many
+// documents were accepted.
+func (s *Service) PutDocuments(ctx context.Context, name string, may Access, docs []corpus.Document) (int, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
+		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+			return NotFound(name)
+		}
+		if err != nil {
+			return err
+		}
+		changed, err := s.store.UpsertDocuments(ctx, tx, c.ID, docs)
+		if err != nil {
+			return err
+		}
+		return s.queueSync(ctx, tx, c.ID, changed)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(docs), nil
+}
+
+// DeleteDocument removes a document and queues the removal of its vectors from every live index, in
+// one transaction. A document that does not exist is a 404 not_found naming id.
+func (s *Service) DeleteDocument(ctx context.Context, name string, may Access, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
+		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+			return NotFound(name)
+		}
+		if err != nil {
+			return err
+		}
+		found, err := s.store.DeleteDocument(ctx, tx, c.ID, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return apierror.NotFound("id", "corpus %q has no document %q", name, id)
+		}
+		return s.queueSync(ctx, tx, c.ID, []string{id})
+	})
+}
+
+// syncChunk bounds the documents of one sync job, so a job stays short.
+const syncChunk = 256
+
+func (s *Service) queueSync(ctx context.Context, tx pgx.Tx, corpusID int64, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	live, err := s.store.LiveIndexes(ctx, tx, corpusID)
+	if err != nil {
+		return err
+	}
+	var params []river.InsertManyParams
+	for _, ix := range live {
+		for start := 0; start < len(ids); start += syncChunk {
+			params = append(params, river.InsertManyParams{Args: SyncArgs{IndexID: ix.ID, DocIDs: ids[start:min(start+syncChunk, len(ids))]}})
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue %d sync jobs: %w", len(params), err)
+	}
+	return nil
+}
+
+// SearchResult is a search's answer: the hits, and the index and pinned model that produced them.
+type SearchResult struct {
+	Hits  []postgres.Hit
+	Index *corpus.Index
+}
+
+// Search embeds query with the model of the corpus's active index (read with the index in one
+// statement) and returns the k nearest documents. The previous active index stays (as standby) after
+// a cut-over, so a search that read it just before still completes on it, with its own model.
+func (s *Service) Search(ctx context.Context, name string, may Access, query string, k int) (*SearchResult, error) {
+	for attempt := 0; ; attempt++ {
+		c, ix, err := s.store.CorpusForSearch(ctx, name)
+		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+			return nil, NotFound(name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		m, p, err := s.model(ctx, ix.Model)
+		if err != nil {
+			return nil, err
+		}
+		vecs, err := s.embed(ctx, m, p, []string{query})
+		if err != nil {
+			var de *corpus.DimensionError
+			if errors.As(err, &de) {
+				return nil, apierror.New(502, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "", "%v", de)
+			}
+			return nil, err
+		}
+		hits, err := s.store.Search(ctx, ix, vecs[0], k)
+		if errors.Is(err, postgres.ErrIndexGone) && attempt == 0 {
+			continue // retired between the two reads: read the active index again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &SearchResult{Hits: hits, Index: ix}, nil
+	}
+}
+
+// StartRun starts re-embedding every corpus following the alias of corpus name with model, in one
+// transaction with its fill jobs. A run in progress on the alias is 409 run_in_progress.
+func (s *Service) StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error) {
+	var run *corpus.Run
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var alias string
+		if err := tx.QueryRow(ctx, `SELECT alias FROM corpora WHERE name = $1`, name).Scan(&alias); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return apierror.NotFound("name", "there is no corpus %q", name)
+			}
+			return fmt.Errorf("read corpus %s: %w", name, err)
+		}
+		var shards []postgres.Shard
+		var err error
+		run, shards, err = s.store.CreateRun(ctx, tx, alias, model, actor, s.cfg.Shards)
+		if err != nil {
+			return err
+		}
+		params := make([]river.InsertManyParams, len(shards))
+		for i, sh := range shards {
+			params[i] = river.InsertManyParams{Args: FillArgs{RunID: run.ID, IndexID: sh.IndexID, Shard: sh.Shard}}
+		}
+		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("queue %d fill jobs: %w", len(params), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Run(ctx, s.pool, run.ID)
+}
+
+// Run reads a run's progress.
+func (s *Service) Run(ctx context.Context, id int64) (*corpus.Run, error) {
+	r, err := s.store.Run(ctx, s.pool, id)
+	if errors.Is(err, postgres.ErrRunNotFound) {
+		return nil, apierror.NotFound("id", "there is no re-embed run %d", id)
+	}
+	return r, err
+}
+
+// CancelRun stops a run in progress and drops its unfinished indexes; the active ones keep serving. A
+// run that has ended is 409.
+func (s *Service) CancelRun(ctx context.Context, id int64, actor string) (*corpus.Run, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids, ok, err := s.store.EndRun(ctx, tx, id, corpus.RunCancelled, "cancelled by "+actor, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if _, err := s.store.Run(ctx, tx, id); errors.Is(err, postgres.ErrRunNotFound) {
+				return apierror.NotFound("id", "there is no re-embed run %d", id)
+			}
+			return apierror.Conflict("run_ended", "", "re-embed run %d has already ended; there is nothing to cancel", id)
+		}
+		return s.queueRetire(ctx, tx, ids, time.Time{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(ctx, id)
+}
+
+// Rollback swaps every corpus following name's alias back to its standby index, and the alias back to
+// that index's model, in one transaction: instant, and nothing written meanwhile is lost, since the
+// standby index was kept current.
+func (s *Service) Rollback(ctx context.Context, name, actor string) (*corpus.Corpus, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		until := s.cfg.Now().Add(s.cfg.Retention)
+		standby, err := s.store.RollbackCorpus(ctx, tx, name, actor, until)
+		if errors.Is(err, postgres.ErrCorpusNotFound) {
+			return apierror.NotFound("name", "there is no corpus %q", name)
+		}
+		if err != nil {
+			return err
+		}
+		return s.queueRetire(ctx, tx, standby, until)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Corpus(ctx, name)
+}
+
+// KeyAccess is the Access of a developer key under snapshot snap: the corpus's teams, or the teams
+// granted its alias.
+func KeyAccess(key *catalog.Key, snap *catalog.Snapshot) Access {
+	return func(c *corpus.Corpus) bool { return c.CanUse(key.Team, snap.Grants[c.Alias]) }
+}
