@@ -37,7 +37,7 @@ func (c *Console) followers(r *http.Request) map[string][]string {
 	if c.svc.Corpora == nil {
 		return out
 	}
-	list, err := c.svc.Corpora.ListCorpora(r.Context())
+	list, err := c.svc.Corpora.Corpora(r.Context())
 	if err != nil {
 		c.log.Warn("console: list corpora", "err", err)
 		return out

@@ -2,11 +2,14 @@ package console
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
-	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 )
 
 // The pages call the admin API's own services (*admin.Service) directly, not its HTTP, so a page and
@@ -14,80 +17,32 @@ import (
 // Param naming the field at fault, which the pages show next to that field. Surfaces that live in
 // other packages are reached through the small interfaces below, defined here where they are used.
 
-// Corpus is a corpus as its page shows it.
-type Corpus struct {
-	Name      string
-	Alias     string // the embedding alias it follows
-	Teams     []string
-	Documents int64
-	Indexes   []CorpusIndex // active first
-	CreatedAt time.Time
-}
-
-// CorpusIndex is one of a corpus's indexes.
-type CorpusIndex struct {
-	ID        string
-	Model     string
-	Dimension int
-	State     string // building, verifying, active, standby, retired, failed
-	Vectors   int64
-	CreatedAt time.Time
-}
-
-// Active returns the corpus's active index, or nil.
-func (c *Corpus) Active() *CorpusIndex {
-	for i := range c.Indexes {
-		if c.Indexes[i].State == "active" {
-			return &c.Indexes[i]
-		}
-	}
-	return nil
-}
-
-// Run is a re-embed run's progress, as GET /admin/reembeds/{id} answers it.
-type Run struct {
-	ID           string
-	Alias        string
-	Model        string // the pinned model it embeds with
-	Corpora      []string
-	State        string // queued, embedding, indexing, verifying, cutting_over, succeeded, failed, cancelled
-	Total        int64
-	Embedded     int64
-	RatePerS     float64
-	EtaS         float64
-	Verification *RunVerification
-	Error        string
-	StartedAt    time.Time
-	FinishedAt   *time.Time
-}
-
-// Finished reports whether the run reached a final state.
-func (r *Run) Finished() bool {
-	return r.State == "succeeded" || r.State == "failed" || r.State == "cancelled"
-}
-
-// RunVerification is the report a run's verify step writes.
-type RunVerification struct {
-	Documents      int64   `json:"documents"`
-	Vectors        int64   `json:"vectors"`
-	Missing        int64   `json:"missing"`
-	Duplicates     int64   `json:"duplicates"`
-	WrongDimension int64   `json:"wrong_dimension"`
-	SelfRecall     float64 `json:"self_recall"`
-	Threshold      float64 `json:"threshold"`
-	Passed         bool    `json:"passed"`
-}
-
-// Corpora is the corpora and re-embeds surface.
+// Corpora is the corpora and re-embeds surface (package reembed's Service and its store; see
+// ReembedCorpora). It checks no roles: the pages do, as the admin routes of corpusapi do.
 type Corpora interface {
-	ListCorpora(ctx context.Context) ([]*Corpus, error)
-	GetCorpus(ctx context.Context, name string) (*Corpus, error)
-	// RunsFor lists the runs of a corpus's alias, newest first.
-	RunsFor(ctx context.Context, corpus string) ([]*Run, error)
-	StartReembed(ctx context.Context, by *catalog.Admin, corpus, model string) (*Run, error)
-	GetRun(ctx context.Context, id string) (*Run, error)
-	CancelRun(ctx context.Context, by *catalog.Admin, id string) (*Run, error)
-	RollbackCorpus(ctx context.Context, by *catalog.Admin, corpus string) error
+	Corpora(ctx context.Context) ([]*corpus.Corpus, error)
+	Corpus(ctx context.Context, name string) (*corpus.Corpus, error)
+	StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error)
+	Run(ctx context.Context, id int64) (*corpus.Run, error)
+	CancelRun(ctx context.Context, id int64, actor string) (*corpus.Run, error)
+	Rollback(ctx context.Context, name, actor string) (*corpus.Corpus, error)
+}
+
+// ReembedCorpora serves Corpora from a reembed.Service.
+type ReembedCorpora struct{ *reembed.Service }
+
+// Corpora lists every corpus with its live indexes.
+func (r ReembedCorpora) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
+	return r.Store().Corpora(ctx)
+}
+
+// Corpus reads one corpus with its live indexes; an unknown one is 404 not_found.
+func (r ReembedCorpora) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
+	c, err := r.Store().Corpus(ctx, name)
+	if errors.Is(err, postgres.ErrCorpusNotFound) {
+		return nil, apierror.NotFound("name", "there is no corpus %q", name)
+	}
+	return c, err
 }
 
 // UsagePoint is one bucket of the usage chart.
