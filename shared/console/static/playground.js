@@ -94,7 +94,14 @@
       method: "POST", headers: headers(),
       body: JSON.stringify({ model: modelSel.value, stream: stream, messages: [{ role: "user", content: msg }] }),
     });
-    if (!resp.ok) { showError(await describe(resp)); logLink(resp, started); return; }
+    if (!resp.ok) {
+      const text = await describe(resp);
+      answer.className = "turn-error";
+      answer.textContent = text;
+      showError(text);
+      logLink(resp, started);
+      return;
+    }
     if (!stream) {
       const body = await resp.json();
       answer.textContent = (body.choices && body.choices[0] && body.choices[0].message.content) || "";
