@@ -20,7 +20,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
-// Config is what the binaries read from their environment. docs/configuration.md lists every variable.
+// Config is what the binaries read from their environment. docs/deploy.md lists every variable.
 type Config struct {
 	DatabaseURL string // DATABASE_URL
 	// Local marks a local run (make dev, tests): loopback upstreams are allowed and cookies are not Secure.
@@ -77,6 +77,31 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 	}
+}
+
+// GatewayHandler serves what the gateway function answers behind API Gateway: /v1/* and /healthz.
+func (a *App) GatewayHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	return reqlog.Middleware(a.Log, mux)
+}
+
+// AdminFunctionHandler serves what the admin function answers: /admin/*, /console/* and /healthz.
+func (a *App) AdminFunctionHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("/admin/", a.AdminHandler())
+	return reqlog.Middleware(a.Log, mux)
+}
+
+// Flush writes what the instance still holds (queued usage rows); Lambda calls it before an
+// invocation returns.
+func (a *App) Flush(ctx context.Context) {}
+
+// Close flushes and releases the pool.
+func (a *App) Close() {
+	a.Flush(context.Background())
+	a.Pool.Close()
 }
 
 // Handler serves every route on one address, as API Gateway does in the cloud.

@@ -20,9 +20,12 @@ type PoolConfig struct {
 	ExecMode pgx.QueryExecMode
 	// BeforeConnect may set a fresh password (an RDS IAM token) before each connection.
 	BeforeConnect func(context.Context, *pgx.ConnConfig) error
+	// Lazy skips the first connection: a Lambda function's cold start does no database work before
+	// the first request that needs it.
+	Lazy bool
 }
 
-// Open connects a pool to url and checks that the database answers. The vector types are
+// Open connects a pool to url and, unless cfg.Lazy, checks that the database answers. The vector types are
 // registered on each connection when the extension exists (before the first migration it does not).
 func Open(ctx context.Context, url string, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
@@ -53,6 +56,9 @@ func Open(ctx context.Context, url string, cfg PoolConfig) (*pgxpool.Pool, error
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	if cfg.Lazy {
+		return pool, nil
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()

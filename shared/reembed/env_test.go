@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 )
@@ -53,14 +54,32 @@ type env struct {
 // newEnv gives a test its own seeded database and a started service.
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	pool := pgtest.NewPool(t)
+	return newEnvOn(t, pgtestURL(t), cfg)
+}
+
+func pgtestURL(t *testing.T) string { return pgtest.NewDB(t) }
+
+// newEnvOn is newEnv on the database at url; an InsertOnly cfg starts no worker.
+func newEnvOn(t *testing.T, url string, cfg Config) *env {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), url, postgres.PoolConfig{MaxConns: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	reembedtest.Seed(t, pool)
+	if cfg.InsertOnly {
+		cfg.Log = testConfig().Log
+	}
 	e := &env{t: t, ctx: context.Background(), pool: pool, emb: &reembedtest.Embedder{}}
 	svc, err := New(pool, reembedtest.Catalog{Pool: pool}, e.emb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = svc
+	if cfg.InsertOnly {
+		return e.withSnap()
+	}
 	if err := svc.Start(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +88,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 		defer cancel()
 		_ = svc.Stop(ctx)
 	})
+	return e.withSnap()
+}
+
+func (e *env) withSnap() *env {
+	t, pool := e.t, e.pool
 	e.snap = func() *catalog.Snapshot {
 		s, err := reembedtest.Catalog{Pool: pool}.Get(e.ctx)
 		if err != nil {
@@ -135,7 +159,7 @@ func (e *env) waitRun(id int64, within time.Duration) *corpus.Run {
 // waitSynced waits until no sync job is pending.
 func (e *env) waitSynced() {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // generous: a worker process may be starting on 2 busy cores
 	for {
 		var n int
 		if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {

@@ -123,8 +123,6 @@ type syncWorker struct {
 	s *Service
 }
 
-func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return 2 * time.Minute }
-
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	s := w.s
 	ix, err := s.store.Index(ctx, s.pool, job.Args.IndexID)
@@ -366,6 +364,9 @@ type buildWorker struct {
 	s *Service
 }
 
+// Timeout lets an HNSW build run for BuildTimeout: it cannot be sliced.
+func (w *buildWorker) Timeout(*river.Job[BuildArgs]) time.Duration { return w.s.cfg.BuildTimeout }
+
 func (w *buildWorker) Work(ctx context.Context, job *river.Job[BuildArgs]) error {
 	s := w.s
 	run, err := s.store.Run(ctx, s.pool, job.Args.RunID)
@@ -406,6 +407,9 @@ type verifyWorker struct {
 	river.WorkerDefaults[VerifyArgs]
 	s *Service
 }
+
+// Timeout lets a verification catch up, count and sample a large corpus.
+func (w *verifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return w.s.cfg.BuildTimeout }
 
 func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) error {
 	s := w.s

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -71,8 +73,13 @@ type Config struct {
 	// exponential backoff from RetryBase (6 tries, 250ms), before the job fails and River retries it.
 	EmbedRetries int
 	RetryBase    time.Duration
-	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m).
+	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m);
+	// JobTimeout bounds a job's run (1m; at most RescueStuckJobsAfter). Fill jobs are sliced well
+	// within it; the HNSW build and the verification have longer timeouts of their own, so a killed
+	// build is rescued only after BuildTimeout.
 	RescueStuckJobsAfter time.Duration
+	JobTimeout           time.Duration
+	BuildTimeout         time.Duration
 	// FetchCooldown and FetchPollInterval are River's (tests make them milliseconds).
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
@@ -123,6 +130,12 @@ func (c *Config) defaults() {
 	if c.RescueStuckJobsAfter <= 0 {
 		c.RescueStuckJobsAfter = 2 * time.Minute
 	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = min(time.Minute, c.RescueStuckJobsAfter)
+	}
+	if c.BuildTimeout <= 0 {
+		c.BuildTimeout = time.Hour
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -162,8 +175,8 @@ func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, e
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		RetryPolicy:          cfg.RetryPolicy,
-		// A run's HNSW build outlasts River's default minute; the other jobs are sliced short.
-		JobTimeout: -1,
+		// Not -1: River's rescuer never rescues a job without a timeout.
+		JobTimeout: cfg.JobTimeout,
 	}
 	if !cfg.InsertOnly {
 		rc.Queues = map[string]river.QueueConfig{
@@ -187,6 +200,9 @@ func (s *Service) Store() *postgres.CorpusStore { return s.store }
 
 // Start begins working jobs until Stop, or until ctx ends (a hard stop).
 func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	s.handBack = make(chan struct{}) // a bounded invocation starts afresh after the last one handed back
+	s.mu.Unlock()
 	if err := s.client.Start(ctx); err != nil {
 		return fmt.Errorf("start River: %w", err)
 	}
@@ -239,8 +255,11 @@ func (s *Service) handBackNow() {
 }
 
 func (s *Service) handingBack() bool {
+	s.mu.Lock()
+	ch := s.handBack
+	s.mu.Unlock()
 	select {
-	case <-s.handBack:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -315,4 +334,30 @@ func permanent(err error) bool {
 	}
 	ae, ok := apierror.As(err)
 	return ok && (ae.Code == apierror.CodeUpstreamBadResponse || ae.Code == apierror.CodeUnsupportedOperation)
+}
+
+// ConfigFromEnv reads the tunables from SWITCHYARD_REEMBED_* variables; unset ones keep defaults:
+// BATCH (documents per request and commit), SHARDS (fill jobs per corpus), WORKERS (jobs at once per
+// queue), RETENTION (standby time, e.g. 24h), THRESHOLD (self-recall, e.g. 0.95), RESCUE_AFTER (e.g. 2m).
+func ConfigFromEnv() Config {
+	var c Config
+	c.BatchSize = envInt("SWITCHYARD_REEMBED_BATCH")
+	c.Shards = envInt("SWITCHYARD_REEMBED_SHARDS")
+	c.Workers = envInt("SWITCHYARD_REEMBED_WORKERS")
+	c.Retention = envDuration("SWITCHYARD_REEMBED_RETENTION")
+	c.RescueStuckJobsAfter = envDuration("SWITCHYARD_REEMBED_RESCUE_AFTER")
+	if f, err := strconv.ParseFloat(os.Getenv("SWITCHYARD_REEMBED_THRESHOLD"), 64); err == nil {
+		c.Threshold = f
+	}
+	return c
+}
+
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
+}
+
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
 }

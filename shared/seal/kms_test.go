@@ -1,24 +1,17 @@
 package seal
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/switchyard-ai/switchyard/shared/seal/sealtest"
 )
 
 // countingKMS counts the calls that reach KMS.
@@ -43,9 +36,10 @@ func TestKMSAgainstLocalKMS(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := startLocalKMS(t)
-	keyA := createKey(ctx, t, client)
-	keyB := createKey(ctx, t, client)
+	local := sealtest.Start(t)
+	client := local.Client
+	keyA := local.CreateKey(ctx, t)
+	keyB := local.CreateKey(ctx, t)
 
 	counting := &countingKMS{KMSClient: client}
 	sealer := NewKMS(counting, keyA, 0)
@@ -155,79 +149,4 @@ func TestKeyCacheIsBounded(t *testing.T) {
 func dataKeyOf(blob []byte) []byte {
 	n := int(blob[2])<<8 | int(blob[3])
 	return blob[4 : 4+n]
-}
-
-// startLocalKMS runs github.com/nsmithuk/local-kms (a go.mod tool) on a free port for this test.
-func startLocalKMS(t *testing.T) *kms.Client {
-	t.Helper()
-	bin := toolPath(t, "local-kms")
-	dir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"PORT=0",
-		"KMS_REGION=eu-west-2",
-		"KMS_DATA_PATH="+filepath.Join(dir, "data"),
-		"KMS_SEED_PATH="+filepath.Join(dir, "no-seed.yaml"),
-	)
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting local-kms: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-
-	started := regexp.MustCompile(`Local KMS started on [0-9.]+:(\d+)`)
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := started.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
-			}
-		}
-	}()
-	select {
-	case p := <-port:
-		return kms.New(kms.Options{
-			Region:       "eu-west-2",
-			BaseEndpoint: aws.String("http://127.0.0.1:" + p),
-			Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		})
-	case <-time.After(30 * time.Second):
-		t.Fatal("local-kms did not say which port it listens on within 30s")
-		return nil
-	}
-}
-
-func createKey(ctx context.Context, t *testing.T, client *kms.Client) string {
-	t.Helper()
-	out, err := client.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("switchyard seal test")})
-	if err != nil {
-		t.Fatalf("local-kms CreateKey: %v", err)
-	}
-	return aws.ToString(out.KeyMetadata.Arn)
-}
-
-// toolPath builds (or finds in the build cache) a tool declared in go.mod and returns its path.
-func toolPath(t *testing.T, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "tool", "-n", name).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("go tool -n %s: %v\n%s", name, err, ee.Stderr)
-		}
-		t.Fatalf("go tool -n %s: %v", name, err)
-	}
-	path := strings.TrimSpace(string(out))
-	if _, err := os.Stat(path); err != nil {
-		t.Fatal(fmt.Errorf("tool %s at %s: %w", name, path, err))
-	}
-	return path
 }

@@ -1,0 +1,62 @@
+// Package deploy holds the checks of the SAM deployment (template.yaml at the module root): cfn-lint,
+// the SAM translator's output for response streaming, and the consistency of the template with the
+// code (function folders, handlers, build targets, environment variables).
+//
+// The functions and the environment variables each reads are listed in Functions; docs/deploy.md
+// documents them and the mains read exactly those (names in shared/awsconf).
+package deploy
+
+import "github.com/switchyard-ai/switchyard/shared/awsconf"
+
+// Function is one Lambda function of the template.
+type Function struct {
+	LogicalID string
+	// CodeUri is the main package's folder, relative to the module root.
+	CodeUri string
+	// Reads are the environment variables the function reads; the template must set no others.
+	Reads []string
+	// Requires are the variables the template must set (a subset of Reads).
+	Requires []string
+}
+
+// database is what every function that opens the database reads.
+var database = []string{
+	awsconf.EnvDatabaseURL, awsconf.EnvDatabaseSecretARN, awsconf.EnvDatabaseIAM, awsconf.EnvDatabaseHost,
+	awsconf.EnvDatabasePort, awsconf.EnvDatabaseUser, awsconf.EnvDatabaseName, awsconf.EnvDatabaseSSLMode,
+	awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
+}
+
+// databaseRequired are the database variables the template always sets (DATABASE_SECRET_ARN only when
+// given, DATABASE_URL never).
+var databaseRequired = []string{
+	awsconf.EnvDatabaseIAM, awsconf.EnvDatabaseHost, awsconf.EnvDatabasePort, awsconf.EnvDatabaseUser,
+	awsconf.EnvDatabaseName, awsconf.EnvDatabaseSSLMode, awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
+}
+
+// Functions are the template's functions and what each reads.
+var Functions = []Function{
+	{
+		LogicalID: "GatewayFunction",
+		CodeUri:   "functions/gateway",
+		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, database...),
+		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, databaseRequired...),
+	},
+	{
+		LogicalID: "AdminFunction",
+		CodeUri:   "functions/admin",
+		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, database...),
+		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, databaseRequired...),
+	},
+	{
+		LogicalID: "WorkerFunction",
+		CodeUri:   "worker",
+		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, database...),
+		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, databaseRequired...),
+	},
+	{
+		LogicalID: "MigrateFunction",
+		CodeUri:   "functions/migrate",
+		Reads:     append([]string{awsconf.EnvAdminTokenSecretARN, awsconf.EnvAdminToken}, database...),
+		Requires:  append([]string{awsconf.EnvAdminTokenSecretARN}, databaseRequired...),
+	},
+}

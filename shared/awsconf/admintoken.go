@@ -1,0 +1,55 @@
+package awsconf
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// AdminToken returns the bootstrap super admin's token: from the Secrets Manager secret
+// EnvAdminTokenSecretARN when set (its string, or the "token" field of a JSON object), otherwise
+// EnvAdminToken. An empty result with a nil error means none was configured (local runs generate
+// one).
+func AdminToken(ctx context.Context, getenv func(string) string, c Clients) (string, error) {
+	arn := strings.TrimSpace(getenv(EnvAdminTokenSecretARN))
+	if arn == "" {
+		return strings.TrimSpace(getenv(EnvAdminToken)), nil
+	}
+	if c.Secrets == nil {
+		return "", fmt.Errorf("%s is set but no Secrets Manager client was given", EnvAdminTokenSecretARN)
+	}
+	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("reading the admin token secret %s: %w", arn, err)
+	}
+	tok, err := parseAdminTokenSecret(aws.ToString(out.SecretString))
+	if err != nil {
+		return "", fmt.Errorf("admin token secret %s: %w", arn, err)
+	}
+	return tok, nil
+}
+
+func parseAdminTokenSecret(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") {
+		var v struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return "", errors.New("the secret looks like JSON but does not parse")
+		}
+		s = strings.TrimSpace(v.Token)
+	}
+	if s == "" {
+		return "", errors.New(`the secret is empty (want the token, or {"token": "..."})`)
+	}
+	if strings.ContainsAny(s, " \t\r\n") {
+		return "", errors.New("the token contains whitespace")
+	}
+	return s, nil
+}

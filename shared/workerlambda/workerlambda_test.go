@@ -1,0 +1,109 @@
+package workerlambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+func TestWindowFor(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name                    string
+		budget                  time.Duration
+		wantFetching, wantUntil time.Duration // offsets from now: stop fetching, hand back
+	}{
+		{"15 minute worker: 20% and 5% margins", 15 * time.Minute, 12 * time.Minute, 855 * time.Second},
+		{"2 minutes: the 30 s and 10 s floors", 2 * time.Minute, 90 * time.Second, 110 * time.Second},
+		{"40 seconds left", 40 * time.Second, 10 * time.Second, 30 * time.Second},
+		{"less than 30 s: take no work", 20 * time.Second, 0, 10 * time.Second},
+		{"5 s: hand back at once", 5 * time.Second, 0, 0},
+		{"deadline passed", -time.Second, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := WindowFor(now, now.Add(tt.budget))
+			if got := w.StopFetching.Sub(now); got != tt.wantFetching {
+				t.Errorf("stop fetching after %v, want %v", got, tt.wantFetching)
+			}
+			if got := w.HandBack.Sub(now); got != tt.wantUntil {
+				t.Errorf("hand back after %v, want %v", got, tt.wantUntil)
+			}
+			if w.HandBack.Before(w.StopFetching) {
+				t.Error("hand back before stop fetching")
+			}
+		})
+	}
+}
+
+func TestWindowFromContext(t *testing.T) {
+	if _, ok := WindowFromContext(context.Background()); ok {
+		t.Error("a context without deadline has a window")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	w, ok := WindowFromContext(ctx)
+	if !ok {
+		t.Fatal("no window for a context with a deadline")
+	}
+	if left := time.Until(w.StopFetching); left < 11*time.Minute || left > 12*time.Minute {
+		t.Errorf("stop fetching in %v, want about 12 minutes", left)
+	}
+}
+
+type fakeInvoker struct {
+	got    *lambda.InvokeInput
+	status int32
+	err    error
+}
+
+func (f *fakeInvoker) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	f.got = in
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &lambda.InvokeOutput{StatusCode: f.status}, nil
+}
+
+func TestKickWorker(t *testing.T) {
+	t.Run("asynchronous invoke with a kick payload", func(t *testing.T) {
+		f := &fakeInvoker{status: 202}
+		if err := KickWorker(context.Background(), f, "switchyard-worker", "reembed run r1"); err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(f.got.FunctionName) != "switchyard-worker" || f.got.InvocationType != types.InvocationTypeEvent {
+			t.Errorf("invoke input = %+v", f.got)
+		}
+		var k Kick
+		if err := json.Unmarshal(f.got.Payload, &k); err != nil || k.Source != KickSource || k.Reason != "reembed run r1" {
+			t.Errorf("payload %s: %+v, %v", f.got.Payload, k, err)
+		}
+	})
+	tests := []struct {
+		name string
+		fn   string
+		f    *fakeInvoker
+		want error
+	}{
+		{"no function configured", "", &fakeInvoker{status: 202}, ErrNoWorkerFunction},
+		{"Lambda refuses", "w", &fakeInvoker{err: errors.New("AccessDeniedException")}, nil},
+		{"unexpected status", "w", &fakeInvoker{status: 200}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := KickWorker(context.Background(), tt.f, tt.fn, "")
+			if err == nil {
+				t.Fatal("KickWorker succeeded")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
