@@ -49,6 +49,34 @@ func TestViewerSeesNoWriteActions(t *testing.T) {
 	b.wants("#page-error", "viewer", "may not")
 }
 
+// TestProviderAdminManagesTheCatalogueButNotAccess: a provider_admin may grant audience but sees
+// no teams, keys or key forms, as the API answers it.
+func TestProviderAdminManagesTheCatalogueButNotAccess(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search-team"}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	_, token := e.admin("prov-pat", catalog.RoleProviderAdmin)
+	b := e.tab(t)
+	b.signIn(token)
+	if n := b.count("#add-provider"); n != 1 {
+		t.Errorf("a provider_admin should be offered 'Add a provider'")
+	}
+	b.open("/console/teams")
+	if n := b.count("#teams, #team-form"); n != 0 {
+		t.Errorf("a provider_admin may not read teams; the page shows %d team elements", n)
+	}
+	b.wants("#audience", "Audience")
+	b.open("/console/teams/search-team")
+	b.wants("#page-error", "provider_admin", "may not")
+	b.open("/console/playground")
+	if n := b.count("#mint-form"); n != 0 {
+		t.Errorf("a provider_admin may not mint keys")
+	}
+}
+
 // TestRevokedAdminIsSignedOutWithinASecond: the session follows the catalogue snapshot.
 func TestRevokedAdminIsSignedOutWithinASecond(t *testing.T) {
 	e := newEnv(t)
