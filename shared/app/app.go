@@ -91,6 +91,7 @@ func (a *App) AdminFunctionHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
+	mux.Handle("/console/", a.consoleHandler())
 	return reqlog.Middleware(a.Log, mux)
 }
 
