@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -59,7 +60,14 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+	// Every page records what its Content-Security-Policy blocked, so shot can fail on it: the
+	// pages must work under their own policy (no inline script or style).
+	watch := chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+		return chromedp.Void{}, err
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), watch); err != nil {
 		t.Fatalf("start Chromium: %v. %s", err, chromiumHelp)
 	}
 	return ctx
@@ -172,6 +180,9 @@ func (b *tab) wants(sel string, subs ...string) {
 
 func (b *tab) shot(name string) {
 	b.t.Helper()
+	if blocked, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string]("window.__csp || []")); len(blocked) > 0 {
+		b.t.Errorf("%s: the page's Content-Security-Policy blocked %v", name, blocked)
+	}
 	// From the top, as a person first sees the page (a #fragment may have scrolled it).
 	b.do(chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
