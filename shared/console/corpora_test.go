@@ -136,4 +136,20 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("#alias-target-now", "acme-embed-2026-06")
 	b.open("/console/corpora")
 	b.shot("18-corpora")
+
+	// Cancel: with the worker stopped, a new run waits queued; cancelling it leaves the active index.
+	stop, cancelStop := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelStop()
+	if err := worker.Stop(stop); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/console/corpora/kb")
+	b.fill("#reembed-model", "acme-embed-2026-09")
+	b.submit("#start-reembed")
+	b.wants("#run-state", "queued")
+	b.submit("#cancel-run")
+	b.wants("#run-state", "cancelled")
+	b.wants("#run-error", "cancelled by bootstrap")
+	b.open("/console/corpora/kb")
+	b.wants("#active-index", "acme-embed-2026-06")
 }
