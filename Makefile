@@ -45,5 +45,20 @@ vet:
 build:
 	$(GO) build ./...
 
+# The gateway's fuzz targets, each for FUZZTIME; their seeds are in shared/gateway/testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzSSERelay$$' -fuzztime $(FUZZTIME)
+
+# Direct vs the ReverseProxy floor vs the gateway, in one run (docs/benchmarks.md). BENCHFLAGS: -n, -only, -rounds.
+bench:
+	$(WITH_DB) $(GO) run ./infra/bench $(BENCHFLAGS)
+
+# The gateway under load with 1% upstream failures for SOAK (default 10m); not part of make test.
+SOAK ?= 10m
+soak:
+	$(WITH_DB) $(GO) run ./infra/bench -soak $(SOAK)
+
 clean:
 	rm -rf bin .aws-sam

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/seal/sealtest"
+	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
 
 func apiEvent(method, path, body string, headers map[string]string) events.APIGatewayProxyRequest {
@@ -123,6 +124,34 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 		t.Errorf("401 body = %s; want SPEC's error shape with invalid_admin_token", denied.Body)
 	}
 
+	// The operator registers a provider whose credential the admin function seals with KMS, a model,
+	// an alias, a team grant and a key; the gateway function unseals the credential to call it.
+	fake := fakeupstream.Start(fakeupstream.Config{Token: "upstream-secret-4321"})
+	defer fake.Close()
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/admin/providers", `{"identifier": "acme", "base_url": "` + fake.URL + `", "auth": {"method": "bearer", "credential": "upstream-secret-4321"}}`},
+		{"POST", "/admin/models", `{"name": "acme-chat-2026-01", "provider": "acme", "upstream_name": "demo-chat", "kind": "chat", "capabilities": {"streaming": true}, "enabled": true}`},
+		{"PUT", "/admin/aliases/acme-chat", `{"target": "acme-chat-2026-01"}`},
+		{"PUT", "/admin/audience/acme-chat", `{"teams": ["search"]}`},
+	} {
+		r, err := admin.InvokeStream(ctx, apiEvent(c.method, c.path, c.body, auth))
+		if err != nil || r.StatusCode >= 300 {
+			t.Fatalf("%s %s = %v %v %s\n%s", c.method, c.path, r, err, r.Body, admin.Logs())
+		}
+	}
+	keyResp, err := admin.InvokeStream(ctx, apiEvent("POST", "/admin/keys", `{"team": "search"}`, auth))
+	if err != nil || keyResp.StatusCode != 201 {
+		t.Fatalf("POST /admin/keys = %v %v", keyResp, err)
+	}
+	var key struct{ Key string }
+	if err := json.Unmarshal(keyResp.Body, &key); err != nil || key.Key == "" {
+		t.Fatalf("key answer %s", keyResp.Body)
+	}
+	var sealed []byte
+	if err := pool.QueryRow(ctx, `SELECT credential_sealed FROM providers WHERE identifier = 'acme'`).Scan(&sealed); err != nil || strings.Contains(string(sealed), "upstream-secret-4321") {
+		t.Fatalf("stored credential %q (%v); want it sealed", sealed, err)
+	}
+
 	gwBin := lambdatest.Build(t, "./functions/gateway")
 	gw := lambdatest.Start(t, gwBin, e.vars...)
 	start = time.Now()
@@ -131,4 +160,25 @@ func TestFunctionsUnderTheEmulator(t *testing.T) {
 		t.Fatalf("gateway /healthz = %v %v\n%s", health, err, gw.Logs())
 	}
 	t.Logf("gateway function: first answer %v after the first event (process start included)", time.Since(start).Round(100*time.Microsecond))
+
+	dev := map[string]string{"Authorization": "Bearer " + key.Key}
+	chat, err := gw.InvokeStream(ctx, apiEvent("POST", "/v1/chat/completions", `{"model": "acme-chat", "messages": [{"role": "user", "content": "hi"}]}`, dev))
+	if err != nil || chat.StatusCode != 200 || !strings.Contains(string(chat.Body), `"model":"acme-chat-2026-01"`) {
+		t.Fatalf("chat through the gateway function = %v %v %s\n%s", chat, err, chat.Body, gw.Logs())
+	}
+	stream, err := gw.InvokeStream(ctx, apiEvent("POST", "/v1/chat/completions", `{"model": "acme-chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]}`, dev))
+	if err != nil || stream.StatusCode != 200 || !strings.HasPrefix(stream.Header("Content-Type"), "text/event-stream") {
+		t.Fatalf("streamed chat = %v %v", stream, err)
+	}
+	if events := strings.Count(string(stream.Body), "data: "); events < 3 || !strings.HasSuffix(strings.TrimSpace(string(stream.Body)), "data: [DONE]") {
+		t.Errorf("streamed body has %d events: %s", events, stream.Body)
+	}
+	if strings.Contains(string(stream.Body), `"usage"`) {
+		t.Errorf("the usage chunk the client did not ask for reached it: %s", stream.Body)
+	}
+	// Both requests are in the request log once the invocations returned (flushed before returning).
+	var logged int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE model = 'acme-chat-2026-01' AND outcome = 'ok'`).Scan(&logged); err != nil || logged != 2 {
+		t.Errorf("request log rows = %d (%v); want 2 written before the invocations returned", logged, err)
+	}
 }

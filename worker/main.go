@@ -1,65 +1,60 @@
-// Command worker is Switchyard's River worker: it keeps corpus indexes current and runs re-embeds. It
-// runs as a long-lived process (this main), and as a bounded Lambda invocation (see the hook below).
+// Command worker is Switchyard's River worker: it embeds written documents into every live index and
+// runs re-embeds. In Lambda each invocation (the one-minute schedule, or a kick when an operator starts
+// a re-embed) works for a bounded time and hands running jobs back before its deadline; elsewhere it
+// is a long-lived process that stops on SIGTERM or Ctrl-C.
 package main
 
 import (
 	"context"
-	"errors"
-	"log/slog"
+	"encoding/json"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/switchyard-ai/switchyard/shared/app"
-	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
-	"github.com/switchyard-ai/switchyard/shared/reembed"
-	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/lambda"
+	"github.com/switchyard-ai/switchyard/shared/workerlambda"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := run(log); err != nil {
-		log.Error("worker stopped", "err", err)
+	log := app.NewLogger()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	inLambda := lambda.IsLambda()
+	a, err := app.FromEnv(ctx, log, inLambda, func(c *app.Config) { c.Worker = true })
+	if err != nil {
+		log.Error("worker: configuration", "err", err)
 		os.Exit(1)
 	}
-}
+	defer a.Shutdown()
 
-func run(log *slog.Logger) error {
-	cfg := app.ConfigFromEnv()
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolConfig{})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	// The credential opener (package seal) is wired here once it lands on main; until then providers
-	// with a credential are called without it.
-	source := catalog.NewSource(&postgres.SnapshotLoader{Pool: pool}, cfg.SnapshotInterval, time.Now)
-	up := upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log})
-	defer up.Close()
-	rcfg := reembed.ConfigFromEnv()
-	rcfg.Log = log
-	svc, err := reembed.New(pool, source, reembed.NewUpstreamEmbedder(up), rcfg)
-	if err != nil {
-		return err
+	if inLambda {
+		awslambda.StartWithOptions(func(ctx context.Context, ev json.RawMessage) error {
+			var kick workerlambda.Kick
+			_ = json.Unmarshal(ev, &kick)
+			w, ok := workerlambda.WindowFromContext(ctx)
+			if !ok {
+				w = workerlambda.WindowFor(time.Now(), time.Now().Add(time.Minute))
+			}
+			log.Info("worker invocation", "source", kick.Source, "reason", kick.Reason, "stop_fetching", w.StopFetching)
+			return a.Corpora.RunFor(ctx, w.Deadline, w.Deadline.Sub(w.StopFetching))
+		}, awslambda.WithContext(ctx))
+		return
 	}
 
-	// LAMBDA HOOK: in a Lambda invocation (AWS_LAMBDA_RUNTIME_API set) the lambda package's adapter
-	// calls, per invocation, svc.RunFor(ctx, deadline, 0) with the invocation's deadline: it stops
-	// fetching before the deadline and running jobs hand back with JobSnooze(0).
-
-	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
+	if err := a.Corpora.Start(context.WithoutCancel(ctx)); err != nil {
+		log.Error("worker: start", "err", err)
+		os.Exit(1)
 	}
 	log.Info("worker started")
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return svc.Stop(stopCtx)
+	if err := a.Corpora.Stop(stopCtx); err != nil {
+		log.Error("worker: stop", "err", err)
+		os.Exit(1)
+	}
 }

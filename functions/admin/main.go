@@ -21,7 +21,7 @@ func main() {
 		log.Error("admin: configuration", "err", err)
 		os.Exit(1)
 	}
-	defer a.Close()
+	defer a.Shutdown()
 	err = lambda.RunLocalOrLambda(ctx, a.AdminFunctionHandler(), app.Addr("127.0.0.1:8081"), nil,
 		lambda.WithLogger(log), lambda.BeforeReturn(a.Flush))
 	if err != nil {

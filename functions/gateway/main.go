@@ -21,7 +21,7 @@ func main() {
 		log.Error("gateway: configuration", "err", err)
 		os.Exit(1)
 	}
-	defer a.Close()
+	defer a.Shutdown()
 	err = lambda.RunLocalOrLambda(ctx, a.GatewayHandler(), app.Addr("127.0.0.1:8080"), nil,
 		lambda.WithLogger(log), lambda.BeforeReturn(a.Flush))
 	if err != nil {

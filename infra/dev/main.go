@@ -70,7 +70,15 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, log, pool, sealer)
+	cfg.Worker = true
+	a, err := app.New(cfg, log, pool, sealer)
+	if err != nil {
+		return err
+	}
+	// The worker runs in-process: documents become searchable and re-embeds run without another program.
+	if err := a.Corpora.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 
 	// The demo upstream: an OpenAI-compatible fake, in-process, registered with a chat model and two
 	// embedding models behind aliases granted to the demo team.
@@ -92,11 +100,21 @@ func run(log *slog.Logger) error {
 		return fmt.Errorf("listen on %s (set SWITCHYARD_ADDR=host:port to use another): %w", addr, err)
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
+		// Running jobs hand back to the queue; the next start picks them up.
+		if err := a.Corpora.Stop(shutdown); err != nil {
+			log.Error("stop the worker", "err", err)
+		}
+		// In-flight requests have ended: write their request-log rows before exiting.
+		if err := a.Close(shutdown); err != nil {
+			log.Error("flush the request log", "err", err)
+		}
 	}()
 	base := "http://" + ln.Addr().String()
 	fmt.Printf(`
@@ -120,6 +138,7 @@ Press Ctrl-C to stop.
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-stopped
 	return nil
 }
 

@@ -18,8 +18,10 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
@@ -62,6 +64,13 @@ func newEnv(t *testing.T) *env {
 	}
 	src := catalog.NewSource(&postgres.SnapshotLoader{Pool: pool, Opener: sealer}, 0, nil)
 	h := admin.NewHandler(svc, src, nil)
+	// The corpus routes share the admin handler (as app wires them), so the OpenAPI and role checks
+	// cover them too.
+	corpora, err := reembed.New(pool, src, nil, reembed.Config{InsertOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&corpusapi.Handlers{Service: corpora}).RegisterAdmin(h, corpusapi.SnapshotAdminAuth(src))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, pool: pool, svc: svc, h: h, src: src, srv: srv, up: up, sealer: sealer}

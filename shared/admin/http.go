@@ -115,6 +115,14 @@ func (h *Handler) Handle(method, path string, fn AdminFunc) {
 	})
 }
 
+// HandleFunc serves a route of another package that authenticates by itself (pattern
+// "METHOD /admin/..."), so that it shares the fallback and the OpenAPI check.
+func (h *Handler) HandleFunc(pattern string, fn func(http.ResponseWriter, *http.Request)) {
+	method, path, _ := strings.Cut(pattern, " ")
+	h.routes = append(h.routes, Route{method, path})
+	h.mux.HandleFunc(pattern, fn)
+}
+
 // Routes lists the served routes in the order they were added.
 func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }
 

@@ -150,6 +150,15 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		"DELETE /admin/admins/{id}":           {accessWrite, "/admin/admins/" + str(victim, "id"), none},
 		"GET /admin/usage":                    {usageRead, "/admin/usage?group_by=team", none},
 		"GET /admin/requests":                 {usageRead, "/admin/requests?limit=5", none},
+		"POST /admin/corpora": {catalogWrite, "/admin/corpora", func(r string) any {
+			return map[string]any{"name": "c-" + strings.ReplaceAll(r, "_", "-"), "embedding_model": "acme-embed"}
+		}},
+		"GET /admin/corpora":                  {catalogRead, "/admin/corpora", none},
+		"GET /admin/corpora/{name}":           {catalogRead, "/admin/corpora/nope", none},
+		"POST /admin/corpora/{name}/reembed":  {catalogWrite, "/admin/corpora/nope/reembed", func(string) any { return map[string]any{"model": "acme-embed-2026-06"} }},
+		"POST /admin/corpora/{name}/rollback": {catalogWrite, "/admin/corpora/nope/rollback", none},
+		"GET /admin/reembeds/{id}":            {catalogRead, "/admin/reembeds/999", none},
+		"POST /admin/reembeds/{id}/cancel":    {catalogWrite, "/admin/reembeds/999/cancel", none},
 	}
 	var routes []string
 	for _, rt := range e.h.Routes() {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
@@ -27,6 +28,10 @@ func (a *App) AdminService() *admin.Service {
 }
 
 // AdminHandler serves /admin/*, authenticating admins against the catalogue snapshot.
+// Corpus and re-embed routes are served by the same handler, so they share its fallback and the
+// OpenAPI check.
 func (a *App) AdminHandler() http.Handler {
-	return admin.NewHandler(a.AdminService(), a.Catalog, a.Log)
+	h := admin.NewHandler(a.AdminService(), a.Catalog, a.Log)
+	a.corpusHandlers().RegisterAdmin(h, corpusapi.SnapshotAdminAuth(a.Catalog))
+	return h
 }

@@ -15,9 +15,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/corpusapi"
+	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // Config is what the binaries read from their environment. docs/deploy.md lists every variable.
@@ -29,6 +33,13 @@ type Config struct {
 	AllowLoopback bool
 	// SnapshotInterval is how often the catalogue version is checked (SWITCHYARD_SNAPSHOT_INTERVAL_MS).
 	SnapshotInterval time.Duration
+	// Worker makes this process work River jobs (document embeddings, re-embed runs); API processes
+	// only insert them.
+	Worker bool
+	// Reembed tunes the corpus and re-embed jobs (SWITCHYARD_REEMBED_*).
+	Reembed reembed.Config
+	// MaxRequestBytes bounds a developer request body (SWITCHYARD_MAX_REQUEST_BYTES; 8 MiB when 0).
+	MaxRequestBytes int64
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -38,8 +49,12 @@ func ConfigFromEnv() Config {
 		Local:       envBool("SWITCHYARD_LOCAL", false),
 	}
 	c.AllowLoopback = envBool("SWITCHYARD_ALLOW_LOOPBACK", c.Local)
+	c.Reembed = reembed.ConfigFromEnv()
 	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
 		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
+	}
+	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
+		c.MaxRequestBytes = n
 	}
 	return c
 }
@@ -52,7 +67,8 @@ func envBool(name string, def bool) bool {
 	return v
 }
 
-// App holds the shared parts: the pool and the catalogue source.
+// App holds the shared parts: the pool, the catalogue source, the upstream client, the request
+// log and the developer API built on them.
 type App struct {
 	Config  Config
 	Log     *slog.Logger
@@ -63,26 +79,60 @@ type App struct {
 	// Upstream is the one OpenAI-compatible client: verification, probes and forwarding share its
 	// connection pools.
 	Upstream *upstream.Client
+	// Usage is the batching request logger; Lambda calls Flush before an invocation returns.
+	Usage   *usage.Logger
+	Gateway *gateway.Gateway
+	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
+	Corpora *reembed.Service
+	// Kick, when set, starts the worker at once after jobs were queued (the worker function in Lambda).
+	Kick func(ctx context.Context, reason string)
 }
 
-// New builds an App on an open pool; sealer seals credentials at rest and unseals them into the
-// catalogue snapshot.
-func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) *App {
+// New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
+// credentials at rest and unseals them into the catalogue snapshot.
+func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) (*App, error) {
 	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer}
-	return &App{
+	a := &App{
 		Config:   cfg,
 		Log:      log,
 		Pool:     pool,
 		Catalog:  catalog.NewSource(loader, cfg.SnapshotInterval, time.Now),
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
+		Usage:    usage.New(pool, usage.Options{Log: log}),
 	}
+	rc := cfg.Reembed
+	rc.InsertOnly = !cfg.Worker
+	if rc.Log == nil {
+		rc.Log = log
+	}
+	var err error
+	if a.Corpora, err = reembed.New(pool, a.Catalog, reembed.NewUpstreamEmbedder(a.Upstream), rc); err != nil {
+		return nil, err
+	}
+	a.Usage.Start()
+	a.Gateway = gateway.New(gateway.Config{
+		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+	})
+	return a, nil
+}
+
+// corpusHandlers serves the corpus routes over a.Corpora.
+func (a *App) corpusHandlers() *corpusapi.Handlers {
+	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log, Kick: a.Kick}
+}
+
+// mountDeveloper mounts the developer API: /v1/* and the corpus routes under it.
+func (a *App) mountDeveloper(mux *http.ServeMux) {
+	mux.Handle("/v1/", a.Gateway)
+	a.corpusHandlers().RegisterDeveloper(mux, a.Gateway.AuthenticateKey)
 }
 
 // GatewayHandler serves what the gateway function answers behind API Gateway: /v1/* and /healthz.
 func (a *App) GatewayHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }
 
@@ -95,14 +145,30 @@ func (a *App) AdminFunctionHandler() http.Handler {
 	return reqlog.Middleware(a.Log, mux)
 }
 
-// Flush writes what the instance still holds (queued usage rows); Lambda calls it before an
-// invocation returns.
-func (a *App) Flush(ctx context.Context) {}
+// Flush writes the request log's queued rows; Lambda calls it before an invocation returns, so a
+// request shows up in usage even when the instance is frozen afterwards.
+func (a *App) Flush(ctx context.Context) {
+	if err := a.Usage.Flush(ctx); err != nil {
+		a.Log.ErrorContext(ctx, "flush the request log", "err", err)
+	}
+}
 
-// Close flushes and releases the pool.
-func (a *App) Close() {
-	a.Flush(context.Background())
+// Close writes the request log's queued rows, releases upstream connections and the pool. Call it
+// once the server has stopped taking requests, so a graceful shutdown loses no row.
+func (a *App) Close(ctx context.Context) error {
+	err := a.Usage.Close(ctx)
+	a.Upstream.Close()
 	a.Pool.Close()
+	return err
+}
+
+// Shutdown is Close bounded by ten seconds, for a main's defer.
+func (a *App) Shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		a.Log.Error("shut down", "err", err)
+	}
 }
 
 // Handler serves every route on one address, as API Gateway does in the cloud.
@@ -111,6 +177,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
 	mux.Handle("/console/", a.consoleHandler())
+	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }
 

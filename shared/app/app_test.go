@@ -22,7 +22,10 @@ func newApp(t *testing.T) (*app.App, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(app.Config{Local: true, AllowLoopback: true}, slog.New(slog.DiscardHandler), pool, sealer)
+	a, err := app.New(app.Config{Local: true, AllowLoopback: true}, slog.New(slog.DiscardHandler), pool, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return a, srv

@@ -1,26 +1,25 @@
 package app
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/switchyard-ai/switchyard/shared/console"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
-	"github.com/switchyard-ai/switchyard/shared/reembed"
 )
 
-// ConsoleServices are the services the console pages call: the admin API's own, so the pages and
-// the API apply the same rules, and the corpus service (insert-only here: the worker embeds).
+// ConsoleServices are the services the console pages call: the admin API's own and the corpus
+// service, so the pages and the API apply the same rules.
 func (a *App) ConsoleServices() console.Services {
-	s := console.Services{
+	return console.Services{
 		Admin:  a.AdminService(),
 		Series: &postgres.UsageStore{Pool: a.Pool},
+		Corpora: console.ReembedCorpora{Service: a.Corpora, Kick: func(ctx context.Context, reason string) {
+			if a.Kick != nil {
+				a.Kick(ctx, reason)
+			}
+		}},
 	}
-	if rs, err := reembed.New(a.Pool, a.Catalog, nil, reembed.Config{InsertOnly: true, Log: a.Log}); err != nil {
-		a.Log.Error("console: corpora are unavailable", "err", err)
-	} else {
-		s.Corpora = console.ReembedCorpora{Service: rs}
-	}
-	return s
 }
 
 // consoleHandler serves /console/.

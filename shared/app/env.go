@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -18,7 +21,9 @@ import (
 // DATABASE_URL, a Secrets Manager secret or RDS IAM auth; credentials sealed with KMS (required in
 // Lambda) or a local key file; loopback upstreams allowed only outside Lambda unless said otherwise.
 // It does no network or database work: the pool connects on the first request that needs it.
-func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool) (*App, error) {
+//
+// tweak, when given, changes the configuration before the App is built (the worker sets Worker).
+func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func(*Config)) (*App, error) {
 	var clients awsconf.Clients
 	if inLambda || os.Getenv(awsconf.EnvKMSKeyID) != "" || os.Getenv(awsconf.EnvDatabaseSecretARN) != "" || os.Getenv(awsconf.EnvDatabaseIAM) != "" {
 		var err error
@@ -41,7 +46,19 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool) (*App, error)
 		return nil, err
 	}
 	cfg.Local = !inLambda && cfg.Local
-	return New(cfg, log, pool, sealer), nil
+	for _, t := range tweak {
+		t(&cfg)
+	}
+	a, err := New(cfg, log, pool, sealer)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if fn := strings.TrimSpace(os.Getenv(awsconf.EnvWorkerFunction)); fn != "" && inLambda {
+		k := &kicker{invoker: lambdasvc.NewFromConfig(clients.Config), function: fn, interval: 2 * time.Second, now: time.Now, log: log}
+		a.Kick = k.kick
+	}
+	return a, nil
 }
 
 // OpenDatabase resolves the database from the environment (see awsconf.DatabaseFromEnv) and opens a

@@ -46,17 +46,18 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := app.New(app.Config{Local: true, AllowLoopback: true, SnapshotInterval: 50 * time.Millisecond}, log, pool, sealer)
+	a, err := app.New(app.Config{Local: true, AllowLoopback: true, SnapshotInterval: 50 * time.Millisecond}, log, pool, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Shutdown)
 	up := fakeupstream.Start(fakeupstream.Config{
 		Token:      upstreamCred,
 		ChatModels: []string{"acme-llm-7b"},
 		Dimensions: map[string]int{"acme-embed-small": 768},
 	})
 	t.Cleanup(up.Close)
-	mux := http.NewServeMux()
-	mux.Handle("/", a.Handler())
-	mux.Handle("/v1/", &standInGateway{src: a.Catalog, pool: pool})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, app: a, svc: a.AdminService(), srv: srv, upstream: up,
 		super: &catalog.Admin{ID: app.BootstrapAdminID, Name: "bootstrap", Role: catalog.RoleSuperAdmin}}

@@ -28,8 +28,21 @@ type Corpora interface {
 	Rollback(ctx context.Context, name, actor string) (*corpus.Corpus, error)
 }
 
-// ReembedCorpora serves Corpora from a reembed.Service.
-type ReembedCorpora struct{ *reembed.Service }
+// ReembedCorpora serves Corpora from a reembed.Service. Kick, when set, is told that a run was
+// queued, so a worker that sleeps between invocations starts at once (as corpusapi does).
+type ReembedCorpora struct {
+	*reembed.Service
+	Kick func(ctx context.Context, reason string)
+}
+
+// StartRun starts a re-embed run and kicks the worker.
+func (r ReembedCorpora) StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error) {
+	run, err := r.Service.StartRun(ctx, name, model, actor)
+	if err == nil && r.Kick != nil {
+		r.Kick(ctx, "re-embed run started")
+	}
+	return run, err
+}
 
 // Corpora lists every corpus with its live indexes.
 func (r ReembedCorpora) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {

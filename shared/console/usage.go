@@ -106,7 +106,8 @@ type requestsView struct {
 	Outcome   string
 	Meaning   string
 	Rows      []postgres.RequestRow
-	Highlight string
+	Highlight string // a request id to mark, from the playground's link
+	Found     bool   // the highlighted request is in Rows
 }
 
 func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
@@ -124,6 +125,11 @@ func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Rows = list.Data
+	for _, row := range v.Rows {
+		if row.RequestID == v.Highlight {
+			v.Found = true
+		}
+	}
 	p.Data = v
 	c.render(w, r, http.StatusOK, "requests", p)
 }

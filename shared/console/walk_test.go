@@ -197,6 +197,8 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	b.shot("11-playground-upstream-auth-error")
 
 	b.submit("#pg-log-link")
+	// The log is written in batches within two seconds; the page looks again until the request is there.
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#request-log tr.highlight[data-outcome="upstream_auth_error"]`)))
 	b.wants("#request-log", "upstream_auth_error", "model_not_found", "ok", "acme-internal-llm")
 	b.shot("12-request-log")
 	for _, tc := range []struct{ outcome, requested string }{

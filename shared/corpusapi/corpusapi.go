@@ -4,6 +4,7 @@
 package corpusapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,15 @@ type Handlers struct {
 	Service *reembed.Service
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Kick, when set, is told that jobs were queued (documents written, a run started), so that a
+	// worker that is not always running (Lambda) starts at once instead of at its next schedule.
+	Kick func(ctx context.Context, reason string)
+}
+
+func (h *Handlers) kick(ctx context.Context, reason string) {
+	if h.Kick != nil {
+		h.Kick(ctx, reason)
+	}
 }
 
 // MaxBody bounds a request body: a full batch of 1,000 documents of a few kilobytes each.
@@ -49,8 +59,13 @@ func (h *Handlers) RegisterDeveloper(mux *http.ServeMux, auth KeyAuth) {
 	mux.HandleFunc("POST /v1/corpora/{corpus}/search", h.withKey(auth, h.search))
 }
 
+// Mux is where routes are mounted: an *http.ServeMux, or the admin API's handler.
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // RegisterAdmin mounts the corpus and re-embed routes of the admin API on mux.
-func (h *Handlers) RegisterAdmin(mux *http.ServeMux, auth AdminAuth) {
+func (h *Handlers) RegisterAdmin(mux Mux, auth AdminAuth) {
 	mux.HandleFunc("POST /admin/corpora", h.withAdmin(auth, true, h.createCorpus))
 	mux.HandleFunc("GET /admin/corpora", h.withAdmin(auth, false, h.listCorpora))
 	mux.HandleFunc("GET /admin/corpora/{name}", h.withAdmin(auth, false, h.getCorpus))
@@ -184,6 +199,7 @@ func (h *Handlers) putDocuments(w http.ResponseWriter, r *http.Request, may reem
 	if err != nil {
 		return err
 	}
+	h.kick(r.Context(), "documents written to "+r.PathValue("corpus"))
 	return writeJSON(w, http.StatusAccepted, map[string]int{"accepted": n})
 }
 
@@ -397,6 +413,7 @@ func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, actor string
 	if err != nil {
 		return err
 	}
+	h.kick(r.Context(), "reembed run "+strconv.FormatInt(run.ID, 10))
 	return writeJSON(w, http.StatusAccepted, map[string]any{"run": h.runOut(run)})
 }
 

@@ -33,6 +33,7 @@ func testConfig() Config {
 		Shards:            3,
 		Workers:           4,
 		JobSlice:          200 * time.Millisecond,
+		BuildTimeout:      15 * time.Second, // test indexes build in well under a second
 		Sample:            50,
 		RetryBase:         time.Millisecond,
 		FetchCooldown:     5 * time.Millisecond,

@@ -75,8 +75,10 @@ type Config struct {
 	RetryBase    time.Duration
 	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m);
 	// JobTimeout bounds a job's run (1m; at most RescueStuckJobsAfter). Fill jobs are sliced well
-	// within it; the HNSW build and the verification have longer timeouts of their own, so a killed
-	// build is rescued only after BuildTimeout.
+	// within it; the HNSW build and the verification have longer timeouts of their own (BuildTimeout,
+	// 15m: a Lambda invocation's longest life, so a build that fits Lambda fits it), so a killed build
+	// is rescued only after BuildTimeout. A long-lived worker building very large indexes may raise it
+	// (SWITCHYARD_REEMBED_BUILD_TIMEOUT), at the price of a longer wait when it dies mid-build.
 	RescueStuckJobsAfter time.Duration
 	JobTimeout           time.Duration
 	BuildTimeout         time.Duration
@@ -134,7 +136,7 @@ func (c *Config) defaults() {
 		c.JobTimeout = min(time.Minute, c.RescueStuckJobsAfter)
 	}
 	if c.BuildTimeout <= 0 {
-		c.BuildTimeout = time.Hour
+		c.BuildTimeout = 15 * time.Minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -346,6 +348,7 @@ func ConfigFromEnv() Config {
 	c.Workers = envInt("SWITCHYARD_REEMBED_WORKERS")
 	c.Retention = envDuration("SWITCHYARD_REEMBED_RETENTION")
 	c.RescueStuckJobsAfter = envDuration("SWITCHYARD_REEMBED_RESCUE_AFTER")
+	c.BuildTimeout = envDuration("SWITCHYARD_REEMBED_BUILD_TIMEOUT")
 	if f, err := strconv.ParseFloat(os.Getenv("SWITCHYARD_REEMBED_THRESHOLD"), 64); err == nil {
 		c.Threshold = f
 	}

@@ -41,3 +41,15 @@ function syncKind() {
 }
 document.addEventListener("change", (ev) => { if (ev.target.name === "kind") syncKind(); });
 document.addEventListener("DOMContentLoaded", syncKind);
+
+// The request log, opened from the playground for a request not written yet (the log is written in
+// batches, within two seconds): look again a few times.
+document.addEventListener("DOMContentLoaded", () => {
+  const waiting = document.getElementById("waiting");
+  if (!waiting) return;
+  const u = new URL(location.href);
+  const tries = Number(u.searchParams.get("tries") || 0);
+  if (tries >= 8) { waiting.textContent = "Request " + waiting.dataset.requestId + " is still not in the log; press Refresh in a moment."; return; }
+  u.searchParams.set("tries", String(tries + 1));
+  setTimeout(() => location.replace(u.toString()), 700);
+});

@@ -1,0 +1,269 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
+)
+
+func unsupported(param, format string, args ...any) *apierror.Error {
+	return apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeUnsupportedOperation, param, format, args...)
+}
+
+var (
+	jsonHeader   = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	streamHeader = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
+)
+
+func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
+	c := g.begin(w, r, RouteChat)
+	defer c.finish()
+	body, req, m, p, ok := c.prepare()
+	if !ok {
+		return
+	}
+	defer putBuffer(body)
+	switch {
+	case m.Kind != catalog.KindChat:
+		c.fail(unsupported("model", "`%s` is an embedding model; call POST /v1/embeddings with it, or pick a chat model (GET /v1/models).", req.model), "embedding model on the chat route")
+		return
+	case req.stream && !m.Capabilities.Streaming:
+		c.fail(unsupported("stream", "`%s` does not support streaming; send the request without \"stream\": true.", req.model), "streaming not declared")
+		return
+	case req.tools && !m.Capabilities.Tools:
+		c.fail(unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.model), "tools not declared")
+		return
+	}
+	out := getBuffer(len(body.b) + 64)
+	defer putBuffer(out)
+	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, req.stream)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	hdr := jsonHeader
+	if req.stream {
+		hdr = streamHeader
+	}
+	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr.Clone())
+	if err != nil {
+		c.upstreamFailed(err)
+		return
+	}
+	defer resp.Body.Close()
+	if req.stream && isEventStream(resp.Header) {
+		c.relay(ctx, cancel, resp, m, !req.askedUsage)
+		return
+	}
+	// A plain answer (or an upstream that answered a stream request in one piece).
+	c.plain(resp, m, p, nil)
+}
+
+func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
+	c := g.begin(w, r, RouteEmbeddings)
+	defer c.finish()
+	body, req, m, p, ok := c.prepare()
+	if !ok {
+		return
+	}
+	defer putBuffer(body)
+	if m.Kind != catalog.KindEmbedding {
+		c.fail(unsupported("model", "`%s` is a chat model; call POST /v1/chat/completions with it, or pick an embedding model (GET /v1/models).", req.model), "chat model on the embeddings route")
+		return
+	}
+	if req.dimensions > 0 && req.dimensions != int64(m.Dimension) {
+		c.fail(unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.model, m.Dimension, m.Dimension), "dimensions asked: "+strconv.FormatInt(req.dimensions, 10))
+		return
+	}
+	out := getBuffer(len(body.b) + 64)
+	defer putBuffer(out)
+	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
+	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader.Clone())
+	if err != nil {
+		c.upstreamFailed(err)
+		return
+	}
+	defer resp.Body.Close()
+	c.plain(resp, m, p, checkDimensions)
+}
+
+// prepare is every POST's way in: the key, the body (read whole, bounded), the fields the gateway
+// acts on, and the pinned model with its provider. When ok is false the answer has been written;
+// otherwise the caller returns body to the pool.
+func (c *call) prepare() (body *buffer, req *request, m *catalog.Model, p *catalog.Provider, ok bool) {
+	key, snap, ok := c.authenticate()
+	if !ok {
+		return nil, nil, nil, nil, false
+	}
+	body, ok = c.readRequest()
+	if !ok {
+		return nil, nil, nil, nil, false
+	}
+	req, e := parseRequest(body.b, c.row.Route)
+	if e != nil {
+		putBuffer(body)
+		c.fail(e, "")
+		return nil, nil, nil, nil, false
+	}
+	c.row.Stream = req.stream
+	if m, p, ok = c.resolve(snap, key, req.model); !ok {
+		putBuffer(body)
+		return nil, nil, nil, nil, false
+	}
+	return body, req, m, p, true
+}
+
+// upstreamFailed answers a failed upstream call with the error Send classified.
+func (c *call) upstreamFailed(err error) {
+	if c.r.Context().Err() != nil {
+		c.clientClosed("the client went away before the answer")
+		return
+	}
+	e := upstream.APIError(err)
+	detail := ""
+	var ue *upstream.Error
+	if errors.As(err, &ue) && ue.Cause != nil {
+		detail = ue.Cause.Error()
+	}
+	c.fail(e, detail)
+}
+
+// checkDimensions is the embeddings answer's check: every vector has the model's dimension.
+func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte) (*apierror.Error, string) {
+	lengths, ok := vectorLengths(body)
+	var err error
+	if !ok {
+		// Anything unusual: the upstream package's full check says precisely what is wrong.
+		lengths, err = upstream.EmbeddingLengths(body)
+	}
+	if err != nil {
+		return upstream.BadResponse(p.Identifier, "the embeddings answer is malformed: %v", err), "embeddings answer: " + err.Error()
+	}
+	for i, n := range lengths {
+		if n != m.Dimension {
+			e := upstream.BadResponse(p.Identifier, "vector %d has %d dimensions, but the model `%s` is recorded with %d; the catalogue entry or the served model is wrong", i, n, m.Name, m.Dimension)
+			return e, "dimension: got " + strconv.Itoa(n) + ", want " + strconv.Itoa(m.Dimension)
+		}
+	}
+	return nil, ""
+}
+
+// vectorLengths counts each vector of an embeddings answer on the gateway's fast path: the
+// structure is walked with vectorised searches (a float list is its commas plus one, having been
+// shown to hold no string or container; a base64 string is its length), which costs a few
+// microseconds where a byte-by-byte check of every number costs ~300µs for 16×768 floats. It does
+// not check the characters of each number (a client's decoder rejects a malformed one); ok is
+// false on anything unusual, and the caller then asks upstream.EmbeddingLengths.
+func vectorLengths(body []byte) (lengths []int, ok bool) {
+	ok = true
+	_, err := scanDocument(body, false, func(m member) bool {
+		if string(m.key) != "data" || body[m.valStart] != '[' {
+			return true
+		}
+		list := body[m.valStart:m.valEnd]
+		for i := skipSpace(list, 1); i < len(list)-1; {
+			n := -1
+			end, err := scanObject(list, i, false, func(o member) bool {
+				if string(o.key) != "embedding" {
+					return true
+				}
+				v := list[o.valStart:o.valEnd]
+				switch {
+				case v[0] == '[' && emptyArray(v):
+					n = 0
+				case v[0] == '[':
+					n = bytes.Count(v, []byte{','}) + 1
+					// Only a flat list of numbers is a vector: no nested list, object or string.
+					ok = ok && bytes.IndexByte(v[1:], '[') < 0 && bytes.IndexByte(v, '{') < 0 && bytes.IndexByte(v, '"') < 0
+				case v[0] == '"' && bytes.IndexByte(v, '\\') < 0:
+					raw := len(bytes.TrimRight(v[1:len(v)-1], "="))
+					if raw%4 == 1 || raw*3/4%4 != 0 {
+						ok = false
+					}
+					n = raw * 3 / 4 / 4
+				default:
+					ok = false
+				}
+				return true
+			})
+			if err != nil || n < 0 {
+				ok = false
+				return false
+			}
+			lengths = append(lengths, n)
+			i = skipSpace(list, end)
+			if i < len(list) && list[i] == ',' {
+				i = skipSpace(list, i+1)
+			}
+		}
+		return true
+	})
+	return lengths, ok && err == nil && lengths != nil
+}
+
+// plain relays a non-streamed answer: read whole (pooled, bounded), checked, "model" rewritten to
+// the pinned name, usage counted, written in one piece with its length.
+func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider, check func(*call, *catalog.Model, *catalog.Provider, []byte) (*apierror.Error, string)) {
+	in := getBuffer(0)
+	defer putBuffer(in)
+	if err := readAll(resp.Body, in, resp.ContentLength, c.g.maxResponse); err != nil {
+		if errors.Is(err, errTooLarge) {
+			c.fail(upstream.BadResponse(p.Identifier, "the answer is larger than %d bytes", c.g.maxResponse), "")
+			return
+		}
+		c.upstreamFailed(err)
+		return
+	}
+	body := in.b
+	if check != nil {
+		if e, detail := check(c, m, p, body); e != nil {
+			c.fail(e, detail)
+			return
+		}
+	}
+	modelSpan, usageSpan := [2]int{-1, -1}, [2]int{-1, -1}
+	_, err := scanDocument(body, false, func(mb member) bool {
+		switch string(mb.key) {
+		case "model":
+			if body[mb.valStart] == '"' {
+				modelSpan = [2]int{mb.valStart, mb.valEnd}
+			}
+		case "usage":
+			if body[mb.valStart] == '{' {
+				usageSpan = [2]int{mb.valStart, mb.valEnd}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		c.fail(upstream.BadResponse(p.Identifier, "the answer is not a JSON object: %v", err), "")
+		return
+	}
+	if usageSpan[0] >= 0 {
+		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = tokenCounts(body[usageSpan[0]:usageSpan[1]])
+	}
+	if modelSpan[0] >= 0 {
+		out := getBuffer(len(body) + len(m.Name) + 2)
+		defer putBuffer(out)
+		var quoted [160]byte
+		out.b = applyEdits(out.b, body, edit{modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name)})
+		body = out.b
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.w.WriteHeader(http.StatusOK)
+	if _, err := c.w.Write(body); err != nil && c.r.Context().Err() != nil {
+		c.clientClosed("the client went away during the answer")
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= 17 && ct[:17] == "text/event-stream"
+}

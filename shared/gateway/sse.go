@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/upstream"
+)
+
+// sseRelay rewrites a chat completion stream event by event: each chunk's "model" names the pinned
+// version, token usage is taken from the usage chunk, and when the gateway asked for that chunk on
+// the client's behalf, it is removed (with the "usage": null the upstream then adds to every other
+// chunk), so the client receives what it would have without Switchyard. Anything that is not a
+// JSON chunk (comments, ids, event names, [DONE], garbage) passes through byte for byte.
+type sseRelay struct {
+	model      []byte // the pinned name as a JSON string
+	stripUsage bool
+	maxEvent   int
+
+	prompt, completion, total int64
+	sawUsage                  bool
+	upstreamErr               []byte // the data of an error event, if the upstream sent one
+	events                    int
+}
+
+var errEventTooLarge = errors.New("a stream event is larger than the limit")
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// run copies src's events to w as they arrive, calling flush when no further complete event is
+// already buffered, so bursts cost one flush and a lone event is never held back.
+func (s *sseRelay) run(src io.Reader, w io.Writer, flush func()) error {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(src)
+	defer func() { br.Reset(nil); readers.Put(br) }()
+	ev := getBuffer(0)
+	defer putBuffer(ev)
+	out := getBuffer(0)
+	defer putBuffer(out)
+	partial := false // the last read ended mid-line (a line longer than the reader's buffer)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if len(ev.b)+len(line) > s.maxEvent {
+				return errEventTooLarge
+			}
+			ev.b = append(ev.b, line...)
+		}
+		continued := partial
+		partial = err == bufio.ErrBufferFull
+		if partial {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF {
+				// An event without its blank line at the end of the stream is incomplete; SSE
+				// discards it, and so would the client, so it passes through as it came.
+				if len(ev.b) > 0 {
+					if _, werr := w.Write(ev.b); werr != nil {
+						return writeError{werr}
+					}
+					flush()
+				}
+				return nil
+			}
+			return err
+		}
+		if continued || !blankLine(line) {
+			continue
+		}
+		out.b = s.event(out.b[:0], ev.b)
+		ev.b = ev.b[:0]
+		if len(out.b) > 0 {
+			if _, err := w.Write(out.b); err != nil {
+				return writeError{err}
+			}
+		}
+		if !bytes.Contains(peekBuffered(br), []byte("\n\n")) {
+			flush()
+		}
+	}
+}
+
+// writeError is a failure to write to the client, told apart from the upstream's failures.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return "write to the client: " + e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}
+
+func blankLine(l []byte) bool {
+	return len(l) == 1 || (len(l) == 2 && l[0] == '\r')
+}
+
+// event appends to dst what the client receives for ev, one whole event with its blank line; it
+// may append nothing (the usage chunk the client did not ask for).
+func (s *sseRelay) event(dst, ev []byte) []byte {
+	s.events++
+	// Find the one data line; events with several (rare, and never from a chat server) pass as is.
+	dataStart, dataEnd := -1, -1
+	for i := 0; i < len(ev); {
+		j := bytes.IndexByte(ev[i:], '\n')
+		end := i + j
+		if j < 0 {
+			end = len(ev)
+		}
+		line := ev[i:end]
+		if bytes.HasPrefix(line, []byte("data:")) {
+			if dataStart >= 0 {
+				return append(dst, ev...)
+			}
+			dataStart = i + 5
+			if dataStart < end && ev[dataStart] == ' ' {
+				dataStart++
+			}
+			dataEnd = end
+			if dataEnd > dataStart && ev[dataEnd-1] == '\r' {
+				dataEnd--
+			}
+		}
+		i = end + 1
+	}
+	if dataStart < 0 || dataStart >= dataEnd || ev[dataStart] != '{' {
+		return append(dst, ev...)
+	}
+	data := ev[dataStart:dataEnd]
+	var members [12]member
+	ms := members[:0]
+	_, err := scanDocument(data, false, func(m member) bool {
+		switch string(m.key) {
+		case "model", "usage", "choices", "error":
+			ms = append(ms, m)
+		}
+		return true
+	})
+	if err != nil {
+		return append(dst, ev...)
+	}
+	var edits [2]edit
+	es := edits[:0]
+	for k, m := range ms {
+		v := data[m.valStart:m.valEnd]
+		switch string(m.key) {
+		case "error":
+			s.upstreamErr = append(s.upstreamErr[:0], data...)
+		case "model":
+			if v[0] == '"' {
+				es = append(es, edit{dataStart + m.valStart, dataStart + m.valEnd, s.model})
+			}
+		case "usage":
+			if v[0] == '{' {
+				s.sawUsage = true
+				s.prompt, s.completion, s.total = tokenCounts(v)
+			}
+			if !s.stripUsage {
+				continue
+			}
+			if v[0] == '{' && onlyEmptyChoices(data, ms) {
+				return dst // the usage chunk the gateway asked for
+			}
+			if v[0] == '{' || v[0] == 'n' {
+				start, end := memberExtent(data, ms, k)
+				es = append(es, edit{dataStart + start, dataStart + end, nil})
+			}
+		}
+	}
+	if len(es) == 0 {
+		return append(dst, ev...)
+	}
+	if len(es) == 2 && es[1].start < es[0].start {
+		es[0], es[1] = es[1], es[0]
+	}
+	return applyEdits(dst, ev, es...)
+}
+
+// onlyEmptyChoices reports whether the chunk's choices are an empty list (or absent): the usage
+// chunk carries nothing else.
+func onlyEmptyChoices(data []byte, ms []member) bool {
+	for _, m := range ms {
+		if string(m.key) == "choices" {
+			return emptyArray(data[m.valStart:m.valEnd]) || string(data[m.valStart:m.valEnd]) == "null"
+		}
+	}
+	return true
+}
+
+// memberExtent is the span to cut to remove member k (its key, value and one adjoining comma).
+func memberExtent(data []byte, ms []member, k int) (int, int) {
+	m := ms[k]
+	// Cut from the comma before the key, when there is one; else through the comma after the value.
+	i := m.keyStart - 1
+	for i >= 0 && isSpace(data[i]) {
+		i--
+	}
+	if i >= 0 && data[i] == ',' {
+		return i, m.valEnd
+	}
+	j := skipSpace(data, m.valEnd)
+	if j < len(data) && data[j] == ',' {
+		return m.keyStart, skipSpace(data, j+1)
+	}
+	return m.keyStart, m.valEnd
+}
+
+// relay streams the upstream's events to the client; see sseRelay.
+func (c *call) relay(ctx context.Context, cancel context.CancelFunc, resp *http.Response, m *catalog.Model, stripUsage bool) {
+	s := &sseRelay{model: appendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent}
+	h := c.w.Header()
+	h.Set("Content-Type", resp.Header.Get("Content-Type"))
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.w.WriteHeader(http.StatusOK)
+	flusher, _ := c.w.(http.Flusher)
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	flush()
+	err := s.run(resp.Body, c.w, flush)
+	c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = s.prompt, s.completion, s.total
+	var we writeError
+	switch {
+	case err == nil:
+		if s.upstreamErr != nil {
+			c.record(apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
+				"the upstream sent an error event mid-stream: %s", truncate(s.upstreamErr, 300)), "error event in the stream")
+			c.row.Status = http.StatusOK
+		}
+		return
+	case errors.As(err, &we) || ctx.Err() != nil:
+		cancel() // the client is gone: stop the upstream
+		c.clientClosed("the client went away during the stream")
+		return
+	}
+	var e *apierror.Error
+	detail := ""
+	if errors.Is(err, errEventTooLarge) {
+		e = upstream.BadResponse(m.Provider, "a stream event is larger than %d bytes", c.g.maxEvent)
+	} else {
+		e = upstream.APIError(err)
+		detail = err.Error()
+	}
+	c.record(e, detail)
+	c.row.Status = http.StatusOK // the status went out before the failure
+	// Tell the client in the stream itself; the OpenAI SDKs raise an event with "error" as an error.
+	_, _ = fmt.Fprintf(c.w, "data: {\"error\":{\"message\":%s,\"type\":%q,\"code\":%q,\"param\":null}}\n\n",
+		appendQuoted(nil, e.Message), e.Type, e.Code)
+	flush()
+}
+
+func (c *call) clientClosed(msg string) {
+	c.record(apierror.New(StatusClientClosed, apierror.InvalidRequestError, OutcomeClientClosed, "", "%s", msg), "")
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
