@@ -141,6 +141,7 @@ func (a *App) AdminFunctionHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
+	mux.Handle("/console/", a.consoleHandler())
 	return reqlog.Middleware(a.Log, mux)
 }
 
@@ -175,6 +176,7 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
+	mux.Handle("/console/", a.consoleHandler())
 	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }

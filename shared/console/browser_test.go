@@ -1,0 +1,228 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests drive Debian's Chromium, headless, through chromedp. They never skip: without
+// Chromium they fail and say how to install it.
+
+const chromiumHelp = "Chromium is not installed; the console's browser tests need it. Install it with `infra/chromium.sh` " +
+	"(as root; it runs apt-get install chromium), or set SWITCHYARD_CHROMIUM to a Chromium or Chrome binary"
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SWITCHYARD_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("SWITCHYARD_CHROMIUM=%s: %v. %s", p, err, chromiumHelp)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal(chromiumHelp)
+	return ""
+}
+
+// browser starts a fresh headless Chromium with its own profile. The flags keep it from dialing
+// anything but the test server (this machine's network refuses Chromium's background connections).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	// Every page records what its Content-Security-Policy blocked, so shot can fail on it: the
+	// pages must work under their own policy (no inline script or style).
+	watch := chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+		return chromedp.Void{}, err
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), watch); err != nil {
+		t.Fatalf("start Chromium: %v. %s", err, chromiumHelp)
+	}
+	return ctx
+}
+
+// shotsDir is where screenshots go: SWITCHYARD_SCREENSHOTS, or a folder in the temp dir.
+func shotsDir(t *testing.T) string {
+	d := os.Getenv("SWITCHYARD_SCREENSHOTS")
+	if d == "" {
+		d = filepath.Join(os.TempDir(), "switchyard-console-shots")
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatalf("screenshots folder: %v", err)
+	}
+	return d
+}
+
+// tab is one browser tab on a test server, with the test's helpers.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+// step bounds one browser step, so a missing element fails the test in seconds, not minutes.
+func (b *tab) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, 15*time.Second)
+}
+
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v (at %s)", err, b.location())
+	}
+}
+
+func (b *tab) location() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	return loc
+}
+
+// open loads a console path and waits for its main heading.
+func (b *tab) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+}
+
+// submit clicks sel and waits for the page it loads.
+func (b *tab) submit(sel string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
+		b.t.Fatalf("click %s and wait for the next page: %v (at %s)", sel, err, b.location())
+	}
+	b.do(chromedp.WaitVisible(chromedp.CSS("main h1")))
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v (at %s)", sel, err, b.location())
+	}
+	return s
+}
+
+func (b *tab) value(sel string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read the value of %s: %v", sel, err)
+	}
+	return s
+}
+
+// count is how many elements match sel right now.
+func (b *tab) count(sel string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+	if err != nil {
+		b.t.Fatalf("count %s: %v", sel, err)
+	}
+	return n
+}
+
+func (b *tab) fill(sel, v string) {
+	b.t.Helper()
+	b.do(chromedp.SetValue(chromedp.CSS(sel), v))
+}
+
+// wants fails unless the text of sel holds every one of subs.
+func (b *tab) wants(sel string, subs ...string) {
+	b.t.Helper()
+	got := b.text(sel)
+	for _, s := range subs {
+		if !strings.Contains(got, s) {
+			b.t.Errorf("%s should say %q; it says:\n%s", sel, s, got)
+		}
+	}
+}
+
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	if blocked, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string]("window.__csp || []")); len(blocked) > 0 {
+		b.t.Errorf("%s: the page's Content-Security-Policy blocked %v", name, blocked)
+	}
+	// From the top, as a person first sees the page (a #fragment may have scrolled it).
+	b.do(chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(shotsDir(b.t), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Fatalf("write %s: %v", p, err)
+	}
+	b.t.Logf("screenshot %s", p)
+}
+
+func (b *tab) signIn(token string) {
+	b.t.Helper()
+	b.open("/console/signin")
+	b.fill("#token", token)
+	b.submit("#signin-form button[type=submit]")
+}
+
+// choose selects value in a <select> and fires change, as a person's pick does.
+func (b *tab) choose(sel, value string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); return s.value; })()`, sel, value)
+	ctx, cancel := b.step()
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil || got != value {
+		b.t.Fatalf("choose %q in %s: got %q, %v", value, sel, got, err)
+	}
+}
+
+// attr reads an attribute of the first element matching sel ("" when absent).
+func (b *tab) attr(sel, name string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).getAttribute(%q) || ""`, sel, name)))
+	if err != nil {
+		b.t.Fatalf("read %s of %s: %v", name, sel, err)
+	}
+	return v
+}

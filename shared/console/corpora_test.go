@@ -1,0 +1,155 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/console"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+)
+
+// slowEmbedder makes a run last a few seconds, so the run page is seen updating live.
+type slowEmbedder struct{ reembedtest.Embedder }
+
+func (s *slowEmbedder) Embed(ctx context.Context, m *catalog.Model, p *catalog.Provider, texts []string) ([][]float32, error) {
+	select {
+	case <-time.After(60 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Embedder.Embed(ctx, m, p, texts)
+}
+
+// TestCorporaAndReembedInTheBrowser: an embedding alias a corpus follows sends the operator to the
+// re-embed; the run page shows live progress and the verification report; rollback after cut-over.
+func TestCorporaAndReembedInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL, Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-06", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
+	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small-v2", Kind: "embedding", Dimension: 384, Enabled: true}))
+	must(e.svc.CreateAlias(ctx, e.super, "acme-embed", admin.AliasInput{Target: "acme-embed-2026-06"}))
+	must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search-team"}))
+	e.refresh()
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emb := &slowEmbedder{}
+	// The console's service only inserts jobs, as an API process does; the worker starts later, so
+	// the test sees the run queued and then moving.
+	api, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{InsertOnly: true, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(api.CreateCorpus(ctx, "kb", "acme-embed", []string{"search-team"}))
+	var docs []corpus.Document
+	for i := range 600 {
+		docs = append(docs, corpus.Document{ID: fmt.Sprintf("doc-%03d", i), Text: fmt.Sprintf("document number %d about foxes", i)})
+	}
+	must(api.PutDocuments(ctx, "kb", func(*corpus.Corpus) bool { return true }, docs))
+
+	con, err := console.New(console.Config{Local: true}, console.Services{Admin: e.svc, Corpora: console.ReembedCorpora{Service: api},
+		Series: &postgres.UsageStore{Pool: e.app.Pool}}, e.app.Catalog, &console.PGSessions{Pool: e.app.Pool}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	b := &tab{t: t, ctx: browser(t), base: srv.URL}
+	b.signIn(superToken)
+
+	// The alias page offers the re-embed instead of a move.
+	b.open("/console/aliases")
+	b.wants("#alias-acme-embed", "followed by corpus kb")
+	b.open("/console/aliases/acme-embed")
+	if n := b.count("#move-form"); n != 0 {
+		t.Errorf("an embedding alias a corpus follows must not offer a plain move")
+	}
+	b.wants("#alias-reembed", "kb", "re-embed")
+	b.submit("#alias-reembed a.button")
+	b.wants("main h1", "Corpus kb")
+	b.wants("#active-index", "acme-embed-2026-06", "768")
+	b.shot("15-corpus")
+
+	b.fill("#reembed-model", "acme-embed-2026-09")
+	b.submit("#start-reembed")
+	b.wants("main h1", "Re-embed run")
+	b.wants("#run", "acme-embed-2026-06", "acme-embed-2026-09", "600")
+
+	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{BatchSize: 20, Shards: 3, Workers: 3, JobSlice: 300 * time.Millisecond,
+		Sample: 50, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = worker.Stop(c)
+	})
+	// Live: the page's poll updates the state and the counts without a reload.
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#run[data-polls] #run-state[data-state="embedding"]`)))
+	b.shot("16-reembed-progress")
+	long, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(long, chromedp.WaitVisible(chromedp.CSS(`#run-state[data-state="succeeded"]`))); err != nil {
+		t.Fatalf("the run page should reach succeeded: %v; it says %s", err, b.text("#run"))
+	}
+	if got, total := b.text("#run-embedded"), b.text("#run-total"); got != "600" || total != "600" {
+		t.Errorf("a finished run has embedded 600 of 600; the page says %s of %s", got, total)
+	}
+	b.wants("#verification-report", "passed", "Self-recall")
+	if n := b.count("#cancel-run"); n != 0 {
+		t.Errorf("a finished run offers no cancel")
+	}
+	b.shot("17-reembed-done")
+
+	b.open("/console/corpora/kb")
+	b.wants("#active-index", "acme-embed-2026-09", "384")
+	b.wants("#indexes", "standby", "acme-embed-2026-06")
+	b.submit("#corpus-rollback")
+	b.wants(".banner.notice", "Rolled kb back")
+	b.wants("#active-index", "acme-embed-2026-06")
+	b.open("/console/aliases/acme-embed")
+	b.wants("#alias-target-now", "acme-embed-2026-06")
+	b.open("/console/corpora")
+	b.shot("18-corpora")
+
+	// Cancel: with the worker stopped, a new run waits queued; cancelling it leaves the active index.
+	stop, cancelStop := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelStop()
+	if err := worker.Stop(stop); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/console/corpora/kb")
+	b.fill("#reembed-model", "acme-embed-2026-09")
+	b.submit("#start-reembed")
+	b.wants("#run-state", "queued")
+	b.submit("#cancel-run")
+	b.wants("#run-state", "cancelled")
+	b.wants("#run-error", "cancelled by bootstrap")
+	b.open("/console/corpora/kb")
+	b.wants("#active-index", "acme-embed-2026-06")
+}

@@ -1,0 +1,58 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PGSessions keeps sessions in Postgres (console_sessions, migrations/0003_console_sessions.sql).
+type PGSessions struct {
+	Pool *pgxpool.Pool
+}
+
+var _ SessionStore = (*PGSessions)(nil)
+
+// CreateSession stores s and removes sessions that have expired, so the table stays small.
+func (c *PGSessions) CreateSession(ctx context.Context, s Session) error {
+	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, s.CreatedAt); err != nil {
+		return fmt.Errorf("remove expired console sessions: %w", err)
+	}
+	_, err := c.Pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("store console session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the session unless it is unknown or expired at now.
+func (c *PGSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error) {
+	var (
+		s         Session
+		tokenHash []byte
+	)
+	err := c.Pool.QueryRow(ctx, `SELECT token_hash, csrf, created_at, expires_at FROM console_sessions
+		WHERE id_hash = $1 AND expires_at > $2`, idHash[:], now).Scan(&tokenHash, &s.CSRF, &s.CreatedAt, &s.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read console session: %w", err)
+	}
+	s.IDHash = idHash
+	copy(s.TokenHash[:], tokenHash)
+	return &s, nil
+}
+
+// DeleteSession ends a session (sign-out).
+func (c *PGSessions) DeleteSession(ctx context.Context, idHash [32]byte) error {
+	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, idHash[:]); err != nil {
+		return fmt.Errorf("delete console session: %w", err)
+	}
+	return nil
+}
