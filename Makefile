@@ -35,7 +35,9 @@ dev:
 	@$(GO) build -o bin/switchyard-dev ./infra/dev
 	@$(WITH_DB) bin/switchyard-dev
 
+# The console's browser tests need Chromium: installed from Debian on first use (as root).
 test: vet
+	@infra/chromium.sh ensure
 	$(WITH_DB) $(GO) test $(TESTFLAGS) ./...
 
 vet:

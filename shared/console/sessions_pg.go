@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// PGSessions keeps sessions in Postgres (console_sessions, migrations/0003_console_sessions.sql).
+// PGSessions keeps sessions in Postgres (console_sessions, migrations/0004_console_sessions.sql).
 type PGSessions struct {
 	Pool *pgxpool.Pool
 }
