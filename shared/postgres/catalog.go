@@ -535,13 +535,18 @@ type aliasRow struct {
 
 func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedFrom string) (*aliasRow, error) {
 	var a aliasRow
-	err := tx.QueryRow(ctx, `SELECT a.kind, a.model_id, m.name FROM aliases a JOIN models m ON m.id = a.model_id
-		WHERE a.name = $1 FOR UPDATE OF a`, name).Scan(&a.kind, &a.modelID, &a.target)
+	// Lock the alias row alone, then read its target: with a join, a concurrent move's new model_id
+	// fails the re-checked join condition and the row would vanish from this query (read committed
+	// re-evaluates a locked row against the old joined row).
+	err := tx.QueryRow(ctx, `SELECT kind, model_id FROM aliases WHERE name = $1 FOR UPDATE`, name).Scan(&a.kind, &a.modelID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock alias %s: %w", name, err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT name FROM models WHERE id = $1`, a.modelID).Scan(&a.target); err != nil {
+		return nil, fmt.Errorf("read the target of alias %s: %w", name, err)
 	}
 	if expectedFrom != "" && expectedFrom != a.target {
 		return nil, apierror.Conflict(apierror.CodeAliasMoved, "expected_from",

@@ -66,13 +66,17 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 	var modelID int64
 	var dim int
 	var modelName string
-	err := tx.QueryRow(ctx, `SELECT a.kind, m.id, m.dimension, m.name FROM aliases a JOIN models m ON m.id = a.model_id
-		WHERE a.name = $1 FOR SHARE OF a`, alias).Scan(&kind, &modelID, &dim, &modelName)
+	// The alias row is locked alone, then its target read: a locking join would lose the row to a
+	// concurrent move (see lockAlias in catalog.go).
+	err := tx.QueryRow(ctx, `SELECT kind, model_id FROM aliases WHERE name = $1 FOR SHARE`, alias).Scan(&kind, &modelID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierror.Invalid("embedding_model", "there is no alias %q; create it first (PUT /admin/aliases/%s) pointing at a pinned embedding model", alias, alias)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read alias %s: %w", alias, err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT dimension, name FROM models WHERE id = $1`, modelID).Scan(&dim, &modelName); err != nil {
+		return nil, fmt.Errorf("read the target of alias %s: %w", alias, err)
 	}
 	if kind != "embedding" {
 		return nil, apierror.Invalid("embedding_model", "alias %q points at a %s model; a corpus follows an embedding alias", alias, kind)

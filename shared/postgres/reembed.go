@@ -39,10 +39,13 @@ func (s *CorpusStore) CreateRun(ctx context.Context, tx pgx.Tx, alias, target, a
 	}
 	var fromID int64
 	var fromName string
-	err := tx.QueryRow(ctx, `SELECT m.id, m.name FROM aliases a JOIN models m ON m.id = a.model_id WHERE a.name = $1 FOR SHARE OF a`,
-		alias).Scan(&fromID, &fromName)
+	// Lock the alias row alone, then read its target (a locking join loses the row to a concurrent move).
+	err := tx.QueryRow(ctx, `SELECT model_id FROM aliases WHERE name = $1 FOR SHARE`, alias).Scan(&fromID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read alias %s: %w", alias, err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT name FROM models WHERE id = $1`, fromID).Scan(&fromName); err != nil {
+		return nil, nil, fmt.Errorf("read the target of alias %s: %w", alias, err)
 	}
 	var toID int64
 	var kind string
