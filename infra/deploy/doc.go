@@ -38,8 +38,8 @@ var Functions = []Function{
 	{
 		LogicalID: "GatewayFunction",
 		CodeUri:   "functions/gateway",
-		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, database...),
-		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, databaseRequired...),
+		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, database...),
+		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, databaseRequired...),
 	},
 	{
 		LogicalID: "AdminFunction",
