@@ -1,0 +1,32 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/switchyard-ai/switchyard/shared/lambda"
+)
+
+// ServeFunction is an HTTP function's whole main: it builds the App from the environment and serves
+// handler(app) through the Lambda runtime in Lambda, or on SWITCHYARD_ADDR (defaultAddr when unset)
+// elsewhere, until SIGTERM or Ctrl-C. Queued request-log rows are written before each invocation
+// returns and at exit. It exits the process with status 1 on failure.
+func ServeFunction(name, defaultAddr string, handler func(*App) http.Handler) {
+	log := NewLogger().With("function", name)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	a, err := FromEnv(ctx, log, lambda.IsLambda())
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	err = lambda.RunLocalOrLambda(ctx, handler(a), Addr(defaultAddr), nil, lambda.WithLogger(log), lambda.BeforeReturn(a.Flush))
+	stop()
+	a.Shutdown()
+	if err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+}
