@@ -91,7 +91,7 @@ type App struct {
 // New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
 // credentials at rest and unseals them into the catalogue snapshot.
 func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer) (*App, error) {
-	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer}
+	loader := &postgres.SnapshotLoader{Pool: pool, Opener: sealer, Log: log}
 	a := &App{
 		Config:   cfg,
 		Log:      log,

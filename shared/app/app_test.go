@@ -91,3 +91,46 @@ func TestBootstrapAdminTokenIsReplacedOnRestart(t *testing.T) {
 		t.Fatalf("bootstrap admins = %d (%v); want 1", n, err)
 	}
 }
+
+// A credential that cannot be unsealed (here: sealed with another key) leaves that provider without
+// its credential and the rest of the catalogue serving, instead of failing every request.
+func TestUnopenableCredentialDoesNotTakeTheCatalogueDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, srv := newApp(t)
+	const token = "sya-unseal-test-0123456789"
+	if err := app.EnsureBootstrapAdmin(ctx, a.Pool, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Catalog.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op := client{t, srv.URL, token}
+	for _, p := range []map[string]any{
+		{"identifier": "sealed", "base_url": "http://127.0.0.1:9/v1", "auth": map[string]any{"method": "bearer", "credential": "secret-1234"}},
+		{"identifier": "open", "base_url": "http://127.0.0.1:9/v1", "auth": map[string]any{"method": "none"}},
+	} {
+		if status, body := op.do("POST", "/admin/providers", p); status != 201 {
+			t.Fatalf("create provider = %d %v", status, body)
+		}
+	}
+	otherKey, err := seal.LocalFromFile(filepath.Join(t.TempDir(), "other.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := app.New(app.Config{Local: true}, slog.New(slog.DiscardHandler), a.Pool, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Usage.Close(ctx) }) // the pool is a's, closed with it
+	snap, err := b.Catalog.Get(ctx)
+	if err != nil {
+		t.Fatalf("catalogue with one unopenable credential: %v", err)
+	}
+	if p := snap.Providers["sealed"]; p == nil || p.Credential != "" {
+		t.Errorf("provider sealed = %+v; want it present without a credential", p)
+	}
+	if snap.Providers["open"] == nil {
+		t.Error("the other provider is missing")
+	}
+}

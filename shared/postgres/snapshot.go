@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,8 @@ type Opener interface {
 type SnapshotLoader struct {
 	Pool   *pgxpool.Pool
 	Opener Opener // nil: credentials stay empty (tests of resolution only)
+	// Log hears of credentials that cannot be unsealed (nil: discarded).
+	Log *slog.Logger
 }
 
 // Version reads the catalogue's version.
@@ -152,7 +155,14 @@ func (l *SnapshotLoader) Load(ctx context.Context) (*catalog.Snapshot, error) {
 		}
 		plain, err := l.Opener.Open(ctx, o.blob)
 		if err != nil {
-			return nil, fmt.Errorf("unseal the credential of provider %s: %w", o.p.Identifier, err)
+			// One provider whose credential cannot be opened (a lost local key, a KMS key disabled)
+			// must not take the whole catalogue down: its calls go out without a credential and
+			// fail as upstream_auth_error, while this line says why.
+			if l.Log != nil {
+				l.Log.ErrorContext(ctx, "cannot unseal a provider's credential; re-enter it (PATCH /admin/providers/{identifier})",
+					"provider", o.p.Identifier, "err", err)
+			}
+			continue
 		}
 		o.p.Credential = string(plain)
 	}
