@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -133,14 +132,10 @@ func (c *call) upstreamFailed(err error) {
 	c.fail(e, detail)
 }
 
-// checkDimensions is the embeddings answer's check: every vector has the model's dimension.
+// checkDimensions is the embeddings answer's check: every vector has the model's dimension. The
+// count is upstream.EmbeddingLengths, a byte scan that also checks each list holds only numbers.
 func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte) (*apierror.Error, string) {
-	lengths, ok := vectorLengths(body)
-	var err error
-	if !ok {
-		// Anything unusual: the upstream package's full check says precisely what is wrong.
-		lengths, err = upstream.EmbeddingLengths(body)
-	}
+	lengths, err := upstream.EmbeddingLengths(body)
 	if err != nil {
 		return upstream.BadResponse(p.Identifier, "the embeddings answer is malformed: %v", err), "embeddings answer: " + err.Error()
 	}
@@ -151,59 +146,6 @@ func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte
 		}
 	}
 	return nil, ""
-}
-
-// vectorLengths counts each vector of an embeddings answer on the gateway's fast path: the
-// structure is walked with vectorised searches (a float list is its commas plus one, having been
-// shown to hold no string or container; a base64 string is its length), which costs a few
-// microseconds where a byte-by-byte check of every number costs ~300µs for 16×768 floats. It does
-// not check the characters of each number (a client's decoder rejects a malformed one); ok is
-// false on anything unusual, and the caller then asks upstream.EmbeddingLengths.
-func vectorLengths(body []byte) (lengths []int, ok bool) {
-	ok = true
-	_, err := scanDocument(body, false, func(m member) bool {
-		if string(m.key) != "data" || body[m.valStart] != '[' {
-			return true
-		}
-		list := body[m.valStart:m.valEnd]
-		for i := skipSpace(list, 1); i < len(list)-1; {
-			n := -1
-			end, err := scanObject(list, i, false, func(o member) bool {
-				if string(o.key) != "embedding" {
-					return true
-				}
-				v := list[o.valStart:o.valEnd]
-				switch {
-				case v[0] == '[' && emptyArray(v):
-					n = 0
-				case v[0] == '[':
-					n = bytes.Count(v, []byte{','}) + 1
-					// Only a flat list of numbers is a vector: no nested list, object or string.
-					ok = ok && bytes.IndexByte(v[1:], '[') < 0 && bytes.IndexByte(v, '{') < 0 && bytes.IndexByte(v, '"') < 0
-				case v[0] == '"' && bytes.IndexByte(v, '\\') < 0:
-					raw := len(bytes.TrimRight(v[1:len(v)-1], "="))
-					if raw%4 == 1 || raw*3/4%4 != 0 {
-						ok = false
-					}
-					n = raw * 3 / 4 / 4
-				default:
-					ok = false
-				}
-				return true
-			})
-			if err != nil || n < 0 {
-				ok = false
-				return false
-			}
-			lengths = append(lengths, n)
-			i = skipSpace(list, end)
-			if i < len(list) && list[i] == ',' {
-				i = skipSpace(list, i+1)
-			}
-		}
-		return true
-	})
-	return lengths, ok && err == nil && lengths != nil
 }
 
 // plain relays a non-streamed answer: read whole (pooled, bounded), checked, "model" rewritten to

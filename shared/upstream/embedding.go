@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -231,50 +232,25 @@ func (s *scanner) vector() (int, error) {
 		}
 		return base64Floats(raw)
 	case '[':
-		s.i++
-		// Numbers hold no ']', so the list ends at the next one; bytes.IndexByte and
-		// bytes.Count are vectorised, which is what makes this microseconds.
-		j := bytes.IndexByte(s.b[s.i:], ']')
-		if j < 0 {
-			return 0, s.fail("unterminated embedding list")
-		}
-		list := s.b[s.i : s.i+j]
-		if err := checkNumberList(list); err != nil {
+		n, end, err := countNumbers(s.b, s.i+1)
+		if err != nil {
+			s.i = end
 			return 0, s.fail(err.Error())
 		}
-		s.i += j + 1
-		if len(bytes.TrimSpace(list)) == 0 {
-			return 0, nil
-		}
-		return bytes.Count(list, []byte{','}) + 1, nil
+		s.i = end + 1
+		return n, nil
 	}
 	return 0, s.fail("an embedding is neither a list of numbers nor a base64 string")
 }
 
-// Byte classes for the fast checks: OR-ing the classes of all bytes of a vector tells in one
-// branch-free pass whether it holds anything unusual, so the common case never runs the
-// byte-by-byte state machine.
+// Byte classes for the fast checks: OR-ing the classes of all bytes of a base64 string tells in
+// one branch-free pass whether it holds anything unusual, so the common case never runs the
+// byte-by-byte check.
 const (
-	clsPlain   = 0 // a number byte, or a base64 letter
-	clsComma   = 1
-	clsSpace   = 2
-	clsSpecial = 4 // '=' or '\\' in base64
+	clsPlain   = 0 // a base64 letter
+	clsSpecial = 4 // '=' or '\\'
 	clsInvalid = 8
 )
-
-var numberClass = func() (t [256]uint8) {
-	for i := range t {
-		t[i] = clsInvalid
-	}
-	for _, c := range []byte("0123456789+-.eE") {
-		t[c] = clsPlain
-	}
-	t[','] = clsComma
-	for _, c := range []byte(" \t\r\n") {
-		t[c] = clsSpace
-	}
-	return
-}()
 
 var base64Class = func() (t [256]uint8) {
 	for i := range t {
@@ -304,48 +280,102 @@ func classes(b []byte, table *[256]uint8) uint8 {
 	return a0 | a1 | a2 | a3
 }
 
-// checkNumberList checks that list holds only number characters, commas and whitespace, with a
-// number between every two commas.
-func checkNumberList(list []byte) error {
-	// One branch-free pass over the compact form, e.g. [0.1,-0.2]: acc collects the classes
-	// seen, adj the classes of two neighbours alike (",," is an empty element); a leading or
-	// trailing comma pairs with the virtual commas around the list.
-	var acc, adj uint8
-	prev := uint8(clsComma)
-	for _, c := range list {
-		k := numberClass[c]
-		acc |= k
-		adj |= k & prev
-		prev = k
+// SWAR (SIMD within a register) constants: one 64-bit word holds eight bytes of the body.
+const (
+	lanes01 = 0x0101010101010101
+	lanes7f = 0x7f7f7f7f7f7f7f7f
+	lanes80 = 0x8080808080808080
+)
+
+// listLanes checks the eight bytes of w for a compact float list: bad has a high bit set in some
+// lane unless every byte is '+', '-', '.', a digit or a comma (0x2b..0x39 without '/'), and
+// comma has the high bit set in exactly the lanes holding a comma. Once every byte is known to
+// be ASCII no sum crosses a lane; a non-ASCII byte makes bad non-zero whatever the rest says.
+func listLanes(w uint64) (bad, comma uint64) {
+	atLeast2b := w + lanes01*(0x80-0x2b) // high bit: c >= 0x2b
+	atLeast3a := w + lanes01*(0x80-0x3a) // high bit: c >= 0x3a
+	notSlash := (w ^ lanes01*'/') + lanes7f
+	notComma := (w ^ lanes01*',') + lanes7f
+	bad = (w | ^(atLeast2b &^ atLeast3a & notSlash)) & lanes80
+	comma = ^notComma & lanes80
+	return bad, comma
+}
+
+// numberByte holds what the byte-by-byte path accepts inside a number.
+var numberByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eE") {
+		t[c] = true
 	}
-	if len(list) > 0 {
-		adj |= prev & clsComma
-	}
-	if acc&(clsSpace|clsInvalid) == 0 {
-		if adj&clsComma != 0 {
-			return errors.New("an embedding list has an empty element")
+	return
+}()
+
+// countNumbers counts the numbers of the list whose first element starts at b[i] (just after
+// '['), and returns the index of its closing ']'. It checks that the list holds only number
+// characters, commas and whitespace, with a number between every two commas: eight bytes at a
+// time while they are digits, signs, dots and commas (a compact list, as most servers write it),
+// byte by byte across whitespace, exponents and the end.
+func countNumbers(b []byte, i int) (n, end int, err error) {
+	first := i
+	lastComma := true // a virtual comma before the first element
+	seen := false
+	for {
+		// prev has the high bit of lane 0 set when the byte before the word is a comma, so that
+		// comma & (comma<<8 | prev) finds two commas side by side: an empty element.
+		prev := uint64(0)
+		if lastComma {
+			prev = 0x80
 		}
-		return nil
-	}
-	inNumber, seen := false, false
-	for _, c := range list {
-		switch numberClass[c] {
-		case clsPlain:
-			inNumber, seen = true, true
-		case clsComma:
-			if !inNumber {
-				return errors.New("an embedding list has an empty element")
+		start := i
+		// Sixteen bytes a turn while they are plain, then eight.
+		for rest := b[i:]; len(rest) >= 16; rest = rest[16:] {
+			bad0, c0 := listLanes(binary.LittleEndian.Uint64(rest))
+			bad1, c1 := listLanes(binary.LittleEndian.Uint64(rest[8:]))
+			if bad0|bad1|c0&(c0<<8|prev)|c1&(c1<<8|c0>>56) != 0 {
+				break
 			}
-			inNumber = false
-		case clsSpace:
-		default:
-			return fmt.Errorf("an embedding list holds %q, not only numbers", c)
+			prev = c1 >> 56
+			i += 16
+		}
+		if rest := b[i:]; len(rest) >= 8 {
+			bad, comma := listLanes(binary.LittleEndian.Uint64(rest))
+			if bad|comma&(comma<<8|prev) == 0 {
+				prev = comma >> 56
+				i += 8
+			}
+		}
+		if i > start {
+			lastComma, seen = prev != 0, true
+		}
+		// One word (or the tail) byte by byte: whitespace, an exponent, the end, or a mistake.
+		stop := min(i+8, len(b))
+		if i >= stop {
+			return 0, i, errors.New("unterminated embedding list")
+		}
+		for ; i < stop; i++ {
+			switch c := b[i]; {
+			case c == ',':
+				if lastComma {
+					return 0, i, errors.New("an embedding list has an empty element")
+				}
+				lastComma = true
+			case numberByte[c]:
+				lastComma, seen = false, true
+			case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			case c == ']':
+				if !seen {
+					return 0, i, nil // only whitespace: a comma would have been an empty element
+				}
+				if lastComma {
+					return 0, i, errors.New("an embedding list ends with a comma")
+				}
+				// Counted here rather than in the loop: bytes.Count is vectorised, and a call
+				// in the loop would spill its registers.
+				return bytes.Count(b[first:i], []byte{','}) + 1, i, nil
+			default:
+				return 0, i, fmt.Errorf("an embedding list holds %q, not only numbers", c)
+			}
 		}
 	}
-	if seen && !inNumber {
-		return errors.New("an embedding list ends with a comma")
-	}
-	return nil
 }
 
 // base64Floats is the number of float32 values a standard base64 string (padded or not)
