@@ -149,7 +149,7 @@ func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte
 }
 
 // plain relays a non-streamed answer: read whole (pooled, bounded), checked, "model" rewritten to
-// the pinned name, usage counted, written in one piece with its length.
+// the pinned name in place, usage counted, written in one piece with its length.
 func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider, check func(*call, *catalog.Model, *catalog.Provider, []byte) (*apierror.Error, string)) {
 	in := getBuffer(0)
 	defer putBuffer(in)
@@ -190,11 +190,11 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = tokenCounts(body[usageSpan[0]:usageSpan[1]])
 	}
 	if modelSpan[0] >= 0 {
-		out := getBuffer(len(body) + len(m.Name) + 2)
-		defer putBuffer(out)
+		// In place: servers put "model" near the end or near the start, so this moves a few
+		// bytes, or at worst what a copy would have.
 		var quoted [160]byte
-		out.b = applyEdits(out.b, body, edit{modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name)})
-		body = out.b
+		in.b = splice(in.b, modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name))
+		body = in.b
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
