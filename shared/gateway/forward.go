@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -43,20 +42,18 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, req.stream)
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	hdr := jsonHeader
 	if req.stream {
 		hdr = streamHeader
 	}
-	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr.Clone())
+	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/chat/completions", out.b, hdr)
 	if err != nil {
 		c.upstreamFailed(err)
 		return
 	}
 	defer resp.Body.Close()
 	if req.stream && isEventStream(resp.Header) {
-		c.relay(ctx, cancel, resp, m, !req.askedUsage)
+		c.relay(resp, m, !req.askedUsage)
 		return
 	}
 	// A plain answer (or an upstream that answered a stream request in one piece).
@@ -82,7 +79,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
-	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader.Clone())
+	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader)
 	if err != nil {
 		c.upstreamFailed(err)
 		return

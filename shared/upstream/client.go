@@ -186,7 +186,8 @@ const maxErrorBody = 64 << 10
 //
 // The provider's auth is set, replacing any Authorization or api-key header in hdr, so a
 // caller's own key can never reach the upstream; hop-by-hop headers, cookies and
-// Accept-Encoding in hdr are dropped too. Redirects are not followed. The call is
+// Accept-Encoding in hdr are dropped too; hdr itself is not modified, so callers may share
+// one. Redirects are not followed. The call is
 // bounded by p's timeouts: connect (dial and TLS), first byte (request sent → headers), idle
 // (the longest the upstream may stay silent while the body is read) and total (the whole call,
 // body included; its timer is released when the body is closed).
