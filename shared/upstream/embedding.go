@@ -285,20 +285,71 @@ const (
 	lanes01 = 0x0101010101010101
 	lanes7f = 0x7f7f7f7f7f7f7f7f
 	lanes80 = 0x8080808080808080
+	lanesF0 = 0xf0f0f0f0f0f0f0f0
 )
 
-// listLanes checks the eight bytes of w for a compact float list: bad has a high bit set in some
-// lane unless every byte is '+', '-', '.', a digit or a comma (0x2b..0x39 without '/'), and
-// comma has the high bit set in exactly the lanes holding a comma. Once every byte is known to
-// be ASCII no sum crosses a lane; a non-ASCII byte makes bad non-zero whatever the rest says.
-func listLanes(w uint64) (bad, comma uint64) {
-	atLeast2b := w + lanes01*(0x80-0x2b) // high bit: c >= 0x2b
-	atLeast3a := w + lanes01*(0x80-0x3a) // high bit: c >= 0x3a
-	notSlash := (w ^ lanes01*'/') + lanes7f
-	notComma := (w ^ lanes01*',') + lanes7f
-	bad = (w | ^(atLeast2b &^ atLeast3a & notSlash)) & lanes80
-	comma = ^notComma & lanes80
-	return bad, comma
+// plainWord reports whether all eight bytes of w lie in 0x2b..0x3a: '+', ',', '-', '.', '/',
+// the digits and ':'. Adding 0x55 maps exactly that range to 0x80..0x8f. A byte above it
+// carries into the next lane, but its own lane then falls below 0x80 and fails the word.
+func plainWord(w uint64) bool {
+	return (w+lanes01*0x55)&lanesF0 == lanes80
+}
+
+// countNumbers counts the numbers of the list whose first element starts at b[i] (just after
+// '['), and returns the index of its closing ']'. It checks that the list holds only number
+// characters, commas and whitespace, with a number between every two commas.
+//
+// A compact list (as most servers write it) is read eight bytes a word: three operations check
+// the characters (with '/' and ':' ruled out by two vectorised searches of the whole list), a
+// few more find two commas side by side; a word with an exponent is checked byte by byte.
+// Anything else (whitespace, a mistake) goes to the byte-by-byte scan, which says what is wrong.
+func countNumbers(b []byte, i int) (n, end int, err error) {
+	j := bytes.IndexByte(b[i:], ']')
+	if j < 0 {
+		return slowCountNumbers(b, i)
+	}
+	list := b[i : i+j]
+	if len(list) == 0 {
+		return 0, i + j, nil
+	}
+	// bad collects the lanes of two commas side by side; prev carries the comma flag of a
+	// word's last lane into the next word's first (the virtual comma before the list makes a
+	// leading comma an empty element). Lanes are only compared once a word is known to be ASCII.
+	ok, bad, prev := true, uint64(0), uint64(0x80)
+	rest := list
+	for ; len(rest) >= 8; rest = rest[8:] {
+		w := binary.LittleEndian.Uint64(rest)
+		if !plainWord(w) && !exponentWord(rest[:8]) {
+			ok = false
+			break
+		}
+		comma := ^((w ^ lanes01*',') + lanes7f) & lanes80
+		bad |= comma & (comma<<8 | prev)
+		prev = comma >> 56
+	}
+	last := prev != 0
+	for _, c := range rest {
+		comma := c == ','
+		if !numberByte[c] && !comma || comma && last {
+			ok = false
+		}
+		last = comma
+	}
+	if ok && bad == 0 && !last && bytes.IndexByte(list, '/') < 0 && bytes.IndexByte(list, ':') < 0 {
+		return bytes.Count(list, []byte{','}) + 1, i + j, nil
+	}
+	return slowCountNumbers(b, i)
+}
+
+// exponentWord reports whether every byte of w is a number byte or a comma (the rare word of a
+// compact list holding an 'e' or 'E').
+func exponentWord(w []byte) bool {
+	for _, c := range w {
+		if !numberByte[c] && c != ',' {
+			return false
+		}
+	}
+	return true
 }
 
 // numberByte holds what the byte-by-byte path accepts inside a number.
@@ -309,73 +360,35 @@ var numberByte = func() (t [256]bool) {
 	return
 }()
 
-// countNumbers counts the numbers of the list whose first element starts at b[i] (just after
-// '['), and returns the index of its closing ']'. It checks that the list holds only number
-// characters, commas and whitespace, with a number between every two commas: eight bytes at a
-// time while they are digits, signs, dots and commas (a compact list, as most servers write it),
-// byte by byte across whitespace, exponents and the end.
-func countNumbers(b []byte, i int) (n, end int, err error) {
-	first := i
+// slowCountNumbers is countNumbers byte by byte.
+func slowCountNumbers(b []byte, i int) (n, end int, err error) {
+	commas := 0
 	lastComma := true // a virtual comma before the first element
 	seen := false
-	for {
-		// prev has the high bit of lane 0 set when the byte before the word is a comma, so that
-		// comma & (comma<<8 | prev) finds two commas side by side: an empty element.
-		prev := uint64(0)
-		if lastComma {
-			prev = 0x80
-		}
-		start := i
-		// Sixteen bytes a turn while they are plain, then eight.
-		for rest := b[i:]; len(rest) >= 16; rest = rest[16:] {
-			bad0, c0 := listLanes(binary.LittleEndian.Uint64(rest))
-			bad1, c1 := listLanes(binary.LittleEndian.Uint64(rest[8:]))
-			if bad0|bad1|c0&(c0<<8|prev)|c1&(c1<<8|c0>>56) != 0 {
-				break
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == ',':
+			if lastComma {
+				return 0, i, errors.New("an embedding list has an empty element")
 			}
-			prev = c1 >> 56
-			i += 16
-		}
-		if rest := b[i:]; len(rest) >= 8 {
-			bad, comma := listLanes(binary.LittleEndian.Uint64(rest))
-			if bad|comma&(comma<<8|prev) == 0 {
-				prev = comma >> 56
-				i += 8
+			commas++
+			lastComma = true
+		case numberByte[c]:
+			lastComma, seen = false, true
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+		case c == ']':
+			if !seen {
+				return 0, i, nil // only whitespace: a comma would have been an empty element
 			}
-		}
-		if i > start {
-			lastComma, seen = prev != 0, true
-		}
-		// One word (or the tail) byte by byte: whitespace, an exponent, the end, or a mistake.
-		stop := min(i+8, len(b))
-		if i >= stop {
-			return 0, i, errors.New("unterminated embedding list")
-		}
-		for ; i < stop; i++ {
-			switch c := b[i]; {
-			case c == ',':
-				if lastComma {
-					return 0, i, errors.New("an embedding list has an empty element")
-				}
-				lastComma = true
-			case numberByte[c]:
-				lastComma, seen = false, true
-			case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			case c == ']':
-				if !seen {
-					return 0, i, nil // only whitespace: a comma would have been an empty element
-				}
-				if lastComma {
-					return 0, i, errors.New("an embedding list ends with a comma")
-				}
-				// Counted here rather than in the loop: bytes.Count is vectorised, and a call
-				// in the loop would spill its registers.
-				return bytes.Count(b[first:i], []byte{','}) + 1, i, nil
-			default:
-				return 0, i, fmt.Errorf("an embedding list holds %q, not only numbers", c)
+			if lastComma {
+				return 0, i, errors.New("an embedding list ends with a comma")
 			}
+			return commas + 1, i, nil
+		default:
+			return 0, i, fmt.Errorf("an embedding list holds %q, not only numbers", c)
 		}
 	}
+	return 0, i, errors.New("unterminated embedding list")
 }
 
 // base64Floats is the number of float32 values a standard base64 string (padded or not)
