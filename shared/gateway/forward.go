@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -44,20 +42,18 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, req.stream)
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	hdr := jsonHeader
 	if req.stream {
 		hdr = streamHeader
 	}
-	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr.Clone())
+	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/chat/completions", out.b, hdr)
 	if err != nil {
 		c.upstreamFailed(err)
 		return
 	}
 	defer resp.Body.Close()
 	if req.stream && isEventStream(resp.Header) {
-		c.relay(ctx, cancel, resp, m, !req.askedUsage)
+		c.relay(resp, m, !req.askedUsage)
 		return
 	}
 	// A plain answer (or an upstream that answered a stream request in one piece).
@@ -83,7 +79,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
-	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader.Clone())
+	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader)
 	if err != nil {
 		c.upstreamFailed(err)
 		return
@@ -133,14 +129,10 @@ func (c *call) upstreamFailed(err error) {
 	c.fail(e, detail)
 }
 
-// checkDimensions is the embeddings answer's check: every vector has the model's dimension.
+// checkDimensions is the embeddings answer's check: every vector has the model's dimension. The
+// count is upstream.EmbeddingLengths, a byte scan that also checks each list holds only numbers.
 func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte) (*apierror.Error, string) {
-	lengths, ok := vectorLengths(body)
-	var err error
-	if !ok {
-		// Anything unusual: the upstream package's full check says precisely what is wrong.
-		lengths, err = upstream.EmbeddingLengths(body)
-	}
+	lengths, err := upstream.EmbeddingLengths(body)
 	if err != nil {
 		return upstream.BadResponse(p.Identifier, "the embeddings answer is malformed: %v", err), "embeddings answer: " + err.Error()
 	}
@@ -153,61 +145,8 @@ func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte
 	return nil, ""
 }
 
-// vectorLengths counts each vector of an embeddings answer on the gateway's fast path: the
-// structure is walked with vectorised searches (a float list is its commas plus one, having been
-// shown to hold no string or container; a base64 string is its length), which costs a few
-// microseconds where a byte-by-byte check of every number costs ~300µs for 16×768 floats. It does
-// not check the characters of each number (a client's decoder rejects a malformed one); ok is
-// false on anything unusual, and the caller then asks upstream.EmbeddingLengths.
-func vectorLengths(body []byte) (lengths []int, ok bool) {
-	ok = true
-	_, err := scanDocument(body, false, func(m member) bool {
-		if string(m.key) != "data" || body[m.valStart] != '[' {
-			return true
-		}
-		list := body[m.valStart:m.valEnd]
-		for i := skipSpace(list, 1); i < len(list)-1; {
-			n := -1
-			end, err := scanObject(list, i, false, func(o member) bool {
-				if string(o.key) != "embedding" {
-					return true
-				}
-				v := list[o.valStart:o.valEnd]
-				switch {
-				case v[0] == '[' && emptyArray(v):
-					n = 0
-				case v[0] == '[':
-					n = bytes.Count(v, []byte{','}) + 1
-					// Only a flat list of numbers is a vector: no nested list, object or string.
-					ok = ok && bytes.IndexByte(v[1:], '[') < 0 && bytes.IndexByte(v, '{') < 0 && bytes.IndexByte(v, '"') < 0
-				case v[0] == '"' && bytes.IndexByte(v, '\\') < 0:
-					raw := len(bytes.TrimRight(v[1:len(v)-1], "="))
-					if raw%4 == 1 || raw*3/4%4 != 0 {
-						ok = false
-					}
-					n = raw * 3 / 4 / 4
-				default:
-					ok = false
-				}
-				return true
-			})
-			if err != nil || n < 0 {
-				ok = false
-				return false
-			}
-			lengths = append(lengths, n)
-			i = skipSpace(list, end)
-			if i < len(list) && list[i] == ',' {
-				i = skipSpace(list, i+1)
-			}
-		}
-		return true
-	})
-	return lengths, ok && err == nil && lengths != nil
-}
-
 // plain relays a non-streamed answer: read whole (pooled, bounded), checked, "model" rewritten to
-// the pinned name, usage counted, written in one piece with its length.
+// the pinned name in place, usage counted, written in one piece with its length.
 func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider, check func(*call, *catalog.Model, *catalog.Provider, []byte) (*apierror.Error, string)) {
 	in := getBuffer(0)
 	defer putBuffer(in)
@@ -248,11 +187,11 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = tokenCounts(body[usageSpan[0]:usageSpan[1]])
 	}
 	if modelSpan[0] >= 0 {
-		out := getBuffer(len(body) + len(m.Name) + 2)
-		defer putBuffer(out)
+		// In place: servers put "model" near the end or near the start, so this moves a few
+		// bytes, or at worst what a copy would have.
 		var quoted [160]byte
-		out.b = applyEdits(out.b, body, edit{modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name)})
-		body = out.b
+		in.b = splice(in.b, modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name))
+		body = in.b
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")

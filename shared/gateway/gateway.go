@@ -27,7 +27,8 @@ type Catalog interface {
 }
 
 // Upstream sends a request to a provider (upstream.Client). A 2xx answer comes back with its body
-// open; any other answer, and any failure, comes back as an error carrying SPEC's *apierror.Error.
+// open, and closing that body stops the call; any other answer, and any failure, comes back as an
+// error carrying SPEC's *apierror.Error. hdr is shared between requests: Send must not modify it.
 type Upstream interface {
 	Send(ctx context.Context, p *catalog.Provider, method, route string, body []byte, hdr http.Header) (*http.Response, error)
 }

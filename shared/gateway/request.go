@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -37,14 +38,18 @@ func putBuffer(buf *buffer) {
 
 var errTooLarge = errors.New("body too large")
 
+// readSlack is room past an announced length: one byte so that the final read sees EOF without
+// growing the buffer, and room for a longer "model" spliced in place.
+const readSlack = 512
+
 // readAll reads r into buf, failing with errTooLarge past limit bytes. sizeHint is the announced
 // Content-Length (or -1).
 func readAll(r io.Reader, buf *buffer, sizeHint, limit int64) error {
 	if sizeHint > limit {
 		return errTooLarge
 	}
-	if sizeHint >= 0 && int64(cap(buf.b)) < sizeHint+1 {
-		buf.b = make([]byte, 0, sizeHint+1) // +1 so the final read sees EOF without growing
+	if sizeHint >= 0 && int64(cap(buf.b)) < sizeHint+readSlack {
+		buf.b = make([]byte, 0, sizeHint+readSlack)
 	}
 	b := buf.b
 	for {
@@ -267,6 +272,20 @@ func emptyArray(v []byte) bool {
 type edit struct {
 	start, end int
 	text       []byte
+}
+
+// splice replaces b[start:end] with text in place, moving only the bytes after end, and returns
+// the resized slice (grown, and so copied, only when text is longer and b has no room left).
+func splice(b []byte, start, end int, text []byte) []byte {
+	oldLen := len(b)
+	newLen := oldLen + len(text) - (end - start)
+	if newLen > oldLen {
+		b = slices.Grow(b, newLen-oldLen)
+	}
+	b = b[:max(oldLen, newLen)]
+	copy(b[start+len(text):], b[end:oldLen])
+	copy(b[start:], text)
+	return b[:newLen]
 }
 
 // applyEdits appends src with edits (sorted, not overlapping) applied to dst.

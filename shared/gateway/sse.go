@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -215,7 +214,7 @@ func memberExtent(data []byte, ms []member, k int) (int, int) {
 }
 
 // relay streams the upstream's events to the client; see sseRelay.
-func (c *call) relay(ctx context.Context, cancel context.CancelFunc, resp *http.Response, m *catalog.Model, stripUsage bool) {
+func (c *call) relay(resp *http.Response, m *catalog.Model, stripUsage bool) {
 	s := &sseRelay{model: appendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent}
 	h := c.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
@@ -228,7 +227,8 @@ func (c *call) relay(ctx context.Context, cancel context.CancelFunc, resp *http.
 			flusher.Flush()
 		}
 	}
-	flush()
+	// The headers go out with the first event (run flushes as soon as one is complete), in one
+	// write rather than two.
 	err := s.run(resp.Body, c.w, flush)
 	c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = s.prompt, s.completion, s.total
 	var we writeError
@@ -240,8 +240,8 @@ func (c *call) relay(ctx context.Context, cancel context.CancelFunc, resp *http.
 			c.row.Status = http.StatusOK
 		}
 		return
-	case errors.As(err, &we) || ctx.Err() != nil:
-		cancel() // the client is gone: stop the upstream
+	case errors.As(err, &we) || c.r.Context().Err() != nil:
+		resp.Body.Close() // the client is gone: stop the upstream
 		c.clientClosed("the client went away during the stream")
 		return
 	}

@@ -7,14 +7,27 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
 type ctxKey struct{}
 
+// info is what a request carries: its id, and its logger, built on first use because most
+// requests never log anything but their one line. One allocation holds it and the status recorder.
 type info struct {
-	id  string
-	log *slog.Logger
+	id   string
+	base *slog.Logger
+	log  atomic.Pointer[slog.Logger]
+	rec  statusRecorder
+}
+
+func (i *info) logger() *slog.Logger {
+	if l := i.log.Load(); l != nil {
+		return l
+	}
+	i.log.CompareAndSwap(nil, i.base.With("request_id", i.id))
+	return i.log.Load()
 }
 
 // Header carries the request id in and out. The Lambda adapter sets it from API Gateway's request id.
@@ -28,14 +41,17 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		if id == "" || len(id) > 128 {
 			id = NewID()
 		}
-		l := log.With("request_id", id)
 		w.Header().Set(Header, id)
-		ctx := context.WithValue(r.Context(), ctxKey{}, &info{id: id, log: l})
+		i := &info{id: id, base: log, rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
+		ctx := context.WithValue(r.Context(), ctxKey{}, i)
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		l.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		next.ServeHTTP(&i.rec, r.WithContext(ctx))
+		// The same line as Logger(ctx) would write, without building that logger when the
+		// level is off.
+		if log.Enabled(ctx, slog.LevelInfo) {
+			log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", i.rec.status), slog.Duration("duration", time.Since(start)))
+		}
 	})
 }
 
@@ -50,16 +66,19 @@ func ID(ctx context.Context) string {
 // Logger returns the request's logger, or fallback outside a request.
 func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 	if i, ok := ctx.Value(ctxKey{}).(*info); ok {
-		return i.log
+		return i.logger()
 	}
 	return fallback
 }
 
 // NewID returns a fresh random request id.
 func NewID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return "req_" + hex.EncodeToString(b)
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	var s [4 + 24]byte
+	copy(s[:], "req_")
+	hex.Encode(s[4:], b[:])
+	return string(s[:])
 }
 
 type statusRecorder struct {

@@ -186,7 +186,8 @@ const maxErrorBody = 64 << 10
 //
 // The provider's auth is set, replacing any Authorization or api-key header in hdr, so a
 // caller's own key can never reach the upstream; hop-by-hop headers, cookies and
-// Accept-Encoding in hdr are dropped too. Redirects are not followed. The call is
+// Accept-Encoding in hdr are dropped too; hdr itself is not modified, so callers may share
+// one. Redirects are not followed. The call is
 // bounded by p's timeouts: connect (dial and TLS), first byte (request sent → headers), idle
 // (the longest the upstream may stay silent while the body is read) and total (the whole call,
 // body included; its timer is released when the body is closed).
@@ -266,10 +267,16 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 
 // watchedBody fails a read that waits longer than idle for the upstream, turns read failures
 // into *Error, and releases the call's deadline when closed.
+//
+// A read costs two atomic stores of the monotonic clock rather than a timer reset and stop: one
+// timer, armed at the first read, wakes up at most once per idle period and fails the call only
+// when the read in progress then has been waiting for idle or longer.
 type watchedBody struct {
 	rc        io.ReadCloser
 	idle      time.Duration
 	timer     *time.Timer
+	armed     bool         // the timer runs (from the first read on); the reader's own
+	readSince atomic.Int64 // when the read in progress began (monotonic ns since epoch); 0 when none
 	idleFired atomic.Bool
 	cancel    context.CancelFunc
 	callCtx   context.Context
@@ -278,22 +285,48 @@ type watchedBody struct {
 	closed    atomic.Bool
 }
 
+// epoch anchors the monotonic clock that readSince counts from.
+var epoch = time.Now()
+
+// monotonic is nanoseconds since epoch, never 0.
+func monotonic() int64 { return int64(time.Since(epoch)) + 1 }
+
 func newWatchedBody(rc io.ReadCloser, idle time.Duration, cancel context.CancelFunc, callCtx, parent context.Context, provider string) *watchedBody {
 	b := &watchedBody{rc: rc, idle: idle, cancel: cancel, callCtx: callCtx, parentCtx: parent, provider: provider}
-	b.timer = time.AfterFunc(time.Hour, func() {
-		b.idleFired.Store(true)
-		b.cancel() // unblocks the pending read: the transport watches the request's context
-	})
+	// Created stopped so that check never sees it unset; the first read arms it.
+	b.timer = time.AfterFunc(time.Hour, b.check)
 	b.timer.Stop()
 	return b
+}
+
+// check runs when the timer fires: it fails the call if the read in progress has waited for
+// idle, and otherwise sleeps until the earliest moment that could be true.
+func (b *watchedBody) check() {
+	now := monotonic() // before the load: a read that began later cannot look old
+	since := b.readSince.Load()
+	waited := time.Duration(now - since)
+	switch {
+	case b.closed.Load():
+	case since != 0 && waited >= b.idle:
+		b.idleFired.Store(true)
+		b.cancel() // unblocks the pending read: the transport watches the request's context
+	case since != 0:
+		b.timer.Reset(b.idle - waited)
+	default:
+		b.timer.Reset(b.idle)
+	}
 }
 
 // Read measures only the time spent waiting inside Read: that is the upstream's silence, not
 // the caller's own time between reads (e.g. writing to a slow client).
 func (b *watchedBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.idle)
+	b.readSince.Store(monotonic())
+	if !b.armed {
+		b.armed = true
+		b.timer.Reset(b.idle)
+	}
 	n, err := b.rc.Read(p)
-	b.timer.Stop()
+	b.readSince.Store(0)
 	if err == nil || err == io.EOF {
 		return n, err
 	}

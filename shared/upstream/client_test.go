@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -70,11 +71,16 @@ func TestSendAuthReplacesTheCallersCredential(t *testing.T) {
 		if tt.method != catalog.AuthAPIKey {
 			inbound.Del("X-Api-Key") // only the configured header is the provider's to own
 		}
-		resp, err := c.Send(context.Background(), p, http.MethodPost, "/chat/completions", []byte(chatBody), inbound.Clone())
+		sent := inbound.Clone()
+		resp, err := c.Send(context.Background(), p, http.MethodPost, "/chat/completions", []byte(chatBody), sent)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.method, err)
 		}
 		resp.Body.Close()
+		// Callers share one header map between requests (the gateway does).
+		if !reflect.DeepEqual(sent, inbound) {
+			t.Errorf("%s: Send modified the caller's header: %v, was %v", tt.method, sent, inbound)
+		}
 		mu.Lock()
 		if a := got.Get("Authorization"); a != tt.wantAuth {
 			t.Errorf("%s: Authorization %q, want %q", tt.method, a, tt.wantAuth)

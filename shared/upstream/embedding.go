@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -231,50 +232,25 @@ func (s *scanner) vector() (int, error) {
 		}
 		return base64Floats(raw)
 	case '[':
-		s.i++
-		// Numbers hold no ']', so the list ends at the next one; bytes.IndexByte and
-		// bytes.Count are vectorised, which is what makes this microseconds.
-		j := bytes.IndexByte(s.b[s.i:], ']')
-		if j < 0 {
-			return 0, s.fail("unterminated embedding list")
-		}
-		list := s.b[s.i : s.i+j]
-		if err := checkNumberList(list); err != nil {
+		n, end, err := countNumbers(s.b, s.i+1)
+		if err != nil {
+			s.i = end
 			return 0, s.fail(err.Error())
 		}
-		s.i += j + 1
-		if len(bytes.TrimSpace(list)) == 0 {
-			return 0, nil
-		}
-		return bytes.Count(list, []byte{','}) + 1, nil
+		s.i = end + 1
+		return n, nil
 	}
 	return 0, s.fail("an embedding is neither a list of numbers nor a base64 string")
 }
 
-// Byte classes for the fast checks: OR-ing the classes of all bytes of a vector tells in one
-// branch-free pass whether it holds anything unusual, so the common case never runs the
-// byte-by-byte state machine.
+// Byte classes for the fast checks: OR-ing the classes of all bytes of a base64 string tells in
+// one branch-free pass whether it holds anything unusual, so the common case never runs the
+// byte-by-byte check.
 const (
-	clsPlain   = 0 // a number byte, or a base64 letter
-	clsComma   = 1
-	clsSpace   = 2
-	clsSpecial = 4 // '=' or '\\' in base64
+	clsPlain   = 0 // a base64 letter
+	clsSpecial = 4 // '=' or '\\'
 	clsInvalid = 8
 )
-
-var numberClass = func() (t [256]uint8) {
-	for i := range t {
-		t[i] = clsInvalid
-	}
-	for _, c := range []byte("0123456789+-.eE") {
-		t[c] = clsPlain
-	}
-	t[','] = clsComma
-	for _, c := range []byte(" \t\r\n") {
-		t[c] = clsSpace
-	}
-	return
-}()
 
 var base64Class = func() (t [256]uint8) {
 	for i := range t {
@@ -304,48 +280,115 @@ func classes(b []byte, table *[256]uint8) uint8 {
 	return a0 | a1 | a2 | a3
 }
 
-// checkNumberList checks that list holds only number characters, commas and whitespace, with a
-// number between every two commas.
-func checkNumberList(list []byte) error {
-	// One branch-free pass over the compact form, e.g. [0.1,-0.2]: acc collects the classes
-	// seen, adj the classes of two neighbours alike (",," is an empty element); a leading or
-	// trailing comma pairs with the virtual commas around the list.
-	var acc, adj uint8
-	prev := uint8(clsComma)
-	for _, c := range list {
-		k := numberClass[c]
-		acc |= k
-		adj |= k & prev
-		prev = k
+// SWAR (SIMD within a register) constants: one 64-bit word holds eight bytes of the body.
+const (
+	lanes01 = 0x0101010101010101
+	lanes7f = 0x7f7f7f7f7f7f7f7f
+	lanes80 = 0x8080808080808080
+	lanesF0 = 0xf0f0f0f0f0f0f0f0
+)
+
+// plainWord reports whether all eight bytes of w lie in 0x2b..0x3a: '+', ',', '-', '.', '/',
+// the digits and ':'. Adding 0x55 maps exactly that range to 0x80..0x8f. A byte above it
+// carries into the next lane, but its own lane then falls below 0x80 and fails the word.
+func plainWord(w uint64) bool {
+	return (w+lanes01*0x55)&lanesF0 == lanes80
+}
+
+// countNumbers counts the numbers of the list whose first element starts at b[i] (just after
+// '['), and returns the index of its closing ']'. It checks that the list holds only number
+// characters, commas and whitespace, with a number between every two commas.
+//
+// A compact list (as most servers write it) is read eight bytes a word: three operations check
+// the characters (with '/' and ':' ruled out by two vectorised searches of the whole list), a
+// few more find two commas side by side; a word with an exponent is checked byte by byte.
+// Anything else (whitespace, a mistake) goes to the byte-by-byte scan, which says what is wrong.
+func countNumbers(b []byte, i int) (n, end int, err error) {
+	j := bytes.IndexByte(b[i:], ']')
+	if j < 0 {
+		return slowCountNumbers(b, i)
 	}
-	if len(list) > 0 {
-		adj |= prev & clsComma
+	list := b[i : i+j]
+	if len(list) == 0 {
+		return 0, i + j, nil
 	}
-	if acc&(clsSpace|clsInvalid) == 0 {
-		if adj&clsComma != 0 {
-			return errors.New("an embedding list has an empty element")
+	// bad collects the lanes of two commas side by side; prev carries the comma flag of a
+	// word's last lane into the next word's first (the virtual comma before the list makes a
+	// leading comma an empty element). Lanes are only compared once a word is known to be ASCII.
+	ok, bad, prev := true, uint64(0), uint64(0x80)
+	rest := list
+	for ; len(rest) >= 8; rest = rest[8:] {
+		w := binary.LittleEndian.Uint64(rest)
+		if !plainWord(w) && !exponentWord(rest[:8]) {
+			ok = false
+			break
 		}
-		return nil
+		comma := ^((w ^ lanes01*',') + lanes7f) & lanes80
+		bad |= comma & (comma<<8 | prev)
+		prev = comma >> 56
 	}
-	inNumber, seen := false, false
-	for _, c := range list {
-		switch numberClass[c] {
-		case clsPlain:
-			inNumber, seen = true, true
-		case clsComma:
-			if !inNumber {
-				return errors.New("an embedding list has an empty element")
+	last := prev != 0
+	for _, c := range rest {
+		comma := c == ','
+		if !numberByte[c] && !comma || comma && last {
+			ok = false
+		}
+		last = comma
+	}
+	if ok && bad == 0 && !last && bytes.IndexByte(list, '/') < 0 && bytes.IndexByte(list, ':') < 0 {
+		return bytes.Count(list, []byte{','}) + 1, i + j, nil
+	}
+	return slowCountNumbers(b, i)
+}
+
+// exponentWord reports whether every byte of w is a number byte or a comma (the rare word of a
+// compact list holding an 'e' or 'E').
+func exponentWord(w []byte) bool {
+	for _, c := range w {
+		if !numberByte[c] && c != ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// numberByte holds what the byte-by-byte path accepts inside a number.
+var numberByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eE") {
+		t[c] = true
+	}
+	return
+}()
+
+// slowCountNumbers is countNumbers byte by byte.
+func slowCountNumbers(b []byte, i int) (n, end int, err error) {
+	commas := 0
+	lastComma := true // a virtual comma before the first element
+	seen := false
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == ',':
+			if lastComma {
+				return 0, i, errors.New("an embedding list has an empty element")
 			}
-			inNumber = false
-		case clsSpace:
+			commas++
+			lastComma = true
+		case numberByte[c]:
+			lastComma, seen = false, true
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+		case c == ']':
+			if !seen {
+				return 0, i, nil // only whitespace: a comma would have been an empty element
+			}
+			if lastComma {
+				return 0, i, errors.New("an embedding list ends with a comma")
+			}
+			return commas + 1, i, nil
 		default:
-			return fmt.Errorf("an embedding list holds %q, not only numbers", c)
+			return 0, i, fmt.Errorf("an embedding list holds %q, not only numbers", c)
 		}
 	}
-	if seen && !inNumber {
-		return errors.New("an embedding list ends with a comma")
-	}
-	return nil
+	return 0, i, errors.New("unterminated embedding list")
 }
 
 // base64Floats is the number of float32 values a standard base64 string (padded or not)

@@ -71,6 +71,19 @@ func TestEmbeddingLengths(t *testing.T) {
 		{name: "base64 with junk", body: `{"data":[{"embedding":"AAA*AAAA"}]}`, bad: true},
 		{name: "trailing garbage", body: `{"data":[]} x`, bad: true},
 		{name: "HTML", body: `<html><title>502</title></html>`, bad: true},
+		// Cases the gateway's own counter used to cover, now that it calls EmbeddingLengths.
+		{name: "exponents and signs", body: `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-2e-3,3]},{"index":1,"embedding":[1,2,3]}],"model":"m","usage":{"prompt_tokens":2,"total_tokens":2}}`, want: []int{3, 3}},
+		{name: "base64 unpadded, 7 floats", body: `{"data":[{"embedding":"` + strings.TrimRight(base64.StdEncoding.EncodeToString(make([]byte, 28)), "=") + `"}]}`, want: []int{7}},
+		{name: "object in a vector", body: `{"data":[{"embedding":[1,{"a":2}]}]}`, bad: true},
+		{name: "truncated after an item", body: `{"data":[{"embedding":[1,2]}`, bad: true},
+		{name: "pretty-printed, as OpenAI writes it", body: "{\n  \"data\": [\n    {\n      \"embedding\": [\n        -0.006929283,\n        -0.005336422,\n        1.2e-05\n      ]\n    }\n  ]\n}", want: []int{3}},
+		{name: "slash in a vector", body: `{"data":[{"embedding":[1.0/2.0,0.5]}]}`, bad: true},
+		{name: "letter in a vector", body: `{"data":[{"embedding":[0.12345678,0.1234x678,1]}]}`, bad: true},
+		{name: "non-ASCII in a vector", body: "{\"data\":[{\"embedding\":[0.12345678,0.1234\u00e9678,1]}]}", bad: true},
+		{name: "leading comma", body: `{"data":[{"embedding":[,0.12345678,0.12345678]}]}`, bad: true},
+		{name: "only a comma", body: `{"data":[{"embedding":[ , ]}]}`, bad: true},
+		{name: "comma and space", body: `{"data":[{"embedding":[0.1, ,0.2]}]}`, bad: true},
+		{name: "unterminated long list", body: `{"data":[{"embedding":[0.12345678,0.12345678,0.12345678,0.12345678`, bad: true},
 	}
 	for _, tt := range tests {
 		got, err := EmbeddingLengths([]byte(tt.body))
@@ -82,6 +95,48 @@ func TestEmbeddingLengths(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, tt.want) {
 			t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+// TestEmbeddingListsWordBoundaries moves a mistake across every offset of a long compact list,
+// so that it falls at each lane of the eight- and sixteen-byte words the scan reads at once and
+// on the boundaries between them.
+func TestEmbeddingListsWordBoundaries(t *testing.T) {
+	const n = 40
+	nums := make([]string, n)
+	for i := range nums {
+		nums[i] = fmt.Sprintf("%.*f", 1+i%7, float64(i)/7-2) // numbers of varied length
+	}
+	body := func(list string) []byte { return []byte(`{"data":[{"embedding":[` + list + `]}]}`) }
+	if got, err := EmbeddingLengths(body(strings.Join(nums, ","))); err != nil || !slices.Equal(got, []int{n}) {
+		t.Fatalf("clean list: got %v, %v", got, err)
+	}
+	list := strings.Join(nums, ",")
+	for at := 0; at <= len(list); at++ {
+		for _, bad := range []string{",", "x", "\"", "]", "[", "/", "\x80"} {
+			mutated := list[:at] + bad + list[at:]
+			if bad == "," && at > 0 && at < len(list) && list[at-1] != ',' && list[at] != ',' {
+				// A comma inside a number splits it in two: still a list of numbers, one longer.
+				got, err := EmbeddingLengths(body(mutated))
+				if err != nil || !slices.Equal(got, []int{n + 1}) {
+					t.Errorf("comma at %d: got %v, %v; want [%d]", at, got, err, n+1)
+				}
+				continue
+			}
+			if got, err := EmbeddingLengths(body(mutated)); err == nil {
+				t.Errorf("%q at %d: got %v, want an error", bad, at, got)
+			}
+		}
+		// Whitespace anywhere between the brackets is allowed and changes nothing, except inside
+		// a number, where it splits the number and leaves two without a comma between them; the
+		// scan checks characters, not number grammar, so only the count is asserted where a
+		// space falls next to a comma or a bracket.
+		if at == 0 || at == len(list) || list[at-1] == ',' || list[at] == ',' {
+			got, err := EmbeddingLengths(body(list[:at] + " \n\t\r" + list[at:]))
+			if err != nil || !slices.Equal(got, []int{n}) {
+				t.Errorf("whitespace at %d: got %v, %v; want [%d]", at, got, err, n)
+			}
 		}
 	}
 }
