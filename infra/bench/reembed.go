@@ -108,9 +108,9 @@ func reembedBench(ctx context.Context, base string, o reembedOptions) error {
 		}
 		fillRate := float64(res.embedded) / res.fill.Seconds()
 		rawRate := float64(o.docs) / copyTime.Seconds()
-		fmt.Printf("re-embed run of %d documents to %d dimensions: filled in %v (%.0f docs/s, %.0f%% of raw COPY; goal ≥ 70%%), succeeded after %v (%.0f docs/s end to end), %d fill slices\n",
+		fmt.Printf("re-embed run of %d documents to %d dimensions: filled in %v (%.0f docs/s, %.0f%% of raw COPY; goal ≥ 70%%), succeeded after %v (%.0f docs/s end to end); the first fill job started %v after the run\n",
 			res.embedded, o.dim, res.fill.Round(time.Millisecond), fillRate, 100*fillRate/rawRate, res.total.Round(time.Millisecond),
-			float64(res.embedded)/res.total.Seconds(), res.slices)
+			float64(res.embedded)/res.total.Seconds(), res.pickUp.Round(time.Millisecond))
 		fmt.Printf("  of which: HNSW build %v, verification %v (self-recall at 10 %.3f); worker peak memory (VmHWM) %.1f MB\n",
 			res.build.Round(time.Millisecond), res.verify.Round(time.Millisecond), res.recall, float64(res.hwmKB)/1024)
 		bare, settings, err := bareBuild(ctx, pool, res.table)
@@ -249,7 +249,7 @@ type rbRun struct {
 	embedded               int64
 	fill, total, build     time.Duration // from the run's start (its row's created_at)
 	verify                 time.Duration
-	slices                 int64 // fill job attempts: each slice of JobSlice is one
+	pickUp                 time.Duration // until the worker started the first fill job
 	hwmKB                  int64
 	recall                 float64
 	table                  string
@@ -336,19 +336,19 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 		return r, fmt.Errorf("the worker: %w", err)
 	}
 
-	var created, finished, fillEnd, buildStart, buildEnd, verifyStart, verifyEnd time.Time
+	var created, finished, fillEnd, fillStart, buildStart, buildEnd, verifyStart, verifyEnd time.Time
 	err = pool.QueryRow(ctx, `SELECT r.created_at, r.finished_at,
 			(SELECT max(finalized_at) FROM river_job WHERE kind = 'reembed_fill'),
-			(SELECT sum(attempt) FROM river_job WHERE kind = 'reembed_fill'),
+			(SELECT min(attempted_at) FROM river_job WHERE kind = 'reembed_fill'),
 			(SELECT attempted_at FROM river_job WHERE kind = 'reembed_build' ORDER BY id DESC LIMIT 1),
 			(SELECT finalized_at FROM river_job WHERE kind = 'reembed_build' ORDER BY id DESC LIMIT 1),
 			(SELECT attempted_at FROM river_job WHERE kind = 'reembed_verify' ORDER BY id DESC LIMIT 1),
 			(SELECT finalized_at FROM river_job WHERE kind = 'reembed_verify' ORDER BY id DESC LIMIT 1)
-		FROM reembed_runs r WHERE r.id = $1`, run.ID).Scan(&created, &finished, &fillEnd, &r.slices, &buildStart, &buildEnd, &verifyStart, &verifyEnd)
+		FROM reembed_runs r WHERE r.id = $1`, run.ID).Scan(&created, &finished, &fillEnd, &fillStart, &buildStart, &buildEnd, &verifyStart, &verifyEnd)
 	if err != nil {
 		return r, fmt.Errorf("read the run's times: %w", err)
 	}
-	r.fill, r.total = fillEnd.Sub(created), finished.Sub(created)
+	r.fill, r.total, r.pickUp = fillEnd.Sub(created), finished.Sub(created), fillStart.Sub(created)
 	r.build, r.verify = buildEnd.Sub(buildStart), verifyEnd.Sub(verifyStart)
 	cfg := reembed.ConfigFromEnv().WithDefaults()
 	r.buildMem, r.buildWorkers = fmt.Sprintf("%dMB", cfg.HNSWMemoryMB), strconv.Itoa(cfg.HNSWWorkers)
