@@ -8,7 +8,7 @@ WITH_DB   := infra/with-db.sh
 # The test timeout is generous for a cold first run on 2 cores; a normal run takes a few minutes.
 TESTFLAGS ?= -count=1 -timeout 14m
 
-.PHONY: dev test vet build bench fuzz soak clean lambdas
+.PHONY: dev test vet build bench bench-reembed fuzz soak clean lambdas
 
 # The Lambda binaries, as `sam build` makes them (BuildMethod: makefile runs build-<LogicalId> with
 # ARTIFACTS_DIR set). ROOT makes the targets work from whatever folder SAM runs them in.
@@ -53,9 +53,15 @@ fuzz:
 	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzSSERelay$$' -fuzztime $(FUZZTIME)
 
-# Direct vs the ReverseProxy floor vs the gateway, in one run (docs/benchmarks.md). BENCHFLAGS: -n, -only, -rounds.
+# Direct vs the ReverseProxy floor vs the gateway, then the re-embed figures (raw COPY vs a run's fill,
+# HNSW build vs a bare CREATE INDEX, the worker's peak memory), in one run (docs/benchmarks.md).
+# BENCHFLAGS: -n, -only (-only reembed: the re-embed part alone), -rounds, -reembed-docs, -reembed-mem-docs.
 bench:
 	$(WITH_DB) $(GO) run ./infra/bench $(BENCHFLAGS)
+
+# The re-embed part of make bench alone.
+bench-reembed:
+	$(WITH_DB) $(GO) run ./infra/bench -only reembed $(BENCHFLAGS)
 
 # The gateway under load with 1% upstream failures for SOAK (default 10m); not part of make test.
 SOAK ?= 10m

@@ -61,8 +61,25 @@ func main() {
 		soakConc = flag.Int("soak-concurrency", 32, "soak: concurrent clients")
 		failRate = flag.Float64("soak-fail-rate", 0.01, "soak: fraction of upstream calls that fail")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, upstream, floor and gateway) to this file")
+		rb       reembedOptions
+		worker   = flag.String("reembed-worker", "", "internal: run only the re-embed worker on this database URL (the memory figures' child process)")
 	)
+	flag.IntVar(&rb.docs, "reembed-docs", 100_000, "re-embed: documents of the throughput and HNSW run")
+	flag.IntVar(&rb.dim, "reembed-dim", 768, "re-embed: the target model's dimension")
+	flag.StringVar(&rb.memDocs, "reembed-mem-docs", "20000,200000", "re-embed: corpus sizes of the worker's peak-memory runs (empty: none)")
+	// At 768 the HNSW build of 200,000 documents takes ~4 minutes on 2 cores (make bench ~10 in all);
+	// a smaller one (256) gives the worker's memory figures in a fraction of that.
+	flag.IntVar(&rb.memDim, "reembed-mem-dim", 768, "re-embed: the target dimension of the peak-memory runs")
+	flag.DurationVar(&rb.maxRun, "reembed-max-run", 10*time.Minute, "re-embed: time bound of each run")
+	flag.StringVar(&rb.workerProfile, "reembed-worker-cpuprofile", "", "re-embed: write a CPU profile of the worker process of the throughput run to this file")
 	flag.Parse()
+	if *worker != "" {
+		if err := reembedWorker(*worker, os.Getenv("BENCH_WORKER_CPUPROFILE")); err != nil {
+			fmt.Fprintln(os.Stderr, "bench worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
 		if err == nil {
@@ -76,22 +93,40 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// -only reembed runs the re-embed part alone; any other -only runs the matching gateway cases.
+	gatewayPart := *only != "reembed"
+	reembedPart := *soak == 0 && (*only == "" || *only == "reembed")
+	if gatewayPart {
+		if err := gatewayBench(ctx, *soak, *soakConc, *failRate, *requests, *maxCase, *rounds, *only); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if reembedPart {
+		if gatewayPart {
+			fmt.Println()
+		}
+		if err := reembedBench(ctx, os.Getenv("DATABASE_URL"), rb); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: re-embed:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// gatewayBench runs the gateway benchmark, or the soak test when soak > 0.
+func gatewayBench(ctx context.Context, soak time.Duration, soakConc int, failRate float64, requests int, maxCase time.Duration, rounds int, only string) error {
 	h, err := setup(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		if h != nil {
+			h.close()
+		}
+		return err
 	}
 	defer h.close()
-	if *soak > 0 {
-		err = h.soak(ctx, *soak, *soakConc, *failRate)
-	} else {
-		err = h.bench(ctx, *requests, *maxCase, *rounds, *only)
+	if soak > 0 {
+		return h.soak(ctx, soak, soakConc, failRate)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		h.close()
-		os.Exit(1)
-	}
+	return h.bench(ctx, requests, maxCase, rounds, only)
 }
 
 // harness is the three targets and what they run on.
@@ -179,23 +214,55 @@ func (h *harness) serve(handler http.Handler) (string, error) {
 
 // database creates a database of the run's own, migrated, dropped by close.
 func (h *harness) database(ctx context.Context) error {
+	var err error
+	h.pool, h.dbName, err = newDatabase(ctx, h.base)
+	return err
+}
+
+// newDatabase creates a fresh, migrated database on the server of base and opens a pool on it;
+// dropDatabase removes it.
+func newDatabase(ctx context.Context, base string) (*pgxpool.Pool, string, error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	h.dbName = "switchyard_bench_" + hex.EncodeToString(b)
-	c, err := pgx.Connect(ctx, h.base)
+	name := "switchyard_bench_" + hex.EncodeToString(b)
+	c, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return nil, "", fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+h.dbName); err != nil {
-		return fmt.Errorf("create the bench database: %w", err)
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, "", fmt.Errorf("create the bench database: %w", err)
 	}
-	u, _ := url.Parse(h.base)
-	u.Path = "/" + h.dbName
-	if h.pool, err = postgres.Open(ctx, u.String(), postgres.PoolConfig{}); err != nil {
-		return err
+	// Migrate on a pool of its own: connections opened before the migrations create the vector
+	// extension have no vector types registered.
+	pool, err := postgres.Open(ctx, databaseURL(base, name), postgres.PoolConfig{MaxConns: 2})
+	if err == nil {
+		err = postgres.Migrate(ctx, pool, nil)
+		pool.Close()
 	}
-	return postgres.Migrate(ctx, h.pool, nil)
+	if err == nil {
+		pool, err = postgres.Open(ctx, databaseURL(base, name), postgres.PoolConfig{})
+	}
+	if err != nil {
+		dropDatabase(base, name)
+		return nil, "", err
+	}
+	return pool, name, nil
+}
+
+func databaseURL(base, name string) string {
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func dropDatabase(base, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c, err := pgx.Connect(ctx, base); err == nil {
+		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		c.Close(ctx)
+	}
 }
 
 func (h *harness) fixtures(ctx context.Context, upstreamBase string) error {
@@ -241,10 +308,7 @@ func (h *harness) close() {
 			h.pool.Close()
 		}
 		if h.dbName != "" {
-			if c, err := pgx.Connect(ctx, h.base); err == nil {
-				_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+h.dbName+" WITH (FORCE)")
-				c.Close(ctx)
-			}
+			dropDatabase(h.base, h.dbName)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package reembed
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -65,9 +66,21 @@ func (e *UpstreamEmbedder) call(ctx context.Context, m *catalog.Model, p *catalo
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxEmbeddingsBody))
+	raw, err := readBody(resp, maxEmbeddingsBody)
 	if err != nil {
 		return nil, upstream.BadResponse(p.Identifier, "reading the embeddings answer failed: %v", err)
+	}
+	vecs, err := decodeEmbeddings(raw, len(texts))
+	if err != nil {
+		return nil, upstream.BadResponse(p.Identifier, "%v", err)
+	}
+	return vecs, nil
+}
+
+// decodeEmbeddings reads the n vectors of an embeddings answer, each at its item's index.
+func decodeEmbeddings(raw []byte, n int) ([][]float32, error) {
+	if vecs, ok := parseBase64Embeddings(raw, n); ok {
+		return vecs, nil
 	}
 	var out struct {
 		Data []struct {
@@ -76,19 +89,19 @@ func (e *UpstreamEmbedder) call(ctx context.Context, m *catalog.Model, p *catalo
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, upstream.BadResponse(p.Identifier, "the embeddings answer is not JSON of the OpenAI shape: %v", err)
+		return nil, fmt.Errorf("the embeddings answer is not JSON of the OpenAI shape: %v", err)
 	}
-	if len(out.Data) != len(texts) {
-		return nil, upstream.BadResponse(p.Identifier, "asked for %d embeddings, got %d", len(texts), len(out.Data))
+	if len(out.Data) != n {
+		return nil, fmt.Errorf("asked for %d embeddings, got %d", n, len(out.Data))
 	}
-	vecs := make([][]float32, len(texts))
+	vecs := make([][]float32, n)
 	for i, d := range out.Data {
-		if d.Index < 0 || d.Index >= len(texts) || vecs[d.Index] != nil {
-			return nil, upstream.BadResponse(p.Identifier, "embedding %d has index %d", i, d.Index)
+		if d.Index < 0 || d.Index >= n || vecs[d.Index] != nil {
+			return nil, fmt.Errorf("embedding %d has index %d", i, d.Index)
 		}
 		v, err := decodeVector(d.Embedding)
 		if err != nil {
-			return nil, upstream.BadResponse(p.Identifier, "embedding %d: %v", i, err)
+			return nil, fmt.Errorf("embedding %d: %v", i, err)
 		}
 		vecs[d.Index] = v
 	}
@@ -118,4 +131,214 @@ func decodeVector(raw json.RawMessage) ([]float32, error) {
 		return nil, fmt.Errorf("neither base64 nor a list of numbers: %v", err)
 	}
 	return v, nil
+}
+
+// readBody reads at most limit bytes of resp's body, into one buffer of the announced length when
+// there is one (an embeddings answer is a megabyte per 256 vectors of 768 dimensions).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(r)
+}
+
+// parseBase64Embeddings reads the vectors of an embeddings answer whose embeddings are all base64, in
+// one pass and without reflection: encoding/json scans every byte of a megabyte answer twice, which
+// costs more than the rest of a fill batch in the worker. It checks what the fill relies on (each
+// item's index, in range and not repeated; each embedding well-formed base64 of float32s; n items) and
+// skips other members without validating them. ok is false for anything else (floats, escapes, an
+// unexpected shape, a wrong count), and the caller decodes with encoding/json, which says what is wrong.
+func parseBase64Embeddings(raw []byte, n int) (vecs [][]float32, ok bool) {
+	p := &jsonWalk{b: raw}
+	vecs = make([][]float32, n)
+	seen := 0
+	var scratch []byte
+	if !p.byte('{') {
+		return nil, false
+	}
+	for first := true; ; first = false {
+		if p.byte('}') {
+			break
+		}
+		if !first && !p.byte(',') {
+			return nil, false
+		}
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return nil, false
+		}
+		if key != "data" {
+			if !p.skip() {
+				return nil, false
+			}
+			continue
+		}
+		if !p.byte('[') {
+			return nil, false
+		}
+		for firstItem := true; ; firstItem = false {
+			if p.byte(']') {
+				break
+			}
+			if !firstItem && !p.byte(',') {
+				return nil, false
+			}
+			if !p.byte('{') {
+				return nil, false
+			}
+			index := -1
+			var emb []byte
+			for firstMember := true; ; firstMember = false {
+				if p.byte('}') {
+					break
+				}
+				if !firstMember && !p.byte(',') {
+					return nil, false
+				}
+				k, ok := p.str()
+				if !ok || !p.byte(':') {
+					return nil, false
+				}
+				switch k {
+				case "index":
+					if index, ok = p.uint(); !ok {
+						return nil, false
+					}
+				case "embedding":
+					if emb, ok = p.rawStr(); !ok {
+						return nil, false // a list of floats, or escapes: encoding/json's path
+					}
+				default:
+					if !p.skip() {
+						return nil, false
+					}
+				}
+			}
+			if index < 0 || index >= n || vecs[index] != nil || emb == nil {
+				return nil, false
+			}
+			need := base64.StdEncoding.DecodedLen(len(emb))
+			if cap(scratch) < need {
+				scratch = make([]byte, need)
+			}
+			m, err := base64.StdEncoding.Decode(scratch[:need], emb)
+			if err != nil || m%4 != 0 || m == 0 {
+				return nil, false
+			}
+			v := make([]float32, m/4)
+			for i := range v {
+				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(scratch[4*i:]))
+			}
+			vecs[index] = v
+			seen++
+		}
+	}
+	p.space()
+	if p.i != len(p.b) || seen != n {
+		return nil, false
+	}
+	return vecs, true
+}
+
+// jsonWalk is a cursor over JSON text for parseBase64Embeddings.
+type jsonWalk struct {
+	b []byte
+	i int
+}
+
+func (p *jsonWalk) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte consumes c (after whitespace) if it is next.
+func (p *jsonWalk) byte(c byte) bool {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// rawStr consumes a string without escapes and returns its bytes.
+func (p *jsonWalk) rawStr() ([]byte, bool) {
+	if !p.byte('"') {
+		return nil, false
+	}
+	end := bytes.IndexByte(p.b[p.i:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	s := p.b[p.i : p.i+end]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return nil, false
+	}
+	p.i += end + 1
+	return s, true
+}
+
+func (p *jsonWalk) str() (string, bool) {
+	s, ok := p.rawStr()
+	return string(s), ok
+}
+
+// uint consumes a non-negative integer of at most 9 digits.
+func (p *jsonWalk) uint() (int, bool) {
+	p.space()
+	start, v := p.i, 0
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' && p.i-start < 9 {
+		v = v*10 + int(p.b[p.i]-'0')
+		p.i++
+	}
+	return v, p.i > start
+}
+
+// skip consumes one value: a string without escapes, a number or literal, or an object or list of
+// those (nested to any depth), without checking the grammar inside.
+func (p *jsonWalk) skip() bool {
+	p.space()
+	depth := 0
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; c {
+		case '"':
+			if _, ok := p.rawStr(); !ok {
+				return false
+			}
+		case '{', '[':
+			depth++
+			p.i++
+		case '}', ']':
+			if depth == 0 {
+				return true // the end of the enclosing value
+			}
+			depth--
+			p.i++
+		case ',':
+			if depth == 0 {
+				return true
+			}
+			p.i++
+		default:
+			p.i++
+		}
+		if depth == 0 {
+			// A scalar ends at the next delimiter; a closed object or list has ended.
+			if c := p.b[p.i-1]; c == '"' || c == '}' || c == ']' {
+				return true
+			}
+		}
+	}
+	return depth == 0
 }

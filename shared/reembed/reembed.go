@@ -95,6 +95,13 @@ type Config struct {
 	afterBatch func(runID, indexID int64, shard int)
 }
 
+// WithDefaults is c with every zero value replaced by its default: the settings a Service built with
+// c runs with.
+func (c Config) WithDefaults() Config {
+	c.defaults()
+	return c
+}
+
 func (c *Config) defaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256

@@ -576,46 +576,47 @@ func unitVector(seed uint64, dim int) []float32 {
 	return v
 }
 
-// encodedVec is a vector ready to be written, in both encodings.
-type encodedVec struct {
-	floats []byte // [0.1,-0.2,...]
-	b64    []byte // "..." (quoted)
-}
-
 type vecKey struct {
 	seed uint64
 	dim  int
+	b64  bool
 }
 
 // maxCachedVectors bounds the vector cache; past it vectors are encoded per request.
 const maxCachedVectors = 8192
 
-func (s *Server) vector(seed uint64, dim int) *encodedVec {
-	k := vecKey{seed, dim}
+// appendVector appends the vector of seed to out as the answer writes it: a JSON list of floats, or
+// a quoted base64 string of little-endian float32s. Only the encoding asked for is made: formatting
+// floats costs ten times the rest, and a large corpus asks for base64 past the cache.
+func (s *Server) appendVector(out []byte, seed uint64, dim int, b64 bool) []byte {
+	k := vecKey{seed, dim, b64}
 	if v, ok := s.vecCache.Load(k); ok {
-		return v.(*encodedVec)
+		return append(out, v.([]byte)...)
 	}
+	start := len(out)
 	vec := unitVector(seed, dim)
-	ev := &encodedVec{}
-	fb := make([]byte, 0, dim*12)
-	fb = append(fb, '[')
-	raw := make([]byte, 4*dim)
-	for i, x := range vec {
-		if i > 0 {
-			fb = append(fb, ',')
+	if b64 {
+		raw := make([]byte, 4*dim)
+		for i, x := range vec {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
 		}
-		fb = strconv.AppendFloat(fb, float64(x), 'g', -1, 32)
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+		out = append(out, '"')
+		out = base64.StdEncoding.AppendEncode(out, raw)
+		out = append(out, '"')
+	} else {
+		out = append(out, '[')
+		for i, x := range vec {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = strconv.AppendFloat(out, float64(x), 'g', -1, 32)
+		}
+		out = append(out, ']')
 	}
-	ev.floats = append(fb, ']')
-	ev.b64 = make([]byte, 0, base64.StdEncoding.EncodedLen(len(raw))+2)
-	ev.b64 = append(ev.b64, '"')
-	ev.b64 = base64.StdEncoding.AppendEncode(ev.b64, raw)
-	ev.b64 = append(ev.b64, '"')
 	if s.cached.Load() < maxCachedVectors {
-		if _, loaded := s.vecCache.LoadOrStore(k, ev); !loaded {
+		if _, loaded := s.vecCache.LoadOrStore(k, append([]byte(nil), out[start:]...)); !loaded {
 			s.cached.Add(1)
 		}
 	}
-	return ev
+	return out
 }

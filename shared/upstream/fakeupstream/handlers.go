@@ -330,12 +330,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, f Faults) {
 		out = append(out, `{"object":"embedding","index":`...)
 		out = strconv.AppendInt(out, int64(i), 10)
 		out = append(out, `,"embedding":`...)
-		v := s.vector(seed, dim)
-		if b64 {
-			out = append(out, v.b64...)
-		} else {
-			out = append(out, v.floats...)
-		}
+		out = s.appendVector(out, seed, dim, b64)
 		out = append(out, '}')
 	}
 	out = append(out, `],"model":`...)
