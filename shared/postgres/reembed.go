@@ -495,6 +495,12 @@ func (s *CorpusStore) SampleDocuments(ctx context.Context, corpusID int64, n int
 func (s *CorpusStore) SelfFound(ctx context.Context, ix *corpus.Index, docs []SourceDoc, vecs [][]float32, k int) (int64, error) {
 	var found int64
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// Verification asks whether every document can be found in the graph, not how the default
+		// search trade-off (ef_search 40) fares: with a wide candidate list a miss means a broken or
+		// incomplete index, not a near neighbour that crowded it out.
+		if _, err := tx.Exec(ctx, `SET LOCAL hnsw.ef_search = 200`); err != nil {
+			return fmt.Errorf("set ef_search: %w", err)
+		}
 		b := &pgx.Batch{}
 		sql := fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM (SELECT doc_id FROM %s ORDER BY embedding <=> %s LIMIT $2) top WHERE doc_id = $3)`,
 			pgx.Identifier{ix.Table}.Sanitize(), queryParam(ix))
