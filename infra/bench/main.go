@@ -69,6 +69,7 @@ func main() {
 	flag.StringVar(&rb.memDocs, "reembed-mem-docs", "20000,200000", "re-embed: corpus sizes of the worker's peak-memory runs (empty: none)")
 	// At 768 the HNSW build of 200,000 documents takes ~4 minutes on 2 cores (make bench ~10 in all);
 	// a smaller one (256) gives the worker's memory figures in a fraction of that.
+	flag.BoolVar(&rb.fillOnly, "reembed-fill-only", false, "re-embed: measure the raw COPY and the fill alone (no HNSW build, verification or memory runs)")
 	flag.IntVar(&rb.memDim, "reembed-mem-dim", 768, "re-embed: the target dimension of the peak-memory runs")
 	flag.DurationVar(&rb.maxRun, "reembed-max-run", 10*time.Minute, "re-embed: time bound of each run")
 	flag.StringVar(&rb.workerProfile, "reembed-worker-cpuprofile", "", "re-embed: write a CPU profile of the worker process of the throughput run to this file")

@@ -43,6 +43,7 @@ type reembedOptions struct {
 	docs          int    // documents of the throughput and HNSW run
 	dim           int    // its target dimension
 	memDocs       string // comma-separated sizes of the peak-memory runs
+	fillOnly      bool   // measure the fill alone: no HNSW build, verification or memory runs
 	memDim        int
 	maxRun        time.Duration // bound on each run
 	workerProfile string
@@ -65,6 +66,9 @@ func rbUpstream(dim int) string { return fmt.Sprintf("bench-b-%d", dim) }
 func reembedBench(ctx context.Context, base string, o reembedOptions) error {
 	if base == "" {
 		return fmt.Errorf("DATABASE_URL is not set: run `make bench`, which starts a local Postgres")
+	}
+	if o.fillOnly {
+		o.memDocs = ""
 	}
 	var memSizes []int
 	for _, f := range strings.Split(o.memDocs, ",") {
@@ -103,11 +107,17 @@ func reembedBench(ctx context.Context, base string, o reembedOptions) error {
 		}
 		fmt.Printf("raw COPY of %d vectors of %d dimensions (one COPY, one transaction, into vector(%d)): %v, %.0f rows/s\n",
 			o.docs, o.dim, o.dim, copyTime.Round(time.Millisecond), float64(o.docs)/copyTime.Seconds())
-		if res, err = runReembed(ctx, pool, url, o.maxRun, o.workerProfile); err != nil {
+		if res, err = runReembed(ctx, pool, url, o.maxRun, o.workerProfile, o.fillOnly); err != nil {
 			return err
 		}
 		fillRate := float64(res.embedded) / res.fill.Seconds()
 		rawRate := float64(o.docs) / copyTime.Seconds()
+		if o.fillOnly {
+			fmt.Printf("re-embed run of %d documents to %d dimensions: filled in %v (%.0f docs/s, %.0f%% of raw COPY; goal ≥ 70%%); the first fill job started %v after the run\n",
+				res.embedded, o.dim, res.fill.Round(time.Millisecond), fillRate, 100*fillRate/rawRate, res.pickUp.Round(time.Millisecond))
+			fmt.Printf("  (-reembed-fill-only: the build, verification and memory figures are skipped)\n")
+			return nil
+		}
 		fmt.Printf("re-embed run of %d documents to %d dimensions: filled in %v (%.0f docs/s, %.0f%% of raw COPY; goal ≥ 70%%), succeeded after %v (%.0f docs/s end to end); the first fill job started %v after the run\n",
 			res.embedded, o.dim, res.fill.Round(time.Millisecond), fillRate, 100*fillRate/rawRate, res.total.Round(time.Millisecond),
 			float64(res.embedded)/res.total.Seconds(), res.pickUp.Round(time.Millisecond))
@@ -133,7 +143,7 @@ func reembedBench(ctx context.Context, base string, o reembedOptions) error {
 			if _, err := rbCorpusOf(ctx, pool, n); err != nil {
 				return err
 			}
-			r, err := runReembed(ctx, pool, url, o.maxRun, "")
+			r, err := runReembed(ctx, pool, url, o.maxRun, "", false)
 			if err != nil {
 				return err
 			}
@@ -258,7 +268,9 @@ type rbRun struct {
 
 // runReembed starts the worker in a child process, starts a run of the corpus's alias to model B, waits
 // (at most maxRun) for it to succeed, stops the worker and reads the figures.
-func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time.Duration, cpuProfile string) (rbRun, error) {
+// With fillOnly it returns once the fill is complete (the run has moved on to indexing), with the fill's
+// figures alone: the worker is killed mid-build and the database is dropped after.
+func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time.Duration, cpuProfile string, fillOnly bool) (rbRun, error) {
 	var r rbRun
 	self, err := os.Executable()
 	if err != nil {
@@ -303,7 +315,7 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 		return r, fmt.Errorf("start the run: %w", err)
 	}
 	deadline := time.Now().Add(maxRun)
-	for !run.State.Terminal() {
+	for !run.State.Terminal() && !(fillOnly && filled(run.State)) {
 		if time.Now().After(deadline) {
 			return r, fmt.Errorf("run %d still %s after %v (embedded %d of %d)", run.ID, run.State, maxRun, run.Embedded, run.Total)
 		}
@@ -315,6 +327,19 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 		if run, err = svc.Run(ctx, run.ID); err != nil {
 			return r, err
 		}
+	}
+	if fillOnly && filled(run.State) {
+		r.embedded, r.table = run.Embedded, run.Indexes[0].Table
+		var created, fillEnd, fillStart time.Time
+		err = pool.QueryRow(ctx, `SELECT r.created_at,
+				(SELECT max(finalized_at) FROM river_job WHERE kind = 'reembed_fill'),
+				(SELECT min(attempted_at) FROM river_job WHERE kind = 'reembed_fill')
+			FROM reembed_runs r WHERE r.id = $1`, run.ID).Scan(&created, &fillEnd, &fillStart)
+		if err != nil {
+			return r, fmt.Errorf("read the run's fill times: %w", err)
+		}
+		r.fill, r.pickUp = fillEnd.Sub(created), fillStart.Sub(created)
+		return r, nil
 	}
 	if run.Verification != nil {
 		r.recall = run.Verification.SelfRecall
@@ -353,6 +378,11 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 	cfg := reembed.ConfigFromEnv().WithDefaults()
 	r.buildMem, r.buildWorkers = fmt.Sprintf("%dMB", cfg.HNSWMemoryMB), strconv.Itoa(cfg.HNSWWorkers)
 	return r, nil
+}
+
+// filled reports whether a run in state st has completed its fill.
+func filled(st corpus.RunState) bool {
+	return st == corpus.RunIndexing || st == corpus.RunVerifying || st == corpus.RunCuttingOver || st == corpus.RunSucceeded
 }
 
 // bareBuild drops the HNSW index of table and times a bare CREATE INDEX on it, on a fresh connection
