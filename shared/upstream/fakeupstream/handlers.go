@@ -70,18 +70,29 @@ func (s *Server) knownChat(model string) bool {
 	return !s.cfg.StrictModels || slices.Contains(s.cfg.ChatModels, model)
 }
 
-func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
+// decodeRequest reads and decodes a JSON request into req, takes the faults a "model@faults" name
+// asks for from *model, and runs the checks every route makes (delay, auth, random failure). ok is
+// false when it has already answered.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, f Faults, req any, model *string) (string, Faults, bool) {
 	body, ok := readBody(w, r)
 	if !ok {
-		return
+		return "", f, false
 	}
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(body, req); err != nil {
 		WriteError(w, http.StatusBadRequest, f.shape(), "We could not parse the JSON body of your request: "+err.Error(), "invalid_request_error", "")
-		return
+		return "", f, false
 	}
-	model, f := splitModel(req.Model, f)
+	name, f := splitModel(*model, f)
 	if !s.pre(w, r, f) {
+		return "", f, false
+	}
+	return name, f, true
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
+	var req chatRequest
+	model, f, ok := s.decodeRequest(w, r, f, &req, &req.Model)
+	if !ok {
 		return
 	}
 	if f.ModelNotFound || !s.knownChat(model) {
@@ -284,17 +295,9 @@ func (s *Server) Vector(model, text string) []float32 {
 }
 
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, f Faults) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
 	var req embeddingRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		WriteError(w, http.StatusBadRequest, f.shape(), "We could not parse the JSON body of your request: "+err.Error(), "invalid_request_error", "")
-		return
-	}
-	model, f := splitModel(req.Model, f)
-	if !s.pre(w, r, f) {
+	model, f, ok := s.decodeRequest(w, r, f, &req, &req.Model)
+	if !ok {
 		return
 	}
 	_, known := s.cfg.Dimensions[model]
