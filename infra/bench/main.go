@@ -72,6 +72,7 @@ func main() {
 	flag.BoolVar(&rb.fillOnly, "reembed-fill-only", false, "re-embed: measure the raw COPY and the fill alone (no HNSW build, verification or memory runs)")
 	flag.IntVar(&rb.memDim, "reembed-mem-dim", 768, "re-embed: the target dimension of the peak-memory runs")
 	flag.DurationVar(&rb.maxRun, "reembed-max-run", 10*time.Minute, "re-embed: time bound of each run")
+	flag.BoolVar(&rb.upstreamComputes, "reembed-upstream-computes", false, "re-embed: the fake upstream computes and encodes each vector when asked, on the measured machine's cores, instead of serving answers primed beforehand")
 	flag.StringVar(&rb.workerProfile, "reembed-worker-cpuprofile", "", "re-embed: write a CPU profile of the worker process of the throughput run to this file")
 	flag.Parse()
 	if *worker != "" {

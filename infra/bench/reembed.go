@@ -47,6 +47,9 @@ type reembedOptions struct {
 	memDim        int
 	maxRun        time.Duration // bound on each run
 	workerProfile string
+	// upstreamComputes leaves the fake upstream computing each vector on request; otherwise its answers
+	// for the throughput run are primed beforehand, as the raw COPY's vectors are.
+	upstreamComputes bool
 }
 
 // Names of the re-embed fixtures. Model A is small: its index stays empty, only its name matters.
@@ -107,6 +110,12 @@ func reembedBench(ctx context.Context, base string, o reembedOptions) error {
 		}
 		fmt.Printf("raw COPY of %d vectors of %d dimensions (one COPY, one transaction, into vector(%d)): %v, %.0f rows/s\n",
 			o.docs, o.dim, o.dim, copyTime.Round(time.Millisecond), float64(o.docs)/copyTime.Seconds())
+		upstreamNote := "the fake upstream computing each vector when asked, on these cores"
+		if !o.upstreamComputes {
+			primeUpstream(fake, o.docs, o.dim)
+			upstreamNote = "the fake upstream's answers primed beforehand, as the raw COPY's vectors are"
+		}
+		fmt.Printf("re-embed run with %s\n", upstreamNote)
 		if res, err = runReembed(ctx, pool, url, o.maxRun, o.workerProfile, o.fillOnly); err != nil {
 			return err
 		}
@@ -254,6 +263,17 @@ func rawCopy(ctx context.Context, pool *pgxpool.Pool, fake *fakeupstream.Server,
 	return time.Since(start), nil
 }
 
+// primeUpstream has fake encode the target model's answers for the n documents beforehand: an upstream
+// at zero latency whose own work stays off the two cores the worker and Postgres share, as a model
+// server on other machines would.
+func primeUpstream(fake *fakeupstream.Server, n, dim int) {
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = rbDocText(i)
+	}
+	fake.Prime(rbUpstream(dim), texts)
+}
+
 // rbRun is what one re-embed run measured.
 type rbRun struct {
 	embedded               int64
@@ -339,6 +359,10 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 			return r, fmt.Errorf("read the run's fill times: %w", err)
 		}
 		r.fill, r.pickUp = fillEnd.Sub(created), fillStart.Sub(created)
+		if cpuProfile != "" { // let the worker write its profile before it is killed
+			_ = stdin.Close()
+			lines.Scan()
+		}
 		return r, nil
 	}
 	if run.Verification != nil {
@@ -351,6 +375,9 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 
 	// The worker stops when its stdin closes and answers its peak memory.
 	_ = stdin.Close()
+	if cpuProfile != "" {
+		lines.Scan() // "profiled"
+	}
 	if !lines.Scan() {
 		return r, fmt.Errorf("the worker stopped without reporting its memory: %v", lines.Err())
 	}
@@ -423,6 +450,12 @@ func reembedWorker(url, cpuProfile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	profiled := func() {
+		if cpuProfile != "" {
+			pprof.StopCPUProfile()
+			fmt.Println("profiled") // a fill-only parent kills the worker once it reads this
+		}
+	}
 	pc := postgres.PoolConfig{}
 	if n, err := strconv.Atoi(os.Getenv("BENCH_WORKER_MAXCONNS")); err == nil {
 		pc.MaxConns = int32(n)
@@ -446,6 +479,7 @@ func reembedWorker(url, cpuProfile string) error {
 	}
 	fmt.Println("ready")
 	_, _ = io.Copy(io.Discard, os.Stdin) // the parent closes it when the run has ended (or dies)
+	profiled()
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := a.Corpora.Stop(stopCtx); err != nil {
