@@ -78,6 +78,10 @@ func TestDecodeEmbeddings(t *testing.T) {
 			2, true, [][]float32{{1, -2, 0.5}, {3, 4, -0.25}}},
 		{"out of order, spaced, extra members", "{ \"data\" : [ {\"embedding\" : \"" + b + "\", \"index\" : 1, \"x\": [1, {\"y\": null}]} ,\n{\"index\":0,\"embedding\":\"" + a + "\",\"z\":true} ] , \"usage\": {\"a\": [1,2]} }\n",
 			2, true, [][]float32{{1, -2, 0.5}, {3, 4, -0.25}}},
+		{"padded, one and two floats", `{"data":[{"index":1,"embedding":"` + b64Vector(7) + `"},{"index":0,"embedding":"` + b64Vector(-1, 2.5) + `"}]}`,
+			2, true, [][]float32{{-1, 2.5}, {7}}},
+		{"lengths differ (the fill's dimension check reports it)", `{"data":[{"index":0,"embedding":"` + a + `"},{"index":1,"embedding":"` + b64Vector(5, 6) + `"},{"index":2,"embedding":"` + b + `"}]}`,
+			3, true, [][]float32{{1, -2, 0.5}, {5, 6}, {3, 4, -0.25}}},
 		{"floats", `{"data":[{"index":0,"embedding":[1,-2,0.5]}]}`, 1, false, [][]float32{{1, -2, 0.5}}},
 		{"escaped member", `{"model":"a\"b","data":[{"index":0,"embedding":"` + a + `"}]}`, 1, false, [][]float32{{1, -2, 0.5}}},
 		{"repeated index", `{"data":[{"index":0,"embedding":"` + a + `"},{"index":0,"embedding":"` + b + `"}]}`, 2, false, nil},
@@ -161,6 +165,25 @@ func BenchmarkDecodeEmbeddings(b *testing.B) {
 	for b.Loop() {
 		if _, err := decodeEmbeddings(body, 256); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestDecodeGroups(t *testing.T) {
+	raw := make([]byte, 3*341)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	enc := []byte(base64.StdEncoding.EncodeToString(raw))
+	for _, n := range []int{0, 1, 2, 3, 5, 100, 341} { // groups: a tail of single groups, and pairs
+		dst := make([]byte, 3*n)
+		if !decodeGroups(dst, enc[:4*n]) || string(dst) != string(raw[:3*n]) {
+			t.Fatalf("%d groups decoded wrong", n)
+		}
+	}
+	for _, bad := range []string{"AAA=", "AA-A", "AAAAAAA_", "AAAA AAA", "AAAAAAAAAAA\x00"} {
+		if decodeGroups(make([]byte, len(bad)/4*3), []byte(bad)) {
+			t.Errorf("%q decoded", bad)
 		}
 	}
 }
