@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -310,15 +313,18 @@ func lockCurrent(ctx context.Context, tx pgx.Tx, corpusID int64, ids []string) (
 // many vectors it wrote. A unique violation means a sync job wrote one of the documents meanwhile; the
 // caller retries the transaction.
 func (s *CorpusStore) CommitFillBatch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, sh *Shard, docs []SourceDoc, vecs [][]float32) (int64, error) {
-	ids := make([]string, len(docs))
-	for i, d := range docs {
-		ids[i] = d.ID
+	// docs are a keyset batch, in doc_id order: one range scan of each table covers them, where a
+	// lookup per id would descend the btree hundreds of times per batch.
+	first, last := docs[0].ID, docs[len(docs)-1].ID
+	rows, _ := tx.Query(ctx, `SELECT doc_id, content_hash FROM documents WHERE corpus_id = $1 AND doc_id BETWEEN $2 AND $3
+		ORDER BY doc_id FOR SHARE`, ix.CorpusID, first, last)
+	cur := make(map[string]string, len(docs))
+	var id string
+	var h []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &h}, func() error { cur[id] = string(h); return nil }); err != nil {
+		return 0, fmt.Errorf("lock documents of corpus %d: %w", ix.CorpusID, err)
 	}
-	cur, err := lockCurrent(ctx, tx, ix.CorpusID, ids)
-	if err != nil {
-		return 0, err
-	}
-	rows, _ := tx.Query(ctx, fmt.Sprintf(`SELECT doc_id FROM %s WHERE doc_id = ANY($1)`, pgx.Identifier{ix.Table}.Sanitize()), ids)
+	rows, _ = tx.Query(ctx, fmt.Sprintf(`SELECT doc_id FROM %s WHERE doc_id BETWEEN $1 AND $2`, pgx.Identifier{ix.Table}.Sanitize()), first, last)
 	present, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return 0, fmt.Errorf("read vectors of index %d: %w", ix.ID, err)
@@ -327,22 +333,28 @@ func (s *CorpusStore) CommitFillBatch(ctx context.Context, tx pgx.Tx, ix *corpus
 	for _, id := range present {
 		skip[id] = true
 	}
-	half := corpus.Half(ix.Dimension)
-	i := -1
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{ix.Table}, []string{"doc_id", "content_hash", "embedding"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			for i++; i < len(docs); i++ {
-				d := docs[i]
-				if h, ok := cur[d.ID]; ok && h == string(d.Hash) && !skip[d.ID] {
-					return []any{d.ID, d.Hash, vectorValue(vecs[i], half)}, nil
+	keep := func(d SourceDoc) bool {
+		h, ok := cur[d.ID]
+		return ok && h == string(d.Hash) && !skip[d.ID]
+	}
+	var n int64
+	if corpus.Half(ix.Dimension) {
+		i := -1
+		n, err = tx.CopyFrom(ctx, pgx.Identifier{ix.Table}, []string{"doc_id", "content_hash", "embedding"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				for i++; i < len(docs); i++ {
+					if keep(docs[i]) {
+						return []any{docs[i].ID, docs[i].Hash, vectorValue(vecs[i], true)}, nil
+					}
 				}
-			}
-			return nil, nil
-		}))
+				return nil, nil
+			}))
+	} else {
+		n, err = copyVectors(ctx, tx, ix.Table, docs, vecs, keep)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("copy vectors into %s: %w", ix.Table, err)
 	}
-	last := docs[len(docs)-1].ID
 	if _, err := tx.Exec(ctx, `UPDATE reembed_shards SET cursor = $3, embedded = embedded + $4 WHERE index_id = $1 AND shard = $2`,
 		sh.IndexID, sh.Shard, last, len(docs)); err != nil {
 		return 0, fmt.Errorf("advance shard %d of index %d: %w", sh.Shard, sh.IndexID, err)
@@ -350,6 +362,49 @@ func (s *CorpusStore) CommitFillBatch(ctx context.Context, tx pgx.Tx, ix *corpus
 	sh.Cursor = &last
 	sh.Embedded += int64(len(docs))
 	return n, nil
+}
+
+// copyHeader starts a binary COPY stream: the signature, no flags, no header extension.
+const copyHeader = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x00"
+
+// copyVectors writes the docs that keep accepts, with their vectors, into table (doc_id, content_hash,
+// embedding vector) with one binary COPY whose stream it encodes itself: pgx's CopyFrom encodes each
+// value through its type map, which costs more in the worker than the rest of writing a fill batch.
+func copyVectors(ctx context.Context, tx pgx.Tx, table string, docs []SourceDoc, vecs [][]float32, keep func(SourceDoc) bool) (int64, error) {
+	size := len(copyHeader) + 2
+	for i, d := range docs {
+		size += 2 + 4 + len(d.ID) + 4 + len(d.Hash) + 4 + 4 + 4*len(vecs[i])
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, copyHeader...)
+	for i, d := range docs {
+		if !keep(d) {
+			continue
+		}
+		v := vecs[i]
+		if len(v) > corpus.MaxVectorDims {
+			return 0, fmt.Errorf("copy vectors into %s: a vector of %d dimensions", table, len(v))
+		}
+		buf = binary.BigEndian.AppendUint16(buf, 3) // fields
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(d.ID)))
+		buf = append(buf, d.ID...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(d.Hash)))
+		buf = append(buf, d.Hash...)
+		// pgvector's binary vector: dimensions (int16), unused (int16), float4s.
+		buf = binary.BigEndian.AppendUint32(buf, uint32(4+4*len(v)))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(v)))
+		buf = binary.BigEndian.AppendUint16(buf, 0)
+		for _, x := range v {
+			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
+		}
+	}
+	buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+		"COPY "+pgx.Identifier{table}.Sanitize()+" (doc_id, content_hash, embedding) FROM STDIN (FORMAT binary)")
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }
 
 // IsUniqueViolation reports whether err is Postgres's unique violation.
