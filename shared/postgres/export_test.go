@@ -1,0 +1,4 @@
+package postgres
+
+// CopyVectors is copyVectors, for the external tests.
+var CopyVectors = copyVectors
