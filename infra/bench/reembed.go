@@ -59,9 +59,6 @@ const (
 	rbModelA = "bench-a"
 	rbModelB = "bench-b"
 	rbDimA   = 384
-	// rbThreshold is the self-recall the bench's runs need to cut over, unless
-	// SWITCHYARD_REEMBED_THRESHOLD says otherwise.
-	rbThreshold = "0.5"
 )
 
 func rbUpstream(dim int) string { return fmt.Sprintf("bench-b-%d", dim) }
@@ -300,11 +297,6 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 	defer cancel()
 	cmd := exec.CommandContext(rctx, self, "-reembed-worker", url)
 	cmd.Env = os.Environ()
-	if os.Getenv("SWITCHYARD_REEMBED_THRESHOLD") == "" {
-		// The fake's embeddings are uniformly random unit vectors, HNSW's hardest case: its self-recall
-		// at 10 falls below the product's 0.95 at 100,000 documents (it is printed with the figures).
-		cmd.Env = append(cmd.Env, "SWITCHYARD_REEMBED_THRESHOLD="+rbThreshold)
-	}
 	if cpuProfile != "" {
 		cmd.Env = append(cmd.Env, "BENCH_WORKER_CPUPROFILE="+cpuProfile)
 	}
