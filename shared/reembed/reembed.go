@@ -51,10 +51,10 @@ type Config struct {
 	// InsertOnly builds a client that inserts jobs but works none (an API process).
 	InsertOnly bool
 	// BatchSize is documents per embeddings request and per COPY commit (512). Larger batches mean
-	// fewer commits, embeddings round trips and checkpoints per document: on the bench the fill ran at
-	// ~56% of a raw COPY's rate at 512 against ~53% at 256 and ~59% at 1024, but at 1024 the worker's
-	// peak memory (several batches in flight per fill job) grew past the memory goal (docs/benchmarks.md).
-	// Keep it at or under 2048, OpenAI's limit of inputs per embeddings request.
+	// fewer commits, embeddings round trips and checkpoints per document, but each fill job holds
+	// several batches at once (embedding, read ahead, writing): at 1024 the worker's peak memory grew
+	// past the memory goal, and the fill was no faster than at 512 (docs/benchmarks.md). Keep it at
+	// or under 2048, OpenAI's limit of inputs per embeddings request.
 	BatchSize int
 	// Shards is how many fill jobs split each corpus of a run, so several workers fill it at once (4).
 	Shards int
