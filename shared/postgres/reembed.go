@@ -312,17 +312,23 @@ func lockCurrent(ctx context.Context, tx pgx.Tx, corpusID int64, ids []string) (
 // job has already put in the table, are left out: their own sync jobs keep them current. It returns how
 // many vectors it wrote. A unique violation means a sync job wrote one of the documents meanwhile; the
 // caller retries the transaction.
+//
+// The documents are not locked. A write that commits between this check and tx's commit can leave
+// the index, which nobody searches while it fills, with a stale vector or one of a deleted document
+// (its sync job ran before tx committed and saw nothing to do); verification's catch-up (OutOfSync)
+// mends exactly those before it counts, and no fill batch commits after it. Locking instead cost a
+// row lock, a dirtied page and a WAL record per document on every fill.
 func (s *CorpusStore) CommitFillBatch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, sh *Shard, docs []SourceDoc, vecs [][]float32) (int64, error) {
 	// docs are a keyset batch, in doc_id order: one range scan of each table covers them, where a
 	// lookup per id would descend the btree hundreds of times per batch.
 	first, last := docs[0].ID, docs[len(docs)-1].ID
-	rows, _ := tx.Query(ctx, `SELECT doc_id, content_hash FROM documents WHERE corpus_id = $1 AND doc_id BETWEEN $2 AND $3
-		ORDER BY doc_id FOR SHARE`, ix.CorpusID, first, last)
+	rows, _ := tx.Query(ctx, `SELECT doc_id, content_hash FROM documents WHERE corpus_id = $1 AND doc_id BETWEEN $2 AND $3`,
+		ix.CorpusID, first, last)
 	cur := make(map[string]string, len(docs))
 	var id string
 	var h []byte
 	if _, err := pgx.ForEachRow(rows, []any{&id, &h}, func() error { cur[id] = string(h); return nil }); err != nil {
-		return 0, fmt.Errorf("lock documents of corpus %d: %w", ix.CorpusID, err)
+		return 0, fmt.Errorf("read documents of corpus %d: %w", ix.CorpusID, err)
 	}
 	rows, _ = tx.Query(ctx, fmt.Sprintf(`SELECT doc_id FROM %s WHERE doc_id BETWEEN $1 AND $2`, pgx.Identifier{ix.Table}.Sanitize()), first, last)
 	present, err := pgx.CollectRows(rows, pgx.RowTo[string])

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
@@ -148,6 +150,49 @@ func TestRunResumesAfterPanics(t *testing.T) {
 		t.Fatalf("embedded %d of %d", done.Embedded, done.Total)
 	}
 	t.Logf("%d crashes", crashes.Load())
+}
+
+// TestVerificationMendsWhatAFillRaceLeaves gives a filling index what a fill batch racing a document
+// write can leave in it (fill batches do not lock documents): a vector embedded from text that has
+// since changed, and a vector of a document deleted since. The run still cuts over to an exact index.
+func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
+	cfg := testConfig()
+	var once sync.Once
+	var e *env
+	cfg.afterBatch = func(_, indexID int64, _ int) {
+		once.Do(func() {
+			ix, err := e.svc.Store().Index(e.ctx, e.pool, indexID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			table := pgx.Identifier{ix.Table}.Sanitize()
+			// Any committed row becomes stale (another text's vector and hash), and a row of a document
+			// that no longer exists appears.
+			_, err = e.pool.Exec(e.ctx, fmt.Sprintf(`UPDATE %[1]s SET content_hash = '\x00', embedding = (SELECT embedding FROM %[1]s ORDER BY doc_id DESC LIMIT 1)
+				WHERE doc_id = (SELECT min(doc_id) FROM %[1]s);
+				INSERT INTO %[1]s (doc_id, content_hash, embedding) SELECT 'deleted-meanwhile', '\x01', embedding FROM %[1]s LIMIT 1`, table))
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	e = newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 500, 1)
+	e.waitSynced()
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitRun(run.ID, 60*time.Second)
+	if done.State != corpus.RunSucceeded {
+		t.Fatalf("run ended %s: %s", done.State, done.Error)
+	}
+	if v := done.Verification; v == nil || v.Documents != 500 || v.Missing != 0 {
+		t.Fatalf("verification: %+v", done.Verification)
+	}
+	e.checkIndexExact(e.activeIndex("handbook"))
 }
 
 func TestRunFailsOnWrongDimension(t *testing.T) {
