@@ -299,12 +299,12 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request, by *catalog.Admi
 }
 
 func (h *Handler) requests(w http.ResponseWriter, r *http.Request, by *catalog.Admin) {
-	q, err := query(r, "outcome", "limit")
+	q, err := query(r, "outcome", "limit", "after", "before")
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rq := RequestsQuery{Outcome: q.Get("outcome")}
+	rq := RequestsQuery{Outcome: q.Get("outcome"), After: q.Get("after"), Before: q.Get("before")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

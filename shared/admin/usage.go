@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
@@ -64,14 +65,32 @@ const (
 	MaxRequestsLimit     = 1000
 )
 
-// RequestsQuery selects request log entries; Limit 0 means DefaultRequestsLimit.
+// RequestsQuery selects a page of the request log; Limit 0 means DefaultRequestsLimit. After and
+// Before are request ids from a page read earlier, at most one of them: After continues to the older
+// requests past it, Before goes back to the newer requests just before it (the page still lists
+// newest first).
 type RequestsQuery struct {
 	Outcome string
 	Limit   int
+	After   string
+	Before  string
 }
 
-// Requests lists the request log, newest first, filtered by outcome ("ok" or an error code).
-func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQuery) (*List[postgres.RequestRow], error) {
+// RequestsPage is a page of the request log, newest first. HasMore says whether more requests lie
+// beyond the page in the direction asked for: older ones, or newer ones when the query gave Before.
+// FirstID and LastID (null on an empty page) are the cursors of the neighbouring pages:
+// before=FirstID for newer requests, after=LastID for older ones.
+type RequestsPage struct {
+	Object  string                `json:"object"` // "list"
+	Data    []postgres.RequestRow `json:"data"`
+	FirstID *string               `json:"first_id"`
+	LastID  *string               `json:"last_id"`
+	HasMore bool                  `json:"has_more"`
+}
+
+// Requests lists a page of the request log, newest first, filtered by outcome ("ok" or an error
+// code). Pages are keyed on the log's order, so new requests arriving never shift a page.
+func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQuery) (*RequestsPage, error) {
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
 		return nil, err
 	}
@@ -81,12 +100,30 @@ func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQue
 	if q.Limit < 1 || q.Limit > MaxRequestsLimit {
 		return nil, apierror.Invalid("limit", "limit must be between 1 and %d", MaxRequestsLimit)
 	}
-	if err := checkText("outcome", q.Outcome, false, false); err != nil {
-		return nil, err
+	for _, f := range []struct{ param, v string }{{"outcome", q.Outcome}, {"after", q.After}, {"before", q.Before}} {
+		if err := checkText(f.param, f.v, false, false); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := s.UsageStore.Requests(ctx, q.Outcome, q.Limit)
+	if q.After != "" && q.Before != "" {
+		return nil, apierror.Invalid("before", "give after or before, not both: after=<last_id> continues to older requests, before=<first_id> goes back to newer ones")
+	}
+	rows, more, err := s.UsageStore.Requests(ctx, postgres.RequestPage{Outcome: q.Outcome, Limit: q.Limit, After: q.After, Before: q.Before})
+	if errors.Is(err, postgres.ErrRequestNotFound) {
+		param, id := "after", q.After
+		if q.Before != "" {
+			param, id = "before", q.Before
+		}
+		return nil, apierror.Invalid(param, "%s=%s names no request in the log; page with the first_id or last_id of a page you read", param, id)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return list(rows), nil
+	page := &RequestsPage{Object: "list", Data: rows, HasMore: more}
+	if len(rows) == 0 {
+		page.Data = []postgres.RequestRow{}
+	} else {
+		page.FirstID, page.LastID = &rows[0].RequestID, &rows[len(rows)-1].RequestID
+	}
+	return page, nil
 }

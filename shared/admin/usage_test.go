@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,5 +56,83 @@ func TestUsageAndRequestLog(t *testing.T) {
 	l = e.must(200, "GET", "/admin/requests?outcome=upstream_unavailable", nil)
 	if data := l["data"].([]any); len(data) != 1 || data[0].(map[string]any)["request_id"] != "req_2" {
 		t.Errorf("request log filtered by outcome = %s", fmtAny(data))
+	}
+}
+
+// TestRequestLogPages walks the request log a page at a time both ways (after=last_id for older,
+// before=first_id for newer), with and without an outcome filter; requests logged meanwhile do
+// not shift the pages, and a cursor the log does not hold is refused naming it.
+func TestRequestLogPages(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	insert := func(id string, at time.Time, outcome string) {
+		t.Helper()
+		if _, err := e.pool.Exec(ctx, `INSERT INTO requests (request_id, at, route, requested, model, provider, outcome, status)
+			VALUES ($1, $2, '/v1/chat/completions', 'm', 'm', 'acme', $3, 200)`, id, at, outcome); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// req_0 is the newest. req_3 and req_4 share a timestamp: the order written (req_4 first, so
+	// it is the older) breaks the tie, so no page repeats or skips either.
+	for i, o := range []string{"ok", "model_not_found", "ok", "ok", "model_not_found", "ok", "ok"} {
+		at := now.Add(-time.Duration(i) * time.Minute)
+		if i == 4 {
+			at = now.Add(-3 * time.Minute)
+		}
+		insert(fmt.Sprintf("req_%d", i), at, o)
+	}
+	type pageOf struct {
+		ids         string
+		first, last any
+		more        bool
+	}
+	read := func(query string) pageOf {
+		t.Helper()
+		b := e.must(200, "GET", "/admin/requests?"+query, nil)
+		var ids []string
+		for _, d := range b["data"].([]any) {
+			ids = append(ids, d.(map[string]any)["request_id"].(string))
+		}
+		return pageOf{fmt.Sprint(ids), b["first_id"], b["last_id"], b["has_more"].(bool)}
+	}
+	for _, c := range []struct {
+		query string
+		want  pageOf
+	}{
+		{"limit=3", pageOf{"[req_0 req_1 req_2]", "req_0", "req_2", true}},
+		{"limit=3&after=req_2", pageOf{"[req_4 req_3 req_5]", "req_4", "req_5", true}},
+		{"limit=3&after=req_5", pageOf{"[req_6]", "req_6", "req_6", false}},
+		{"limit=3&before=req_6", pageOf{"[req_4 req_3 req_5]", "req_4", "req_5", true}},
+		{"limit=3&before=req_4", pageOf{"[req_0 req_1 req_2]", "req_0", "req_2", false}},
+		{"limit=3&before=req_0", pageOf{"[]", nil, nil, false}},
+		{"limit=1&outcome=model_not_found", pageOf{"[req_1]", "req_1", "req_1", true}},
+		{"limit=1&outcome=model_not_found&after=req_1", pageOf{"[req_4]", "req_4", "req_4", false}},
+		{"limit=1&outcome=model_not_found&before=req_4", pageOf{"[req_1]", "req_1", "req_1", false}},
+		{"limit=2&outcome=ok&after=req_1", pageOf{"[req_2 req_3]", "req_2", "req_3", true}},
+	} {
+		if got := read(c.query); got != c.want {
+			t.Errorf("GET /admin/requests?%s = %+v, want %+v", c.query, got, c.want)
+		}
+	}
+	// New requests arrive: the older page read from the same cursor is the same.
+	insert("req_new", now.Add(time.Minute), "ok")
+	if got := read("limit=3&after=req_2"); got.ids != "[req_4 req_3 req_5]" {
+		t.Errorf("after a new request the page after req_2 = %s, want the same as before", got.ids)
+	}
+	if got := read("limit=3&before=req_0"); got.ids != "[req_new]" || got.more {
+		t.Errorf("the page before req_0 = %+v, want the new request alone", got)
+	}
+
+	for _, c := range []struct{ query, param string }{
+		{"after=req_nope", "after"},
+		{"before=req_nope", "before"},
+		{"after=req_2&before=req_5", "before"},
+		{"after=req_2&after=req_3", "after"},
+	} {
+		r := e.do("GET", "/admin/requests?"+c.query, superToken, nil)
+		if r.Status != 400 || r.errParam() != c.param || !strings.Contains(str(r.Body, "error", "message"), c.param) {
+			t.Errorf("GET /admin/requests?%s: %d param %q %s, want 400 naming %s", c.query, r.Status, r.errParam(), r.Raw, c.param)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,21 +90,68 @@ type RequestRow struct {
 	Message          string    `json:"message"`
 }
 
-// Requests lists the newest limit requests, only those with outcome when it is set.
-func (s *UsageStore) Requests(ctx context.Context, outcome string, limit int) ([]RequestRow, error) {
+// RequestPage selects a page of the request log, whose order is newest first (by time, then by
+// the order rows were written). After and Before are request ids of an earlier page, at most one of
+// them: After continues past it to older requests, Before goes back to the newer ones just before it.
+// Keyset paging keeps pages stable while new requests arrive.
+type RequestPage struct {
+	Outcome string // only requests with this outcome when set
+	Limit   int
+	After   string
+	Before  string
+}
+
+// ErrRequestNotFound is a page's cursor naming a request the log does not hold.
+var ErrRequestNotFound = errors.New("request not found")
+
+// Requests lists a page of the request log, newest first, and whether more requests lie beyond it
+// in the direction asked for (older ones, or newer ones with Before).
+func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow, bool, error) {
+	if q.After != "" && q.Before != "" {
+		return nil, false, errors.New("list requests: a page continues after a request or before one, not both")
+	}
+	// Rows past the cursor in the log's order (at, id); with Before, read towards the newer end and
+	// turn the page round. One row more than asked says whether there are more.
+	where, order := `($1 = '' OR outcome = $1)`, `at DESC, id DESC`
+	args := []any{q.Outcome, q.Limit + 1}
+	if cursor := q.After + q.Before; cursor != "" {
+		var at time.Time
+		var id int64
+		err := s.Pool.QueryRow(ctx, `SELECT at, id FROM requests WHERE request_id = $1`, cursor).Scan(&at, &id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, fmt.Errorf("list requests from %q: %w", cursor, ErrRequestNotFound)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("find request %q: %w", cursor, err)
+		}
+		args = append(args, at, id)
+		if q.After != "" {
+			where += ` AND (at, id) < ($3, $4)`
+		} else {
+			where += ` AND (at, id) > ($3, $4)`
+			order = `at, id`
+		}
+	}
 	rows, _ := s.Pool.Query(ctx, `SELECT request_id, at, route, coalesce(key_id, ''), coalesce(team, ''), requested, model, provider,
 			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message
-		FROM requests WHERE $1 = '' OR outcome = $1 ORDER BY at DESC, id DESC LIMIT $2`, outcome, limit)
+		FROM requests WHERE `+where+` ORDER BY `+order+` LIMIT $2`, args...)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RequestRow, error) {
-		var q RequestRow
+		var e RequestRow
 		var latency int64
-		err := r.Scan(&q.RequestID, &q.At, &q.Route, &q.KeyID, &q.Team, &q.Requested, &q.Model, &q.Provider, &q.Outcome,
-			&q.Detail, &q.Status, &q.Stream, &latency, &q.PromptTokens, &q.CompletionTokens, &q.TotalTokens, &q.Message)
-		q.LatencyMS = float64(latency) / 1000
-		return q, err
+		err := r.Scan(&e.RequestID, &e.At, &e.Route, &e.KeyID, &e.Team, &e.Requested, &e.Model, &e.Provider, &e.Outcome,
+			&e.Detail, &e.Status, &e.Stream, &latency, &e.PromptTokens, &e.CompletionTokens, &e.TotalTokens, &e.Message)
+		e.LatencyMS = float64(latency) / 1000
+		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
+		return nil, false, fmt.Errorf("list requests: %w", err)
 	}
-	return out, nil
+	more := len(out) > q.Limit
+	if more {
+		out = out[:q.Limit]
+	}
+	if q.Before != "" {
+		slices.Reverse(out)
+	}
+	return out, more, nil
 }
