@@ -226,3 +226,13 @@ func (b *tab) attr(sel, name string) string {
 	}
 	return v
 }
+
+// overflow is how many pixels the content of sel is wider than sel shows (0 when it fits).
+func (b *tab) overflow(sel string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e.scrollWidth - e.clientWidth; })()`, sel)))
+	if err != nil {
+		b.t.Fatalf("measure %s: %v", sel, err)
+	}
+	return n
+}

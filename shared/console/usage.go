@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
@@ -101,6 +102,9 @@ var outcomes = []outcomeInfo{
 	{"invalid_api_key", "missing, unknown or revoked key"},
 }
 
+// requestsPerPage is how many requests a page of the request log shows.
+const requestsPerPage = 100
+
 type requestsView struct {
 	Outcomes  []outcomeInfo
 	Outcome   string
@@ -108,6 +112,10 @@ type requestsView struct {
 	Rows      []postgres.RequestRow
 	Highlight string // a request id to mark, from the playground's link
 	Found     bool   // the highlighted request is in Rows
+	// Paged is a page other than the newest; Newer and Older link to the neighbouring pages (with
+	// the same outcome), empty when there is none that way.
+	Paged        bool
+	Newer, Older string
 }
 
 func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
@@ -119,9 +127,14 @@ func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
 			v.Meaning = o.Meaning
 		}
 	}
-	list, err := c.svc.Admin.Requests(r.Context(), stateOf(r).admin, admin.RequestsQuery{Outcome: v.Outcome, Limit: 200})
+	rq := admin.RequestsQuery{Outcome: v.Outcome, Limit: requestsPerPage, After: q.Get("after"), Before: q.Get("before")}
+	list, err := c.svc.Admin.Requests(r.Context(), stateOf(r).admin, rq)
 	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+		status := c.bannerError(r, p, err)
+		if status == http.StatusBadRequest {
+			p.Fix = &link{Text: "Show the newest requests", Href: requestsHref(v.Outcome, "", "")}
+		}
+		c.render(w, r, status, "error", p)
 		return
 	}
 	v.Rows = list.Data
@@ -130,8 +143,37 @@ func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
 			v.Found = true
 		}
 	}
+	// has_more looks one way only, the way this page was read; the other way lies the page that
+	// linked here.
+	v.Paged = rq.After != "" || rq.Before != ""
+	older, newer := list.HasMore, rq.After != ""
+	if rq.Before != "" {
+		older, newer = true, list.HasMore
+	}
+	if older && list.LastID != nil {
+		v.Older = requestsHref(v.Outcome, "after", *list.LastID)
+	}
+	if newer && list.FirstID != nil {
+		v.Newer = requestsHref(v.Outcome, "before", *list.FirstID)
+	}
 	p.Data = v
 	c.render(w, r, http.StatusOK, "requests", p)
+}
+
+// requestsHref is the request log page past cursor id in direction dir ("after" or "before"), or
+// the newest page when dir is empty, with requests of outcome only when it is set.
+func requestsHref(outcome, dir, id string) string {
+	q := url.Values{}
+	if dir != "" {
+		q.Set(dir, id)
+	}
+	if outcome != "" {
+		q.Set("outcome", outcome)
+	}
+	if len(q) == 0 {
+		return "/console/requests"
+	}
+	return "/console/requests?" + q.Encode()
 }
 
 func fmtStep(d time.Duration) string {

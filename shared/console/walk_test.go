@@ -200,6 +200,9 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	// The log is written in batches within two seconds; the page looks again until the request is there.
 	b.do(chromedp.WaitVisible(chromedp.CSS(`#request-log tr.highlight[data-outcome="upstream_auth_error"]`)))
 	b.wants("#request-log", "upstream_auth_error", "model_not_found", "ok", "acme-internal-llm")
+	if over := b.overflow(".table-scroll"); over > 0 {
+		t.Errorf("the request log is %dpx wider than the page: its last columns are hidden", over)
+	}
 	b.shot("12-request-log")
 	for _, tc := range []struct{ outcome, requested string }{
 		{"ok", "acme-internal-llm"}, {"upstream_auth_error", "acme-internal-llm"}, {"model_not_found", "acme-internal-llm-2026-06"},
