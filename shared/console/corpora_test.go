@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,48 +34,114 @@ func (s *slowEmbedder) Embed(ctx context.Context, m *catalog.Model, p *catalog.P
 	return s.Embedder.Embed(ctx, m, p, texts)
 }
 
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// must fails the test on err, whatever else the call returned.
+func (e *env) must(_ any, err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// embeddingAlias registers provider acme on the fake upstream with the 768-dimension embedding model
+// acme-embed-2026-06, enabled, and alias acme-embed pointing at it.
+func (e *env) embeddingAlias() {
+	e.t.Helper()
+	ctx := context.Background()
+	e.must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL, Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-06", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
+	e.must(e.svc.CreateAlias(ctx, e.super, "acme-embed", admin.AliasInput{Target: "acme-embed-2026-06"}))
+}
+
+// corporaConsole serves a console with corpora (from a reembed service that only inserts jobs, as an
+// API process does: a test starts a worker when it wants runs to move) on a server of its own.
+func (e *env) corporaConsole(emb reembed.Embedder) (*reembed.Service, *httptest.Server) {
+	e.t.Helper()
+	api, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{InsertOnly: true, Log: discard})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	con, err := console.New(console.Config{Local: true}, console.Services{Admin: e.svc, Corpora: console.ReembedCorpora{Service: api},
+		Series: &postgres.UsageStore{Pool: e.app.Pool}}, e.app.Catalog, &console.PGSessions{Pool: e.app.Pool}, discard, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	return api, srv
+}
+
+func anyone(*corpus.Corpus) bool { return true }
+
+// documents are n documents about foxes, doc-000 onwards.
+func documents(n int) []corpus.Document {
+	var docs []corpus.Document
+	for i := range n {
+		docs = append(docs, corpus.Document{ID: fmt.Sprintf("doc-%03d", i), Text: fmt.Sprintf("document number %d about foxes", i)})
+	}
+	return docs
+}
+
+// TestCorpusPagesCountDocuments: the corpora list and a corpus's page say how many documents each
+// corpus holds, to a viewer too, following writes and deletes.
+func TestCorpusPagesCountDocuments(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	must := e.must
+	e.embeddingAlias()
+	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
+	api, srv := e.corporaConsole(&reembedtest.Embedder{})
+	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil))
+	must(api.CreateCorpus(ctx, "empty", "acme-embed", nil))
+	must(api.PutDocuments(ctx, "kb", anyone, documents(1234)))
+	must(api.PutDocuments(ctx, "kb", anyone, documents(10))) // the same ids again: no new documents
+	if err := api.DeleteDocument(ctx, "kb", anyone, "doc-007"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := signedInClient(t, srv.URL, viewer)
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	list := get("/console/corpora")
+	for name, want := range map[string]string{"kb": "1,233", "empty": "0"} {
+		row := between(list, `id="corpus-`+name+`"`, "</tr>")
+		if !strings.Contains(row, ">"+want+"</td>") {
+			t.Errorf("the corpora list should show %s documents in corpus %s; its row is:\n%s", want, name, row)
+		}
+	}
+	if dd := between(get("/console/corpora/kb"), `id="documents"`, "</dd>"); !strings.Contains(dd, ">1,233") {
+		t.Errorf("corpus kb's page should say it holds 1,233 documents; it says %q", dd)
+	}
+}
+
 // TestCorporaAndReembedInTheBrowser: an embedding alias a corpus follows sends the operator to the
 // re-embed; the run page shows live progress and the verification report; rollback after cut-over.
 func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL, Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
-	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-06", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
+	must := e.must
+	e.embeddingAlias()
 	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small-v2", Kind: "embedding", Dimension: 384, Enabled: true}))
-	must(e.svc.CreateAlias(ctx, e.super, "acme-embed", admin.AliasInput{Target: "acme-embed-2026-06"}))
 	must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search-team"}))
 	e.refresh()
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	emb := &slowEmbedder{}
-	// The console's service only inserts jobs, as an API process does; the worker starts later, so
-	// the test sees the run queued and then moving.
-	api, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{InsertOnly: true, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api, srv := e.corporaConsole(emb)
 	must(api.CreateCorpus(ctx, "kb", "acme-embed", []string{"search-team"}))
-	var docs []corpus.Document
-	for i := range 600 {
-		docs = append(docs, corpus.Document{ID: fmt.Sprintf("doc-%03d", i), Text: fmt.Sprintf("document number %d about foxes", i)})
-	}
-	must(api.PutDocuments(ctx, "kb", func(*corpus.Corpus) bool { return true }, docs))
-
-	con, err := console.New(console.Config{Local: true}, console.Services{Admin: e.svc, Corpora: console.ReembedCorpora{Service: api},
-		Series: &postgres.UsageStore{Pool: e.app.Pool}}, e.app.Catalog, &console.PGSessions{Pool: e.app.Pool}, log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/console/", con)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	must(api.PutDocuments(ctx, "kb", anyone, documents(600)))
 	b := &tab{t: t, ctx: browser(t), base: srv.URL}
 	b.signIn(superToken)
 
@@ -89,6 +156,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.submit("#alias-reembed a.button")
 	b.wants("main h1", "Corpus kb")
 	b.wants("#active-index", "acme-embed-2026-06", "768")
+	b.wants("#documents", "600")
 	b.shot("15-corpus")
 
 	b.fill("#reembed-model", "acme-embed-2026-09")
@@ -97,7 +165,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("#run", "acme-embed-2026-06", "acme-embed-2026-09", "600")
 
 	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{BatchSize: 20, Shards: 3, Workers: 3, JobSlice: 300 * time.Millisecond,
-		Sample: 50, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Log: log})
+		Sample: 50, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Log: discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +203,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.open("/console/aliases/acme-embed")
 	b.wants("#alias-target-now", "acme-embed-2026-06")
 	b.open("/console/corpora")
+	b.wants("#corpus-kb td[data-documents]", "600")
 	b.shot("18-corpora")
 
 	// Cancel: with the worker stopped, a new run waits queued; cancelling it leaves the active index.

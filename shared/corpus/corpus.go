@@ -21,6 +21,7 @@ type Corpus struct {
 	TeamsExplicit bool
 	CreatedAt     time.Time
 	Indexes       []*Index // filled where asked for: the live ones, newest first
+	Documents     int64    // filled where asked for: how many documents it holds
 }
 
 // CanUse reports whether team may use the corpus; aliasTeams are the teams granted its alias.

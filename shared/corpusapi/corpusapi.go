@@ -363,6 +363,7 @@ type corpusJSON struct {
 	Teams          []string     `json:"teams"`
 	TeamsFrom      string       `json:"teams_from"` // "corpus" (given at creation) or "alias" (its audience)
 	CreatedAt      time.Time    `json:"created_at"`
+	Documents      int64        `json:"documents"`
 	Active         *indexJSON   `json:"active_index"`
 	Standby        *indexJSON   `json:"standby_index"`
 	Indexes        []*indexJSON `json:"indexes"`
@@ -371,7 +372,8 @@ type corpusJSON struct {
 // corpusOut shows a corpus; for one that follows its alias's audience, teams are the teams granted
 // the alias now (from the catalogue), so the operator sees who may use it.
 func (h *Handlers) corpusOut(ctx context.Context, c *corpus.Corpus) corpusJSON {
-	out := corpusJSON{Name: c.Name, EmbeddingModel: c.Alias, Teams: c.Teams, TeamsFrom: "alias", CreatedAt: c.CreatedAt, Indexes: []*indexJSON{}}
+	out := corpusJSON{Name: c.Name, EmbeddingModel: c.Alias, Teams: c.Teams, TeamsFrom: "alias", CreatedAt: c.CreatedAt,
+		Documents: c.Documents, Indexes: []*indexJSON{}}
 	if c.TeamsExplicit {
 		out.TeamsFrom = "corpus"
 	} else if h.Catalog != nil {

@@ -103,7 +103,7 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 		t.Fatalf("unknown field answered %s param %s", code, param)
 	}
 	st, body := c.do("POST", "/admin/corpora", adminToken, map[string]any{"name": "handbook", "embedding_model": reembedtest.Alias})
-	if st != 201 || body["active_index"].(map[string]any)["model"] != reembedtest.ModelV1 {
+	if st != 201 || body["active_index"].(map[string]any)["model"] != reembedtest.ModelV1 || body["documents"] != float64(0) {
 		t.Fatalf("create corpus: %d %v", st, body)
 	}
 
@@ -154,6 +154,10 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 	if st, _ := c.do("DELETE", "/v1/corpora/handbook/documents/d001", reembedtest.Key, nil); st != 204 {
 		t.Fatalf("delete: %d", st)
 	}
+	// The admin routes count the documents: 60 written, one deleted.
+	if st, body := c.do("GET", "/admin/corpora/handbook", viewerToken, nil); st != 200 || body["documents"] != float64(59) {
+		t.Fatalf("GET /admin/corpora/handbook after 60 writes and a delete: %d documents %v, want 59", st, body["documents"])
+	}
 
 	// Re-embed with progress, then rollback.
 	st, body = c.do("POST", "/admin/corpora/handbook/reembed", adminToken, map[string]any{"model": reembedtest.ModelV2})
@@ -192,8 +196,9 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 	if res := search("text of d042"); res["model"] != reembedtest.ModelV1 {
 		t.Fatalf("search after rollback answered by %v", res["model"])
 	}
-	if st, body := c.do("GET", "/admin/corpora", viewerToken, nil); st != 200 || len(body["data"].([]any)) != 1 {
-		t.Fatalf("list: %d %v", st, body)
+	if st, body := c.do("GET", "/admin/corpora", viewerToken, nil); st != 200 || len(body["data"].([]any)) != 1 ||
+		body["data"].([]any)[0].(map[string]any)["documents"] != float64(59) {
+		t.Fatalf("list (one corpus of 59 documents): %d %v", st, body)
 	}
 	if st, _ := c.do("GET", "/admin/reembeds/999", viewerToken, nil); st != 404 {
 		t.Fatalf("unknown run: %d", st)

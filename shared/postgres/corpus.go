@@ -170,10 +170,25 @@ func hnswDDL(ix *corpus.Index) string {
 		pgx.Identifier{ix.Table + "_hnsw"}.Sanitize(), pgx.Identifier{ix.Table}.Sanitize(), ops)
 }
 
-// Corpora lists every corpus with its live indexes.
+// documentCount counts a corpus's documents, read with corpusColumns. It reads the documents' primary
+// key only, as a run's start counts them.
+const documentCount = `(SELECT count(*) FROM documents d WHERE d.corpus_id = c.id)`
+
+// scanCounted scans a corpus read with corpusColumns and documentCount.
+func scanCounted(row pgx.Row) (*corpus.Corpus, error) {
+	var n int64
+	c, err := scanCorpus(row, &n)
+	if err != nil {
+		return nil, err
+	}
+	c.Documents = n
+	return c, nil
+}
+
+// Corpora lists every corpus with its live indexes and its number of documents.
 func (s *CorpusStore) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT `+corpusColumns+` FROM corpora c ORDER BY c.name`)
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Corpus, error) { return scanCorpus(r) })
+	rows, _ := s.Pool.Query(ctx, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c ORDER BY c.name`)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Corpus, error) { return scanCounted(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list corpora: %w", err)
 	}
@@ -195,9 +210,9 @@ func (s *CorpusStore) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
 	return list, nil
 }
 
-// Corpus reads one corpus with its live indexes, newest first.
+// Corpus reads one corpus with its live indexes, newest first, and its number of documents.
 func (s *CorpusStore) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
-	c, err := scanCorpus(s.Pool.QueryRow(ctx, `SELECT `+corpusColumns+` FROM corpora c WHERE c.name = $1`, name))
+	c, err := scanCounted(s.Pool.QueryRow(ctx, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c WHERE c.name = $1`, name))
 	if err != nil {
 		return nil, err
 	}
