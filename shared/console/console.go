@@ -91,6 +91,8 @@ func (c *Console) routes() {
 
 	m.HandleFunc("GET /console/models", c.authed(c.modelsPage))
 	m.HandleFunc("POST /console/models", c.authed(c.modelCreate))
+	m.HandleFunc("GET /console/models/{name}", c.authed(c.modelPage))
+	m.HandleFunc("POST /console/models/{name}", c.authed(c.modelUpdate))
 	m.HandleFunc("POST /console/models/{name}/enable", c.authed(c.modelEnable(true)))
 	m.HandleFunc("POST /console/models/{name}/disable", c.authed(c.modelEnable(false)))
 	m.HandleFunc("POST /console/models/{name}/probe", c.authed(c.modelProbe))
@@ -154,6 +156,15 @@ func (p *page) Val(name, def string) string {
 		if _, ok := p.Form[name]; ok {
 			return p.Form.Get(name)
 		}
+	}
+	return def
+}
+
+// Checked is whether checkbox name was ticked in the form being shown again, or def when there is
+// none (an unticked box sends nothing, so Val cannot tell it from a field the form never had).
+func (p *page) Checked(name string, def bool) bool {
+	if p.Form != nil {
+		return p.Form.Get(name) != ""
 	}
 	return def
 }

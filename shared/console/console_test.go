@@ -37,7 +37,7 @@ func TestViewerSeesNoWriteActions(t *testing.T) {
 	if n := b.count("#add-provider"); n != 0 {
 		t.Errorf("a viewer must not be offered 'Add a provider'")
 	}
-	for _, path := range []string{"/console/providers/acme", "/console/models", "/console/aliases", "/console/aliases/acme-llm", "/console/teams"} {
+	for _, path := range []string{"/console/providers/acme", "/console/models", "/console/models/acme-chat", "/console/aliases", "/console/aliases/acme-llm", "/console/teams"} {
 		b.open(path)
 		if n := b.count("main form, main button"); n != 0 {
 			t.Errorf("a viewer's page %s must hold no forms or buttons; it holds %d", path, n)

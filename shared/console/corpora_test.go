@@ -104,16 +104,11 @@ func TestCorpusPagesCountDocuments(t *testing.T) {
 	c, _ := signedInClient(t, srv.URL, viewer)
 	get := func(path string) string {
 		t.Helper()
-		resp, err := c.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
+		st, body := getPage(t, c, srv.URL+path)
+		if st != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, st)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-		return string(b)
+		return body
 	}
 	list := get("/console/corpora")
 	for name, want := range map[string]string{"kb": "1,233", "empty": "0"} {

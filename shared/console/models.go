@@ -125,6 +125,71 @@ func intField(p *page, f url.Values, name string) (int, bool) {
 	return n, true
 }
 
+// modelView is a model's own page: its settings and, for those who may change it, the edit form.
+type modelView struct {
+	Model   *admin.ModelView
+	Aliases []string // the aliases pointing at it
+}
+
+func (c *Console) modelPage(w http.ResponseWriter, r *http.Request) {
+	c.renderModel(w, r, http.StatusOK, &page{})
+}
+
+func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int, p *page) {
+	name := r.PathValue("name")
+	p.Title, p.Nav = "Model "+name, "models"
+	m, err := c.svc.Admin.GetModel(r.Context(), stateOf(r).admin, name)
+	if err != nil {
+		c.render(w, r, c.serviceError(r, p, err), "error", p)
+		return
+	}
+	v := &modelView{Model: m}
+	for _, a := range stateOf(r).snap.Aliases {
+		if a.Target == m.Name {
+			v.Aliases = append(v.Aliases, a.Name)
+		}
+	}
+	sort.Strings(v.Aliases)
+	p.Data = v
+	c.render(w, r, status, "model", p)
+}
+
+// modelPatch reads the edit form: every field the admin API lets change, as the page showed them. The
+// capabilities go only when the form offered them (chat models).
+func modelPatch(p *page, f url.Values) (admin.ModelPatch, bool) {
+	display, description := strings.TrimSpace(f.Get("display_name")), strings.TrimSpace(f.Get("description"))
+	enabled := f.Get("enabled") != ""
+	in := admin.ModelPatch{DisplayName: &display, Description: &description, Enabled: &enabled}
+	n, ok := intField(p, f, "context_window")
+	if !ok {
+		return in, false
+	}
+	in.ContextWindow = &n
+	if f.Get("capabilities") != "" {
+		streaming, tools := f.Get("streaming") != "", f.Get("tools") != ""
+		in.Capabilities = &admin.CapabilitiesPatch{Streaming: &streaming, Tools: &tools}
+	}
+	return in, true
+}
+
+func (c *Console) modelUpdate(w http.ResponseWriter, r *http.Request) {
+	if c.forbid(w, r, catalog.AreaCatalog, true) {
+		return
+	}
+	name := r.PathValue("name")
+	p := &page{Form: cloneWithout(r.PostForm, csrfField)}
+	in, ok := modelPatch(p, r.PostForm)
+	if !ok {
+		c.renderModel(w, r, http.StatusBadRequest, p)
+		return
+	}
+	if _, err := c.svc.Admin.UpdateModel(r.Context(), stateOf(r).admin, name, in); err != nil {
+		c.renderModel(w, r, c.serviceError(r, p, err), p)
+		return
+	}
+	back(w, r, "/console/models/"+url.PathEscape(name), "Saved "+name+".")
+}
+
 func (c *Console) modelEnable(enabled bool) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c.forbid(w, r, catalog.AreaCatalog, true) {

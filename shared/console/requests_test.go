@@ -53,15 +53,22 @@ var (
 	outcomeR = regexp.MustCompile(`<tr data-request-id="[^"]+" data-outcome="([^"]+)"`)
 )
 
-func readLogPage(t *testing.T, c *http.Client, base, path string) logPage {
+// getPage fetches a page with c and returns its status and body.
+func getPage(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
-	resp, err := c.Get(base + path)
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	p := logPage{status: resp.StatusCode, body: string(b)}
+	return resp.StatusCode, string(b)
+}
+
+func readLogPage(t *testing.T, c *http.Client, base, path string) logPage {
+	t.Helper()
+	var p logPage
+	p.status, p.body = getPage(t, c, base+path)
 	for _, m := range rowIDRe.FindAllStringSubmatch(p.body, -1) {
 		p.ids = append(p.ids, m[1])
 	}
