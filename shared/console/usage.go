@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -131,7 +132,8 @@ func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
 	list, err := c.svc.Admin.Requests(r.Context(), stateOf(r).admin, rq)
 	if err != nil {
 		status := c.bannerError(r, p, err)
-		if status == http.StatusBadRequest {
+		// A cursor the log does not hold: the way back is the newest page of the same outcome.
+		if ae, ok := apierror.As(err); ok && ae.Param != nil && (*ae.Param == "after" || *ae.Param == "before") {
 			p.Fix = &link{Text: "Show the newest requests", Href: requestsHref(v.Outcome, "", "")}
 		}
 		c.render(w, r, status, "error", p)
