@@ -308,3 +308,11 @@ func TestListenServesModels(t *testing.T) {
 		t.Fatalf("models %s", b)
 	}
 }
+
+func TestCountWordsIsFieldsForASCII(t *testing.T) {
+	for _, s := range []string{"", " ", "one", " one  two\tthree\nfour ", "a\r\nb\v\fc", "x  ", "  x"} {
+		if got, want := countWords(s), len(strings.Fields(s)); got != want {
+			t.Errorf("countWords(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
