@@ -366,6 +366,13 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// IsDataException reports whether err is Postgres refusing a value (SQLSTATE class 22): pgvector's
+// "NaN not allowed in vector", a halfvec overflow. Writing the same values again fails again.
+func IsDataException(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && len(pe.Code) == 5 && pe.Code[:2] == "22"
+}
+
 func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "42P01"

@@ -269,7 +269,9 @@ func (w *fillWorker) Work(ctx context.Context, job *river.Job[FillArgs]) error {
 				continue // a sync job wrote one of these documents meanwhile; the retry leaves it out
 			}
 			if err != nil {
-				return err
+				// Like an embedding failure: retried by River, and the run fails when the vectors are
+				// refused or the job's attempts run out, rather than waiting on a shard that never ends.
+				return s.fillFailed(ctx, job, fmt.Errorf("write the vectors %s answered: %w", ix.Model, err))
 			}
 			break
 		}

@@ -351,6 +351,9 @@ func permanent(err error) bool {
 	if errors.As(err, &de) {
 		return true
 	}
+	if postgres.IsDataException(err) {
+		return true // pgvector refused a vector (NaN, infinity, a halfvec overflow)
+	}
 	ae, ok := apierror.As(err)
 	return ok && (ae.Code == apierror.CodeUpstreamBadResponse || ae.Code == apierror.CodeUnsupportedOperation)
 }

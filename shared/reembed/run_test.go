@@ -212,6 +212,29 @@ func TestRunFailsOnWrongDimension(t *testing.T) {
 	e.expectUntouched(done)
 }
 
+// A model that answers a NaN fails the run at once, saying so, instead of retrying a batch that can
+// never be written or leaving a shard unfinished.
+func TestRunFailsOnVectorsPgvectorRefuses(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 200, 1)
+	e.waitSynced()
+	e.emb.NaN(reembedtest.ModelV2)
+	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitRun(run.ID, 30*time.Second)
+	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "NaN") || !strings.Contains(done.Error, reembedtest.ModelV2) {
+		t.Fatalf("run ended %s with %q; want failed naming the NaN and the model", done.State, done.Error)
+	}
+	var attempts int
+	if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'reembed_fill'`).Scan(&attempts); err != nil || attempts != 1 {
+		t.Fatalf("fill jobs made %d attempts (%v); a refused vector is not worth retrying", attempts, err)
+	}
+	e.expectUntouched(done)
+}
+
 func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
 	e := newEnv(t, testConfig())
 	e.createCorpus("handbook")

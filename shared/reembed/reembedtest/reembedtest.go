@@ -55,6 +55,7 @@ type Embedder struct {
 	mu       sync.Mutex
 	wrongDim map[string]int  // model name → dimension to answer instead
 	noise    map[string]bool // model name → random vectors (fails self-retrieval)
+	nan      map[string]bool // model name → a NaN in every answer's first vector
 	throttle int             // next calls answering 429
 	unavail  int             // next calls answering 503
 	calls    atomic.Int64
@@ -87,6 +88,17 @@ func (e *Embedder) Noise(model string) {
 	e.noise[model] = true
 }
 
+// NaN makes model answer a NaN in the first vector of every answer, as a broken model server might:
+// the right dimension, a value pgvector refuses.
+func (e *Embedder) NaN(model string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.nan == nil {
+		e.nan = map[string]bool{}
+	}
+	e.nan[model] = true
+}
+
 // Throttle makes the next n calls answer 429, and the n after those 503.
 func (e *Embedder) Throttle(n int) {
 	e.mu.Lock()
@@ -102,7 +114,7 @@ func (e *Embedder) Embed(ctx context.Context, m *catalog.Model, p *catalog.Provi
 	if d, ok := e.wrongDim[m.Name]; ok {
 		dim = d
 	}
-	noise := e.noise[m.Name]
+	noise, nan := e.noise[m.Name], e.nan[m.Name]
 	var fault *apierror.Error
 	switch {
 	case e.throttle > 0:
@@ -126,6 +138,9 @@ func (e *Embedder) Embed(ctx context.Context, m *catalog.Model, p *catalog.Provi
 			t = fmt.Sprint(rand.Int64())
 		}
 		out[i] = Vector(m.UpstreamName, t, dim)
+	}
+	if nan && len(out) > 0 && len(out[0]) > 0 {
+		out[0][0] = float32(math.NaN())
 	}
 	return out, nil
 }
