@@ -195,44 +195,42 @@ func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
 	e.checkIndexExact(e.activeIndex("handbook"))
 }
 
-func TestRunFailsOnWrongDimension(t *testing.T) {
-	e := newEnv(t, testConfig())
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 200, 1)
-	e.waitSynced()
-	e.emb.WrongDimension(reembedtest.ModelV2, 768)
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
+// A model whose answers can never be written fails the run at once, saying why, instead of retrying
+// batches or leaving a shard unfinished: vectors of another dimension than the catalogue records, and
+// values pgvector refuses.
+func TestRunFailsOnAnswersThatCannotBeWritten(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(*reembedtest.Embedder)
+		want  []string // in the run's error
+	}{
+		{"wrong dimension", func(e *reembedtest.Embedder) { e.WrongDimension(reembedtest.ModelV2, 768) }, []string{"768 dimensions", "1024"}},
+		{"NaN", func(e *reembedtest.Embedder) { e.NaN(reembedtest.ModelV2) }, []string{"NaN", reembedtest.ModelV2}},
 	}
-	done := e.waitRun(run.ID, 30*time.Second)
-	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "768 dimensions") || !strings.Contains(done.Error, "1024") {
-		t.Fatalf("run ended %s with %q; want failed naming 768 and 1024", done.State, done.Error)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testConfig())
+			e.createCorpus("handbook")
+			e.put("handbook", 0, 200, 1)
+			e.waitSynced()
+			tt.fault(e.emb)
+			run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := e.waitRun(run.ID, 30*time.Second)
+			for _, w := range tt.want {
+				if done.State != corpus.RunFailed || !strings.Contains(done.Error, w) {
+					t.Fatalf("run ended %s with %q; want failed naming %q", done.State, done.Error, w)
+				}
+			}
+			var attempts int
+			if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'reembed_fill'`).Scan(&attempts); err != nil || attempts != 1 {
+				t.Fatalf("fill jobs made %d attempts (%v); an answer that cannot be written is not worth retrying", attempts, err)
+			}
+			e.expectUntouched(done)
+		})
 	}
-	e.expectUntouched(done)
-}
-
-// A model that answers a NaN fails the run at once, saying so, instead of retrying a batch that can
-// never be written or leaving a shard unfinished.
-func TestRunFailsOnVectorsPgvectorRefuses(t *testing.T) {
-	e := newEnv(t, testConfig())
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 200, 1)
-	e.waitSynced()
-	e.emb.NaN(reembedtest.ModelV2)
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := e.waitRun(run.ID, 30*time.Second)
-	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "NaN") || !strings.Contains(done.Error, reembedtest.ModelV2) {
-		t.Fatalf("run ended %s with %q; want failed naming the NaN and the model", done.State, done.Error)
-	}
-	var attempts int
-	if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'reembed_fill'`).Scan(&attempts); err != nil || attempts != 1 {
-		t.Fatalf("fill jobs made %d attempts (%v); a refused vector is not worth retrying", attempts, err)
-	}
-	e.expectUntouched(done)
 }
 
 func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
