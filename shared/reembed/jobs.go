@@ -2,6 +2,7 @@ package reembed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -96,6 +98,51 @@ func (RetireArgs) Kind() string { return "corpus_retire" }
 // InsertOpts puts retirements on the corpus queue.
 func (RetireArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueCorpus, MaxAttempts: 20}
+}
+
+// lastAttempts is River's error handler: when a step of a run (fill, build, verification, cut-over)
+// fails its last attempt, by an error or a panic, it fails the run with the reason, so that the run
+// ends rather than waiting for a job River has discarded. Failing an ended run changes nothing.
+type lastAttempts struct{ s *Service }
+
+func (h *lastAttempts) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.failRun(ctx, job, err.Error())
+	return nil
+}
+
+func (h *lastAttempts) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, _ string) *river.ErrorHandlerResult {
+	h.failRun(ctx, job, fmt.Sprintf("panic: %v", v))
+	return nil
+}
+
+func (h *lastAttempts) failRun(ctx context.Context, job *rivertype.JobRow, what string) {
+	if job.Attempt < job.MaxAttempts {
+		return // River retries it
+	}
+	var step string
+	switch job.Kind {
+	case FillArgs{}.Kind():
+		step = "the fill"
+	case BuildArgs{}.Kind():
+		step = "the HNSW build"
+	case VerifyArgs{}.Kind():
+		step = "the verification"
+	case CutoverArgs{}.Kind():
+		step = "the cut-over"
+	default:
+		return
+	}
+	var args struct {
+		RunID int64 `json:"run_id"`
+	}
+	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil || args.RunID == 0 {
+		return
+	}
+	reason := fmt.Sprintf("%s failed %d times, the last time with: %s", step, job.Attempt, what)
+	if err := h.s.failRun(ctx, args.RunID, reason, nil); err != nil {
+		h.s.cfg.Log.ErrorContext(ctx, "a run's step failed its last attempt, and failing the run failed too",
+			"run", args.RunID, "job", job.ID, "err", err)
+	}
 }
 
 // complete marks job completed in tx and commits: the job's effects and its end are one.

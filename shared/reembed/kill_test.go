@@ -90,10 +90,7 @@ func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 	e.put("handbook", 0, 3000, 1)
 	w := e.startWorker(url)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	kills := 0
 	for kills < 2 {
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)

@@ -189,6 +189,7 @@ func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, e
 	river.AddWorker(workers, &retireWorker{s: s})
 	rc := &river.Config{
 		Workers:              workers,
+		ErrorHandler:         &lastAttempts{s: s},
 		Logger:               cfg.Log,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		FetchCooldown:        cfg.FetchCooldown,

@@ -59,10 +59,7 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 		}()
 	}
 
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	if run.State.Terminal() || run.Total != 3000 || run.ExpectedFrom != reembedtest.ModelV1 {
 		t.Fatalf("new run: %+v", run)
 	}
@@ -133,10 +130,7 @@ func TestRunResumesAfterPanics(t *testing.T) {
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 2000, 1)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	e.put("handbook", 0, 300, 2)
 	done := e.waitRun(run.ID, 60*time.Second)
 	if done.State != corpus.RunSucceeded {
@@ -181,10 +175,7 @@ func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 500, 1)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	done := e.waitRun(run.ID, 60*time.Second)
 	if done.State != corpus.RunSucceeded {
 		t.Fatalf("run ended %s: %s", done.State, done.Error)
@@ -214,10 +205,7 @@ func TestRunFailsOnAnswersThatCannotBeWritten(t *testing.T) {
 			e.put("handbook", 0, 200, 1)
 			e.waitSynced()
 			tt.fault(e.emb)
-			run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-			if err != nil {
-				t.Fatal(err)
-			}
+			run := e.startRun(reembedtest.ModelV2)
 			done := e.waitRun(run.ID, 30*time.Second)
 			for _, w := range tt.want {
 				if done.State != corpus.RunFailed || !strings.Contains(done.Error, w) {
@@ -233,16 +221,31 @@ func TestRunFailsOnAnswersThatCannotBeWritten(t *testing.T) {
 	}
 }
 
+// A step that fails every attempt ends the run, naming the step and its last error, instead of leaving
+// it waiting for a job River has given up on: here the HNSW build, refused a setting by Postgres.
+func TestRunFailsWhenAStepRunsOutOfAttempts(t *testing.T) {
+	cfg := testConfig()
+	cfg.HNSWWorkers = 5000 // max_parallel_maintenance_workers is at most 1024
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.put("handbook", 0, 100, 1)
+	e.waitSynced()
+	run := e.startRun(reembedtest.ModelV2)
+	done := e.waitRun(run.ID, 30*time.Second)
+	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "the HNSW build failed 5 times") ||
+		!strings.Contains(done.Error, "max_parallel_maintenance_workers") {
+		t.Fatalf("run ended %s with %q; want failed naming the build and Postgres's refusal", done.State, done.Error)
+	}
+	e.expectUntouched(done)
+}
+
 func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
 	e := newEnv(t, testConfig())
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 200, 1)
 	e.waitSynced()
 	e.emb.Noise(reembedtest.ModelV2)
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	done := e.waitRun(run.ID, 30*time.Second)
 	v := done.Verification
 	if done.State != corpus.RunFailed || v == nil || v.Passed || v.SelfRecall >= v.Threshold || v.Documents != 200 || v.Vectors != 200 {
@@ -253,6 +256,16 @@ func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
 
 // expectUntouched checks that a failed run left the alias and the active index as they were and
 // dropped its own table.
+// startRun starts a re-embed of the corpus "handbook"'s alias to model.
+func (e *env) startRun(model string) *corpus.Run {
+	e.t.Helper()
+	run, err := e.svc.StartRun(e.ctx, "handbook", model, "admin test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return run
+}
+
 func (e *env) expectUntouched(run *corpus.Run) {
 	e.t.Helper()
 	if got := e.aliasTarget(); got != reembedtest.ModelV1 {
@@ -282,10 +295,7 @@ func TestRunAfterAliasMovedDoesNotCutOver(t *testing.T) {
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 500, 1)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	if ok, err := reembedtest.MoveAlias(e.ctx, e.pool, reembedtest.Alias, reembedtest.ModelV1, reembedtest.ModelV3); err != nil || !ok {
 		t.Fatalf("move alias: %v %v", ok, err)
 	}
@@ -304,10 +314,7 @@ func TestRunRacingAliasMoves(t *testing.T) {
 		e.createCorpus("handbook")
 		e.put("handbook", 0, 100, 1)
 		e.waitSynced()
-		run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-		if err != nil {
-			t.Fatal(err)
-		}
+		run := e.startRun(reembedtest.ModelV2)
 		// A mover flips the alias v1 → v3 → v1 as fast as it can until the run ends.
 		ctx, stop := context.WithCancel(e.ctx)
 		go func() {
@@ -344,11 +351,8 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 500, 1)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
+	run := e.startRun(reembedtest.ModelV2)
+	_, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
 	if ae, ok := apierror.As(err); !ok || ae.Status != 409 || ae.Code != apierror.CodeRunInProgress {
 		t.Fatalf("second run on the alias: %v; want 409 run_in_progress", err)
 	}
@@ -369,10 +373,7 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 		t.Fatal("cancelling an ended run succeeded")
 	}
 	// The alias is free for a new run, which succeeds.
-	run2, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run2 := e.startRun(reembedtest.ModelV3)
 	if done := e.waitRun(run2.ID, 30*time.Second); done.State != corpus.RunSucceeded {
 		t.Fatalf("run after a cancel: %s %s", done.State, done.Error)
 	}
@@ -390,10 +391,7 @@ func TestRollbackAndRetire(t *testing.T) {
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 300, 1)
 	e.waitSynced()
-	run, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV2, "admin test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := e.startRun(reembedtest.ModelV2)
 	if done := e.waitRun(run.ID, 30*time.Second); done.State != corpus.RunSucceeded {
 		t.Fatalf("run: %s %s", done.State, done.Error)
 	}
