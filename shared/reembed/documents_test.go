@@ -1,8 +1,13 @@
 package reembed
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
@@ -86,4 +91,44 @@ func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
 	if _, err := e.svc.Search(e.ctx, "private", other, "x", 3); err != nil {
 		t.Fatalf("the corpus's own team: %v", err)
 	}
+}
+
+// A document sync that fails every attempt (here, an upstream that keeps answering 429) is logged as
+// an error naming the index and the documents, for the operator to see why search misses them.
+func TestASyncOutOfAttemptsIsLogged(t *testing.T) {
+	cfg := testConfig()
+	var logs syncBuffer
+	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	e := newEnv(t, cfg)
+	e.createCorpus("handbook")
+	e.emb.Throttle(1_000_000)
+	e.put("handbook", 0, 3, 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "a document sync failed its last attempt") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error logged after the sync's last attempt; the log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "doc-000002") || !strings.Contains(l, "slow down") {
+		t.Fatalf("the error does not name the documents and the cause:\n%s", l)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the worker's goroutines to log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

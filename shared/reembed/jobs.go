@@ -102,7 +102,8 @@ func (RetireArgs) InsertOpts() river.InsertOpts {
 
 // lastAttempts is River's error handler: when a step of a run (fill, build, verification, cut-over)
 // fails its last attempt, by an error or a panic, it fails the run with the reason, so that the run
-// ends rather than waiting for a job River has discarded. Failing an ended run changes nothing.
+// ends rather than waiting for a job River has discarded. Failing an ended run changes nothing. A
+// document sync's last failure is logged as an error, naming the index and the documents.
 type lastAttempts struct{ s *Service }
 
 func (h *lastAttempts) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
@@ -121,6 +122,14 @@ func (h *lastAttempts) failRun(ctx context.Context, job *rivertype.JobRow, what 
 	}
 	var step string
 	switch job.Kind {
+	case SyncArgs{}.Kind():
+		// No run to end: say which vectors an index now lacks or holds stale. Verification of a run
+		// mends a building index; a live one is mended by the documents' next write.
+		var args SyncArgs
+		_ = json.Unmarshal(job.EncodedArgs, &args)
+		h.s.cfg.Log.ErrorContext(ctx, "a document sync failed its last attempt; the index lacks these documents' current vectors until they are written again",
+			"index", args.IndexID, "documents", args.DocIDs, "attempts", job.Attempt, "err", what)
+		return
 	case FillArgs{}.Kind():
 		step = "the fill"
 	case BuildArgs{}.Kind():
