@@ -1,11 +1,11 @@
 package reembed
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,38 +97,25 @@ func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
 // an error naming the index and the documents, for the operator to see why search misses them.
 func TestASyncOutOfAttemptsIsLogged(t *testing.T) {
 	cfg := testConfig()
-	var logs syncBuffer
-	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cfg.Log = slog.New(slog.NewTextHandler(logFile, nil)) // the handler serializes writes
+	logs := func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
 	e := newEnv(t, cfg)
 	e.createCorpus("handbook")
 	e.emb.Throttle(1_000_000)
 	e.put("handbook", 0, 3, 1)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "a document sync failed its last attempt") {
+	for !strings.Contains(logs(), "a document sync failed its last attempt") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no error logged after the sync's last attempt; the log:\n%s", logs.String())
+			t.Fatalf("no error logged after the sync's last attempt; the log:\n%s", logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "doc-000002") || !strings.Contains(l, "slow down") {
+	if l := logs(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "doc-000002") || !strings.Contains(l, "slow down") {
 		t.Fatalf("the error does not name the documents and the cause:\n%s", l)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the worker's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
