@@ -5,6 +5,8 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +15,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/lambda/lambdatest"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/seal/sealtest"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
@@ -200,5 +205,82 @@ func TestBootstrapSizes(t *testing.T) {
 		if fi.Size() > 20<<20 {
 			t.Errorf("%s bootstrap is %.1f MiB, over the 20 MB budget", target, float64(fi.Size())/(1<<20))
 		}
+	}
+}
+
+// The worker function, invoked as Lambda's schedule invokes it, embeds written documents and carries a
+// re-embed run through fill, HNSW build, verification and cut-over within its bounded invocations.
+func TestWorkerFunctionReembedsUnderTheEmulator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fake := fakeupstream.Start(fakeupstream.Config{}) // demo-embed-small: 384 dimensions, demo-embed-large: 1024
+	defer fake.Close()
+	pool, err := postgres.Open(ctx, e.db, postgres.PoolConfig{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, s := range []string{
+		`INSERT INTO providers (identifier, base_url, auth_method) VALUES ('fake', '` + fake.URL + `', 'none')`,
+		`INSERT INTO catalog_names (name, what) VALUES ('embed-v1', 'model'), ('embed-v2', 'model'), ('embed', 'alias')`,
+		`INSERT INTO models (name, provider_id, upstream_name, kind, dimension, enabled) SELECT 'embed-v1', id, 'demo-embed-small', 'embedding', 384, true FROM providers`,
+		`INSERT INTO models (name, provider_id, upstream_name, kind, dimension, enabled) SELECT 'embed-v2', id, 'demo-embed-large', 'embedding', 1024, true FROM providers`,
+		`INSERT INTO aliases (name, kind, model_id) SELECT 'embed', 'embedding', id FROM models WHERE name = 'embed-v1'`,
+	} {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	// What the admin and gateway functions do for these requests, without a worker of their own.
+	svc, err := reembed.New(pool, nil, nil, reembed.Config{InsertOnly: true, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateCorpus(ctx, "handbook", "embed", nil); err != nil {
+		t.Fatal(err)
+	}
+	docs := make([]corpus.Document, 300)
+	for i := range docs {
+		docs[i] = corpus.Document{ID: fmt.Sprintf("doc-%03d", i), Text: fmt.Sprintf("paragraph %d of the handbook", i)}
+	}
+	if _, err := svc.PutDocuments(ctx, "handbook", func(*corpus.Corpus) bool { return true }, docs); err != nil {
+		t.Fatal(err)
+	}
+	run, err := svc.StartRun(ctx, "handbook", "embed-v2", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A 36-second invocation works for ~6 s: the worker stops fetching 30 s before its deadline.
+	worker := lambdatest.Start(t, lambdatest.Build(t, "./worker"), append(e.vars, "AWS_LAMBDA_FUNCTION_TIMEOUT=36")...)
+	for invocation := 1; ; invocation++ {
+		if _, err := worker.Invoke(ctx, map[string]any{"source": "aws.events", "detail-type": "Scheduled Event"}); err != nil {
+			t.Fatalf("invoke the worker: %v\n%s", err, worker.Logs())
+		}
+		if run, err = svc.Run(ctx, run.ID); err != nil {
+			t.Fatal(err)
+		}
+		if run.State.Terminal() || invocation == 5 {
+			break
+		}
+	}
+	if run.State != corpus.RunSucceeded || run.Embedded != 300 || run.Verification == nil || !run.Verification.Passed {
+		t.Fatalf("run after the worker's invocations: %s, %d embedded, %+v, %q\n%s", run.State, run.Embedded, run.Verification, run.Error, worker.Logs())
+	}
+	c, err := svc.Store().Corpus(ctx, "handbook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors int
+	active := &corpus.Index{}
+	for _, ix := range c.Indexes {
+		if ix.State == corpus.IndexActive {
+			active = ix
+		}
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{active.Table}.Sanitize()).Scan(&vectors); err != nil || active.Model != "embed-v2" || vectors != 300 {
+		t.Fatalf("active index %s on %s with %d vectors (%v); want embed-v2 with 300", active.Table, active.Model, vectors, err)
 	}
 }
