@@ -1,9 +1,13 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"math"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -76,5 +80,35 @@ func TestCopyVectorsStoresExactValues(t *testing.T) {
 	_ = pool.QueryRow(ctx, `SELECT count(*) FROM ix`).Scan(&count)
 	if err == nil || count != 3 {
 		t.Fatalf("a 2-dimension vector into vector(3): %v, %d rows", err, count)
+	}
+}
+
+// The stream is the same however COPY reads it: rows encoded as they are read span any read size.
+func TestVectorRowsAreTheSameInAnyReadSize(t *testing.T) {
+	docs := make([]postgres.SourceDoc, 40)
+	vecs := make([][]float32, len(docs))
+	for i := range docs {
+		docs[i] = postgres.SourceDoc{ID: strings.Repeat("d", i), Hash: []byte{byte(i)}}
+		vecs[i] = make([]float32, 300)
+		for j := range vecs[i] {
+			vecs[i][j] = float32(i*1000 + j)
+		}
+	}
+	keep := func(d postgres.SourceDoc) bool { return len(d.ID)%3 != 0 }
+	whole, err := io.ReadAll(postgres.VectorRows(docs, vecs, keep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) < 26*(2+4+4+1+4+4+1200) {
+		t.Fatalf("the stream is %d bytes; want at least the 26 kept rows", len(whole))
+	}
+	for _, r := range []func(io.Reader) io.Reader{iotest.OneByteReader, iotest.HalfReader, iotest.DataErrReader} {
+		got, err := io.ReadAll(r(postgres.VectorRows(docs, vecs, keep)))
+		if err != nil || !bytes.Equal(got, whole) {
+			t.Fatalf("read in other sizes: %d bytes (%v), want the same %d", len(got), err, len(whole))
+		}
+	}
+	if !bytes.HasSuffix(whole, []byte{0xff, 0xff}) || !bytes.HasPrefix(whole, []byte("PGCOPY\n\xff\r\n\x00")) {
+		t.Fatal("the stream lacks COPY's header or trailer")
 	}
 }

@@ -1,12 +1,12 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -377,40 +377,77 @@ const copyHeader = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x
 // embedding vector) with one binary COPY whose stream it encodes itself: pgx's CopyFrom encodes each
 // value through its type map, which costs more in the worker than the rest of writing a fill batch.
 func copyVectors(ctx context.Context, tx pgx.Tx, table string, docs []SourceDoc, vecs [][]float32, keep func(SourceDoc) bool) (int64, error) {
-	size := len(copyHeader) + 2
-	for i, d := range docs {
-		size += 2 + 4 + len(d.ID) + 4 + len(d.Hash) + 4 + 4 + 4*len(vecs[i])
-	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, copyHeader...)
-	for i, d := range docs {
-		if !keep(d) {
-			continue
-		}
-		v := vecs[i]
-		if len(v) > corpus.MaxVectorDims {
-			return 0, fmt.Errorf("copy vectors into %s: a vector of %d dimensions", table, len(v))
-		}
-		buf = binary.BigEndian.AppendUint16(buf, 3) // fields
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(d.ID)))
-		buf = append(buf, d.ID...)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(d.Hash)))
-		buf = append(buf, d.Hash...)
-		// pgvector's binary vector: dimensions (int16), unused (int16), float4s.
-		buf = binary.BigEndian.AppendUint32(buf, uint32(4+4*len(v)))
-		buf = binary.BigEndian.AppendUint16(buf, uint16(len(v)))
-		buf = binary.BigEndian.AppendUint16(buf, 0)
-		for _, x := range v {
-			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
-		}
-	}
-	buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+	rows := &vectorRows{docs: docs, vecs: vecs, keep: keep, buf: []byte(copyHeader)}
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, rows,
 		"COPY "+pgx.Identifier{table}.Sanitize()+" (doc_id, content_hash, embedding) FROM STDIN (FORMAT binary)")
 	if err != nil {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+// vectorRows is a binary COPY stream of documents and their vectors, encoded a row at a time as COPY
+// reads it: a batch is never held twice, as vectors and as their encoding.
+type vectorRows struct {
+	docs    []SourceDoc
+	vecs    [][]float32
+	keep    func(SourceDoc) bool
+	next    int    // the next document to consider
+	buf     []byte // encoded and not yet read
+	scratch []byte // where rows are encoded, reused
+	ended   bool   // the trailer has been encoded
+	err     error
+}
+
+func (r *vectorRows) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && (len(r.buf) > 0 || r.encodeNext()) {
+		k := copy(p[n:], r.buf)
+		r.buf, n = r.buf[k:], n+k
+	}
+	if n > 0 {
+		return n, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 0, io.EOF
+}
+
+// encodeNext encodes the next kept row into buf, or the trailer after the last one; false at the end.
+func (r *vectorRows) encodeNext() bool {
+	b := r.scratch[:0]
+	for ; r.next < len(r.docs); r.next++ {
+		d, v := r.docs[r.next], r.vecs[r.next]
+		if !r.keep(d) {
+			continue
+		}
+		if len(v) > corpus.MaxVectorDims {
+			r.err = fmt.Errorf("a vector of %d dimensions is not a vector column's", len(v))
+			return false
+		}
+		b = binary.BigEndian.AppendUint16(b, 3) // fields
+		b = binary.BigEndian.AppendUint32(b, uint32(len(d.ID)))
+		b = append(b, d.ID...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(d.Hash)))
+		b = append(b, d.Hash...)
+		// pgvector's binary vector: dimensions (int16), unused (int16), float4s.
+		b = binary.BigEndian.AppendUint32(b, uint32(4+4*len(v)))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+		b = binary.BigEndian.AppendUint16(b, 0)
+		for _, x := range v {
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(x))
+		}
+		r.next++
+		r.scratch, r.buf = b, b
+		return true
+	}
+	if r.ended {
+		return false
+	}
+	r.ended = true
+	r.scratch, r.buf = b, binary.BigEndian.AppendUint16(b, 0xffff) // the trailer: -1 fields
+	return true
 }
 
 // IsUniqueViolation reports whether err is Postgres's unique violation.
