@@ -155,16 +155,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
 			msg = fmt.Sprintf(`{"role":"assistant","content":%s}`, jsonString(strings.Join(words, " ")))
 		}
 		out := []byte(fmt.Sprintf(`{%s,"object":"chat.completion","choices":[{"index":0,"message":%s,"finish_reason":%q}],"usage":%s}`, head, msg, finish, usage))
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-		if f.BreakAfter > 0 {
-			w.WriteHeader(http.StatusOK)
-			w.Write(out[:len(out)/2])
-			w.(http.Flusher).Flush()
-			resetConn(w)
-			return
-		}
-		w.Write(out)
+		writeAnswer(w, out, f)
 		return
 	}
 
@@ -276,6 +267,21 @@ func seeds(raw json.RawMessage) (out []uint64, tokens int, err error) {
 		}
 	}
 	return nil, 0, fmt.Errorf("'input' must be a string, a list of strings, a list of tokens or a list of token lists")
+}
+
+// writeAnswer writes a whole JSON answer with its length; with BreakAfter set, half of it and then a
+// reset connection, as an upstream that dies mid-answer.
+func writeAnswer(w http.ResponseWriter, out []byte, f Faults) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	if f.BreakAfter > 0 {
+		w.WriteHeader(http.StatusOK)
+		w.Write(out[:len(out)/2])
+		w.(http.Flusher).Flush()
+		resetConn(w)
+		return
+	}
+	w.Write(out)
 }
 
 // countWords is len(strings.Fields(s)) for ASCII whitespace, without making the fields: the fake's
@@ -393,16 +399,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, f Faults) {
 	out = append(out, `,"total_tokens":`...)
 	out = strconv.AppendInt(out, int64(tokens), 10)
 	out = append(out, `}}`...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	if f.BreakAfter > 0 {
-		w.WriteHeader(http.StatusOK)
-		w.Write(out[:len(out)/2])
-		w.(http.Flusher).Flush()
-		resetConn(w)
-	} else {
-		w.Write(out)
-	}
+	writeAnswer(w, out, f)
 	if cap(out) <= 16<<20 { // do not pin huge buffers in the pool
 		*bp = out
 		s.bufs.Put(bp)
