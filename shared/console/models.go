@@ -33,7 +33,7 @@ func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderModels(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	p.Title, p.Nav = "Models", "models"
-	v := &modelsView{Upstream: map[string][]string{}, Aliases: map[string][]string{}}
+	v := &modelsView{Upstream: map[string][]string{}}
 	by := stateOf(r).admin
 	list, err := c.svc.Admin.ListModels(r.Context(), by)
 	if err != nil {
@@ -61,11 +61,21 @@ func (c *Console) renderModels(w http.ResponseWriter, r *http.Request, status in
 			}
 		}
 	}
-	for _, a := range stateOf(r).snap.Aliases {
-		v.Aliases[a.Target] = append(v.Aliases[a.Target], a.Name)
-	}
+	v.Aliases = aliasesByTarget(stateOf(r).snap)
 	p.Data = v
 	c.render(w, r, status, "models", p)
+}
+
+// aliasesByTarget is the names of the aliases pointing at each model, in name order.
+func aliasesByTarget(snap *catalog.Snapshot) map[string][]string {
+	by := map[string][]string{}
+	for _, a := range snap.Aliases {
+		by[a.Target] = append(by[a.Target], a.Name)
+	}
+	for _, names := range by {
+		sort.Strings(names)
+	}
+	return by
 }
 
 func (c *Console) modelCreate(w http.ResponseWriter, r *http.Request) {
@@ -143,13 +153,7 @@ func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
 	}
-	v := &modelView{Model: m}
-	for _, a := range stateOf(r).snap.Aliases {
-		if a.Target == m.Name {
-			v.Aliases = append(v.Aliases, a.Name)
-		}
-	}
-	sort.Strings(v.Aliases)
+	v := &modelView{Model: m, Aliases: aliasesByTarget(stateOf(r).snap)[m.Name]}
 	p.Data = v
 	c.render(w, r, status, "model", p)
 }
