@@ -122,9 +122,7 @@ func decodeVector(raw json.RawMessage) ([]float32, error) {
 			return nil, fmt.Errorf("base64 of %d bytes is not a list of float32s", n)
 		}
 		v := make([]float32, n/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-		}
+		fromLittleEndian(v, buf)
 		return v, nil
 	}
 	var v []float32
@@ -267,6 +265,13 @@ func base64Size(b []byte) int {
 	return size
 }
 
+// fromLittleEndian sets v to the len(v) little-endian float32s at the start of b.
+func fromLittleEndian(v []float32, b []byte) {
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+}
+
 // littleEndian is whether float32s are stored little-endian in memory, as embeddings answers send them.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
@@ -285,9 +290,7 @@ func decodeFloats(v []float32, b64 []byte, scratch *[]byte) bool {
 		if err != nil || m != 4*len(v) {
 			return false
 		}
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32((*scratch)[4*i:]))
-		}
+		fromLittleEndian(v, *scratch)
 		return true
 	}
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))

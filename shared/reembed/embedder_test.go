@@ -187,3 +187,19 @@ func TestDecodeGroups(t *testing.T) {
 		}
 	}
 }
+
+// The path for machines that do not store float32s little-endian decodes the same vectors (it runs
+// here by pretending; not in parallel, since it flips a package variable).
+func TestDecodeEmbeddingsWithoutLittleEndianMemory(t *testing.T) {
+	body := []byte(`{"data":[{"index":1,"embedding":"` + b64Vector(7) + `"},{"index":0,"embedding":"` + b64Vector(1, -2, 0.5) + `"}]}`)
+	native, ok := parseBase64Embeddings(body, 2)
+	if !ok {
+		t.Fatal("the one-pass parser refused the answer")
+	}
+	defer func(was bool) { littleEndian = was }(littleEndian)
+	littleEndian = false
+	portable, ok := parseBase64Embeddings(body, 2)
+	if !ok || fmt.Sprint(portable) != fmt.Sprint(native) || fmt.Sprint(native) != "[[1 -2 0.5] [7]]" {
+		t.Fatalf("portable path %v (%v), native %v", portable, ok, native)
+	}
+}
