@@ -325,8 +325,8 @@ func (w *fillWorker) Work(ctx context.Context, job *river.Job[FillArgs]) error {
 				continue // a sync job wrote one of these documents meanwhile; the retry leaves it out
 			}
 			if err != nil {
-				// Like an embedding failure: retried by River, and the run fails when the vectors are
-				// refused or the job's attempts run out, rather than waiting on a shard that never ends.
+				// Like an embedding failure: the run fails at once when the vectors are refused;
+				// anything else is retried.
 				return s.fillFailed(ctx, job, fmt.Errorf("write the vectors %s answered: %w", ix.Model, err))
 			}
 			break
@@ -366,13 +366,13 @@ func (s *Service) finishShard(ctx context.Context, tx pgx.Tx, job *river.Job[Fil
 	return complete(ctx, tx, job)
 }
 
-// fillFailed fails the run when err is permanent (a wrong dimension) or the job's last attempt failed;
-// otherwise River retries the job.
+// fillFailed fails the run at once when err is permanent (a wrong dimension, a vector pgvector
+// refuses); otherwise River retries the job, and lastAttempts fails the run if its attempts run out.
 func (s *Service) fillFailed(ctx context.Context, job *river.Job[FillArgs], err error) error {
 	if ctx.Err() != nil && s.handingBack() {
 		return river.JobSnooze(0)
 	}
-	if !permanent(err) && job.Attempt < job.MaxAttempts {
+	if !permanent(err) {
 		return err
 	}
 	if ferr := s.failRun(ctx, job.Args.RunID, err.Error(), nil); ferr != nil {

@@ -186,21 +186,33 @@ func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
 	e.checkIndexExact(e.activeIndex("handbook"))
 }
 
-// A model whose answers can never be written fails the run at once, saying why, instead of retrying
-// batches or leaving a shard unfinished: vectors of another dimension than the catalogue records, and
-// values pgvector refuses.
-func TestRunFailsOnAnswersThatCannotBeWritten(t *testing.T) {
+// A run that cannot succeed ends failed, saying why, instead of waiting for a job River has given up on.
+// A model whose answers can never be written (vectors of another dimension than the catalogue records,
+// values pgvector refuses) fails it at once, in one attempt; a step that fails every attempt (the fill,
+// its upstream rate-limiting it for good; the HNSW build, refused a setting by Postgres) fails it with
+// the step's name and last error.
+func TestRunFailsSayingWhy(t *testing.T) {
 	tests := []struct {
-		name  string
-		fault func(*reembedtest.Embedder)
-		want  []string // in the run's error
+		name     string
+		setup    func(*Config)
+		fault    func(*reembedtest.Embedder)
+		want     []string // in the run's error
+		attempts int      // of the fill jobs, when it matters
 	}{
-		{"wrong dimension", func(e *reembedtest.Embedder) { e.WrongDimension(reembedtest.ModelV2, 768) }, []string{"768 dimensions", "1024"}},
-		{"NaN", func(e *reembedtest.Embedder) { e.NaN(reembedtest.ModelV2) }, []string{"NaN", reembedtest.ModelV2}},
+		{"wrong dimension", func(*Config) {}, func(e *reembedtest.Embedder) { e.WrongDimension(reembedtest.ModelV2, 768) },
+			[]string{"768 dimensions", "1024"}, 1},
+		{"NaN", func(*Config) {}, func(e *reembedtest.Embedder) { e.NaN(reembedtest.ModelV2) },
+			[]string{"NaN", reembedtest.ModelV2}, 1},
+		{"fill out of attempts", func(*Config) {}, func(e *reembedtest.Embedder) { e.Throttle(1 << 30) },
+			[]string{"the fill failed 10 times", "slow down"}, 0},
+		{"HNSW build out of attempts", func(c *Config) { c.HNSWWorkers = 5000 }, // max_parallel_maintenance_workers is at most 1024
+			func(*reembedtest.Embedder) {}, []string{"the HNSW build failed 5 times", "max_parallel_maintenance_workers"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, testConfig())
+			cfg := testConfig()
+			tt.setup(&cfg)
+			e := newEnv(t, cfg)
 			e.createCorpus("handbook")
 			e.put("handbook", 0, 200, 1)
 			e.waitSynced()
@@ -212,31 +224,16 @@ func TestRunFailsOnAnswersThatCannotBeWritten(t *testing.T) {
 					t.Fatalf("run ended %s with %q; want failed naming %q", done.State, done.Error, w)
 				}
 			}
-			var attempts int
-			if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'reembed_fill'`).Scan(&attempts); err != nil || attempts != 1 {
-				t.Fatalf("fill jobs made %d attempts (%v); an answer that cannot be written is not worth retrying", attempts, err)
+			if tt.attempts > 0 {
+				var attempts int
+				if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'reembed_fill'`).Scan(&attempts); err != nil || attempts != tt.attempts {
+					t.Fatalf("fill jobs made %d attempts (%v), want %d: an answer that cannot be written is not worth retrying", attempts, err, tt.attempts)
+				}
 			}
+			e.emb.Throttle(0) // the upstream recovers: the old index answers again
 			e.expectUntouched(done)
 		})
 	}
-}
-
-// A step that fails every attempt ends the run, naming the step and its last error, instead of leaving
-// it waiting for a job River has given up on: here the HNSW build, refused a setting by Postgres.
-func TestRunFailsWhenAStepRunsOutOfAttempts(t *testing.T) {
-	cfg := testConfig()
-	cfg.HNSWWorkers = 5000 // max_parallel_maintenance_workers is at most 1024
-	e := newEnv(t, cfg)
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 100, 1)
-	e.waitSynced()
-	run := e.startRun(reembedtest.ModelV2)
-	done := e.waitRun(run.ID, 30*time.Second)
-	if done.State != corpus.RunFailed || !strings.Contains(done.Error, "the HNSW build failed 5 times") ||
-		!strings.Contains(done.Error, "max_parallel_maintenance_workers") {
-		t.Fatalf("run ended %s with %q; want failed naming the build and Postgres's refusal", done.State, done.Error)
-	}
-	e.expectUntouched(done)
 }
 
 func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
