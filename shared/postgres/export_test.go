@@ -7,5 +7,5 @@ var CopyVectors = copyVectors
 
 // VectorRows is the COPY stream copyVectors sends, for the external tests.
 func VectorRows(docs []SourceDoc, vecs [][]float32, keep func(SourceDoc) bool) io.Reader {
-	return &vectorRows{docs: docs, vecs: vecs, keep: keep, buf: []byte(copyHeader)}
+	return newVectorRows(docs, vecs, keep)
 }

@@ -377,8 +377,7 @@ const copyHeader = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x
 // embedding vector) with one binary COPY whose stream it encodes itself: pgx's CopyFrom encodes each
 // value through its type map, which costs more in the worker than the rest of writing a fill batch.
 func copyVectors(ctx context.Context, tx pgx.Tx, table string, docs []SourceDoc, vecs [][]float32, keep func(SourceDoc) bool) (int64, error) {
-	rows := &vectorRows{docs: docs, vecs: vecs, keep: keep, buf: []byte(copyHeader)}
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, rows,
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, newVectorRows(docs, vecs, keep),
 		"COPY "+pgx.Identifier{table}.Sanitize()+" (doc_id, content_hash, embedding) FROM STDIN (FORMAT binary)")
 	if err != nil {
 		return 0, err
@@ -397,6 +396,11 @@ type vectorRows struct {
 	scratch []byte // where rows are encoded, reused
 	ended   bool   // the trailer has been encoded
 	err     error
+}
+
+// newVectorRows is the stream of the docs that keep accepts, from COPY's header to its trailer.
+func newVectorRows(docs []SourceDoc, vecs [][]float32, keep func(SourceDoc) bool) *vectorRows {
+	return &vectorRows{docs: docs, vecs: vecs, keep: keep, buf: []byte(copyHeader)}
 }
 
 func (r *vectorRows) Read(p []byte) (int, error) {
