@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,30 +39,69 @@ var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"
 // folder, and returns the binary's path, named bootstrap as Lambda wants it.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "bootstrap")
-	args := append([]string{"build"}, BuildFlags...)
-	args = append(args, "-o", out, pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = ModuleRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	bins, err := BuildMains(t.TempDir(), pkg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return bins[pkg]
+}
+
+// BuildMains compiles the main packages pkgs in one go build, so the dependencies they share are
+// compiled once rather than once per package (several go builds at once each compile them again), and
+// returns each package's binary: dir/<last element of pkg>/bootstrap. It takes no testing.TB so that a
+// TestMain can build before any test's clock starts: a cold build on a loaded 2-core machine takes
+// minutes, which must not eat an invocation's deadline.
+func BuildMains(dir string, pkgs ...string) (map[string]string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, "out") + string(filepath.Separator)
+	args := append([]string{"build"}, BuildFlags...)
+	args = append(args, "-o", out)
+	args = append(args, pkgs...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+	start := time.Now()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s: %v after %v\n%s", strings.Join(pkgs, " "), err, time.Since(start).Round(time.Second), b)
+	}
+	bins := make(map[string]string, len(pkgs))
+	for _, pkg := range pkgs {
+		name := filepath.Base(pkg)
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			return nil, err
+		}
+		bin := filepath.Join(dir, name, "bootstrap")
+		if err := os.Rename(filepath.Join(out, name), bin); err != nil {
+			return nil, fmt.Errorf("go build %s wrote no %s: %w", pkg, name, err)
+		}
+		bins[pkg] = bin
+	}
+	return bins, nil
 }
 
 // ModuleRoot returns the folder of the main module's go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func moduleRoot() (string, error) {
 	b, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(b))
 	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside a Go module")
+		return "", errors.New("not inside a Go module")
 	}
-	return filepath.Dir(gomod)
+	return filepath.Dir(gomod), nil
 }
 
 // Tool returns the path of a tool declared in go.mod, building it into Go's build cache when needed.
@@ -80,13 +120,22 @@ func Tool(t testing.TB, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// DefaultInvokeTimeout bounds one invocation unless Emulator.InvokeTimeout says otherwise: a cold
+// bootstrap answers its first event in well under a second here, so half a minute means it is stuck,
+// not slow.
+const DefaultInvokeTimeout = 30 * time.Second
+
 // Emulator is one aws-lambda-rie process running one bootstrap.
 type Emulator struct {
 	// URL is the emulator's invoke endpoint.
-	URL    string
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	client *http.Client
+	URL string
+	// InvokeTimeout bounds each Invoke (DefaultInvokeTimeout when zero), whatever the caller's context
+	// allows. When it passes, the bootstrap is made to print its goroutines (SIGQUIT) and the error
+	// carries them, so a failure says what the function was doing.
+	InvokeTimeout time.Duration
+	cmd           *exec.Cmd
+	logs          *syncBuffer
+	client        *http.Client
 }
 
 // Start runs bootstrap under aws-lambda-rie on free loopback ports. env ("KEY=value") is added to
@@ -103,7 +152,8 @@ func Start(t testing.TB, bootstrap string, env ...string) *Emulator {
 		"--log-level", "info",
 		bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = append(os.Environ(), env...)
+	// GOTRACEBACK=all: the goroutine dump of a stuck invocation shows every goroutine.
+	cmd.Env = append(append(os.Environ(), "GOTRACEBACK=all"), env...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// A process group of its own, so stopping it stops the bootstrap the emulator started too.
@@ -151,6 +201,69 @@ func (e *Emulator) stop() {
 	}
 }
 
+// dumpFunction makes the bootstrap (the emulator's child) print every
+// goroutine's stack and exit, and returns what the emulator and the function printed. The emulator
+// cannot serve another invocation after it.
+func (e *Emulator) dumpFunction() string {
+	pids := descendants(e.cmd.Process.Pid)
+	if len(pids) == 0 {
+		return e.Logs() + "\n(no bootstrap process was running: the emulator never started it, or it exited)"
+	}
+	before := len(e.Logs())
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGQUIT)
+	}
+	// The runtime writes the dump before it exits; wait until the output stops growing.
+	deadline := time.Now().Add(5 * time.Second)
+	for last := -1; time.Now().Before(deadline); {
+		n := len(e.Logs())
+		if n == last && n > before {
+			break
+		}
+		last = n
+		time.Sleep(200 * time.Millisecond)
+	}
+	return e.Logs()
+}
+
+// descendants lists the processes descended from pid (the emulator puts the bootstrap in a process
+// group of its own, so the group cannot be used), read from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, ent := range entries {
+		p, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
 // Logs returns what the emulator and the function printed so far.
 func (e *Emulator) Logs() string { return e.logs.String() }
 
@@ -177,13 +290,24 @@ func (e *Emulator) Invoke(ctx context.Context, event any) (*Response, error) {
 		}
 		payload = b
 	}
+	timeout := e.InvokeTimeout
+	if timeout <= 0 {
+		timeout = DefaultInvokeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("building the invoke request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
 	resp, err := e.client.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("invoking through aws-lambda-rie: no answer after %v (%w); what the function was doing:\n%s",
+				time.Since(start).Round(time.Millisecond), err, e.dumpFunction())
+		}
 		return nil, fmt.Errorf("invoking through aws-lambda-rie: %w", err)
 	}
 	defer resp.Body.Close()

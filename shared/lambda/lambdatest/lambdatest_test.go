@@ -122,6 +122,34 @@ func TestEchoUnderTheEmulator(t *testing.T) {
 	})
 }
 
+// An invocation that gets no answer fails within its own deadline, whatever the caller's context
+// allows, and the error shows where the function was stuck.
+func TestStuckInvocationSaysWhatTheFunctionWasDoing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs aws-lambda-rie")
+	}
+	e := Start(t, Build(t, "./shared/lambda/testdata/echo"))
+	e.InvokeTimeout = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.InvokeStream(ctx, event("GET", "/healthz", "")); err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	start := time.Now()
+	_, err := e.Invoke(ctx, event("GET", "/hang", ""))
+	if err == nil {
+		t.Fatal("an invocation that never answers returned no error")
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the stuck invocation failed after %v; want its 3s deadline to end it", took)
+	}
+	for _, want := range []string{"no answer after", "main.waitForever", "goroutine "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not show %q:\n%v", want, err)
+		}
+	}
+}
+
 // TestColdStart measures, over fresh emulators, the time from the first event (the emulator then
 // starts the bootstrap process) to the first answer. The goal is 60 ms; the check here is a
 // loose regression guard, since this machine is shared.

@@ -49,6 +49,8 @@ func main() {
 		fmt.Fprint(w, "data: [DONE]\n\n")
 	})
 
+	mux.HandleFunc("GET /hang", func(w http.ResponseWriter, r *http.Request) { waitForever() })
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	addr := os.Getenv("ECHO_ADDR")
@@ -60,3 +62,7 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// waitForever stands for a function stuck before it answers (a lock, a look-up with no timeout): the
+// emulator tests expect its name in the goroutine dump of a timed-out invocation.
+func waitForever() { select {} }
