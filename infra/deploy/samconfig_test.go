@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 )
 
 // samconfig reads samconfig.toml's key = value lines by table ("default.build.parameters").
@@ -59,6 +62,56 @@ func TestSamconfigBuildsForTheDeployedArchitecture(t *testing.T) {
 	for table, kv := range c {
 		if _, ok := kv["parameter_overrides"]; ok && table != "default.global.parameters" {
 			t.Errorf("%s sets parameter_overrides: sam build would not see them (move them to default.global.parameters)", table)
+		}
+	}
+}
+
+// TestLocalEnvVarsReachTheFunctions: sam local's --env-vars file sets only variables the template
+// declares for a function (SAM CLI, samcli/local/lambdafn/env_vars.py, EnvironmentVariables.resolve);
+// any other is dropped without a word. infra/deploy/local-env.json's "Parameters" (for every function)
+// and its per-function sections must set only declared variables.
+func TestLocalEnvVarsReachTheFunctions(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "infra", "deploy", "local-env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local map[string]map[string]string
+	if err := json.Unmarshal(raw, &local); err != nil {
+		t.Fatalf("local-env.json: %v", err)
+	}
+	if local["Parameters"]["DATABASE_URL"] == "" {
+		t.Error("local-env.json gives no DATABASE_URL")
+	}
+	tplRaw, err := os.ReadFile(templatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl samTemplate
+	if err := yaml.Unmarshal(tplRaw, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	declared := func(fn, name string) bool {
+		_, global := tpl.Globals.Function.Environment.Variables[name]
+		_, own := tpl.Resources[fn].Props.Environment.Variables[name]
+		return global || own
+	}
+	for section, vars := range local {
+		fns := []string{section}
+		if section == "Parameters" {
+			fns = nil
+			for _, f := range Functions {
+				fns = append(fns, f.LogicalID)
+			}
+		} else if _, ok := tpl.Resources[section]; !ok {
+			t.Errorf("local-env.json has a section %s, which is no function of template.yaml", section)
+			continue
+		}
+		for _, fn := range fns {
+			for name := range vars {
+				if !declared(fn, name) {
+					t.Errorf("local-env.json sets %s for %s, which template.yaml does not declare for it: sam local would drop it", name, fn)
+				}
+			}
 		}
 	}
 }
