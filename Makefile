@@ -3,17 +3,22 @@
 # DATABASE_URL is set.
 
 GO        ?= go
-ARCH      ?= arm64
 WITH_DB   := infra/with-db.sh
 # The test timeout is generous for a cold first run on 2 cores; a normal run takes a few minutes.
 TESTFLAGS ?= -count=1 -timeout 14m
 
 .PHONY: dev test vet build bench bench-reembed fuzz soak clean lambdas
 
-# The Lambda binaries, as `sam build` makes them (BuildMethod: makefile runs build-<LogicalId> with
-# ARTIFACTS_DIR set). ROOT makes the targets work from whatever folder SAM runs them in.
+# The Lambda binaries, as `sam build` makes them. BuildMethod: makefile runs
+# `make --makefile <this file> build-<LogicalId>` in a scratch copy of the project (or the project
+# itself with build_in_source), with sam build's environment plus ARTIFACTS_DIR and nothing else
+# (aws-lambda-builders, workflows/custom_make/actions.py). ROOT makes the targets build this checkout
+# wherever they run. The architecture is the one SAM resolved for the function, read from its build
+# graph by infra/lambda-goarch.sh (LAMBDA_ARCH overrides); x86_64 is amd64 to Go.
 ROOT          := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
-LAMBDA_BUILD   = cd $(ROOT) && GOOS=linux GOARCH=$(ARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
+LAMBDA_BUILD   = goarch=$$(LAMBDA_ARCH='$(LAMBDA_ARCH)' $(ROOT)infra/lambda-goarch.sh $(@:build-%=%)) && \
+	cd $(ROOT) && GOOS=linux GOARCH=$$goarch CGO_ENABLED=0 \
+	$(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
 build-GatewayFunction:
 	$(LAMBDA_BUILD) ./functions/gateway
@@ -27,9 +32,14 @@ build-MigrateFunction:
 build-WorkerFunction:
 	$(LAMBDA_BUILD) ./worker
 
-# lambdas builds all four into bin/lambda/<name>/bootstrap for this machine's architecture.
+# lambdas builds all four into $(LAMBDA_OUT)/<name>/bootstrap, for this machine's architecture unless
+# LAMBDA_ARCH says otherwise. Plain sh, no GNU-only tools.
+LAMBDA_OUT ?= $(ROOT)bin/lambda
 lambdas:
-	@for f in gateway admin migrate; do $(MAKE) --no-print-directory build-$$(echo $$f | sed 's/./\U&/')Function ARCH=$$($(GO) env GOARCH) ARTIFACTS_DIR=$(ROOT)bin/lambda/$$f || exit 1; done
+	@arch='$(LAMBDA_ARCH)'; arch=$${arch:-$$($(GO) env GOARCH)}; \
+	for f in gateway:GatewayFunction admin:AdminFunction migrate:MigrateFunction worker:WorkerFunction; do \
+		$(MAKE) --no-print-directory -f $(ROOT)Makefile build-$${f#*:} LAMBDA_ARCH=$$arch ARTIFACTS_DIR=$(LAMBDA_OUT)/$${f%%:*} || exit 1; \
+	done
 
 dev:
 	@$(GO) build -o bin/switchyard-dev ./infra/dev

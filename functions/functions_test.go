@@ -225,7 +225,7 @@ func TestBootstrapSizes(t *testing.T) {
 	root := lambdatest.ModuleRoot(t)
 	for _, target := range []string{"GatewayFunction", "AdminFunction", "MigrateFunction", "WorkerFunction"} {
 		dir := t.TempDir()
-		cmd := exec.Command("make", "-s", "-C", root, "build-"+target, "ARCH=arm64", "ARTIFACTS_DIR="+dir)
+		cmd := exec.Command("make", "-s", "-C", root, "build-"+target, "LAMBDA_ARCH=arm64", "ARTIFACTS_DIR="+dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("make build-%s: %v\n%s", target, err, out)
 		}

@@ -1,6 +1,8 @@
 // Package deploy holds the checks of the SAM deployment (template.yaml at the module root): cfn-lint,
-// the SAM translator's output for response streaming, and the consistency of the template with the
-// code (function folders, handlers, build targets, environment variables).
+// the SAM translator's output (response streaming, one throttled stage, the roles' permissions), the
+// consistency of the template with the code (function folders, handlers, build targets, environment
+// variables), the Makefile's Lambda builds as sam build runs them, samconfig.toml, sam local's
+// variables, and docs/deploy.md's table of every environment variable the code reads.
 //
 // The functions and the environment variables each reads are listed in Functions; docs/deploy.md
 // documents them and the mains read exactly those (names in shared/awsconf).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
@@ -50,6 +51,9 @@ func ConfigFromEnv() Config {
 	}
 	c.AllowLoopback = envBool("SWITCHYARD_ALLOW_LOOPBACK", c.Local)
 	c.Reembed = reembed.ConfigFromEnv()
+	// RDS Proxy multiplexes sessions, so River's LISTEN connection would pin one database connection
+	// per worker instance (or miss notifications): poll instead.
+	c.Reembed.PollOnly = envBool(awsconf.EnvDatabaseRDSProxy, false)
 	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
 		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
 	}

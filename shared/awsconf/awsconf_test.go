@@ -2,6 +2,7 @@ package awsconf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"path/filepath"
@@ -37,11 +38,22 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSe
 const dbSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
 
 func TestDatabaseFromEnv(t *testing.T) {
+	// Every shape of database secret a user can have. Each password is distinct, so a test can tell no
+	// error message ever quotes one.
 	secrets := &fakeSecrets{values: map[string]string{
+		// A secret made for rotation, or by hand in RDS's full format.
 		dbSecretARN:   `{"engine":"postgres","username":"switchyard","password":"p@ss/word","host":"db.cluster-x.eu-west-1.rds.amazonaws.com","port":5432,"dbname":"switchyard"}`,
-		"string-port": `{"username":"u","password":"p","host":"h","port":"6543"}`,
-		"no-password": `{"username":"u","host":"h"}`,
-		"not-json":    `postgres://u:hunter2@h/db`,
+		"string-port": `{"username":"u","password":"pw-string-port","host":"h","port":"6543"}`,
+		// The secret RDS manages for the master user: username and password only.
+		"rds-managed":       `{"username":"postgres","password":"Xq7:managed/pw"}`,
+		"no-password":       `{"username":"u","host":"h"}`,
+		"no-username":       `{"password":"hunter2-nouser","host":"h"}`,
+		"not-json":          `postgres://u:hunter2@h/db`,
+		"json-array":        `["postgres","hunter2-array"]`,
+		"bad-port":          `{"username":"u","password":"hunter2-port","host":"h","port":"54x32"}`,
+		"port-out-of-range": `{"username":"u","password":"hunter2-range","host":"h","port":70000}`,
+		"mysql":             `{"engine":"mysql","username":"u","password":"hunter2-mysql","host":"h","port":3306}`,
+		"empty":             ``,
 	}}
 	clients := Clients{
 		Secrets: secrets,
@@ -91,10 +103,40 @@ func TestDatabaseFromEnv(t *testing.T) {
 			name:         "secret with a string port and no dbname",
 			env:          env{EnvDatabaseSecretARN: "string-port"},
 			wantURL:      "postgres://u@h:6543/postgres?sslmode=require",
-			wantPassword: "p",
+			wantPassword: "pw-string-port",
+		},
+		{
+			name:         "RDS-managed secret (username and password only), host and name from the parameters",
+			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "sy.abc.eu-west-1.rds.amazonaws.com", EnvDatabaseName: "switchyard"},
+			wantURL:      "postgres://postgres@sy.abc.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=require",
+			wantPassword: "Xq7:managed/pw",
+		},
+		{
+			name:         "RDS-managed secret with a port parameter",
+			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "db.internal", EnvDatabasePort: "6432", EnvDatabaseName: "sy"},
+			wantURL:      "postgres://postgres@db.internal:6432/sy?sslmode=require",
+			wantPassword: "Xq7:managed/pw",
+		},
+		{
+			name:    "RDS-managed secret without a host anywhere names both places",
+			env:     env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseName: "switchyard"},
+			wantErr: "the secret rds-managed has no host (the secret RDS manages holds only username and password) and DATABASE_HOST is empty; set the DatabaseHost parameter",
+		},
+		{
+			name:         "full secret, an empty port and name in the environment keep the secret's",
+			env:          env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabasePort: "", EnvDatabaseName: " "},
+			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=require",
+			wantPassword: "p@ss/word",
 		},
 		{name: "secret without password", env: env{EnvDatabaseSecretARN: "no-password"}, wantErr: "lacks password"},
-		{name: "secret that is not JSON", env: env{EnvDatabaseSecretARN: "not-json"}, wantErr: "not RDS's JSON"},
+		{name: "secret without username", env: env{EnvDatabaseSecretARN: "no-username", EnvDatabaseHost: "h"}, wantErr: "lacks username"},
+		{name: "secret that is not JSON", env: env{EnvDatabaseSecretARN: "not-json"}, wantErr: "not a JSON object with username and password"},
+		{name: "secret that is a JSON array", env: env{EnvDatabaseSecretARN: "json-array"}, wantErr: "not a JSON object"},
+		{name: "empty secret", env: env{EnvDatabaseSecretARN: "empty"}, wantErr: "not a JSON object"},
+		{name: "secret with a bad port", env: env{EnvDatabaseSecretARN: "bad-port"}, wantErr: `port "54x32" is not a port number`},
+		{name: "secret with a port out of range", env: env{EnvDatabaseSecretARN: "port-out-of-range"}, wantErr: "not a port number"},
+		{name: "secret of another engine", env: env{EnvDatabaseSecretARN: "mysql"}, wantErr: `engine "mysql", not PostgreSQL`},
+		{name: "secret with a bad port parameter", env: env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabasePort: "five"}, wantErr: `DATABASE_PORT="five" is not a port number`},
 		{name: "unknown secret", env: env{EnvDatabaseSecretARN: "missing"}, wantErr: "reading database secret missing"},
 		{
 			name:    "IAM",
@@ -114,6 +156,12 @@ func TestDatabaseFromEnv(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				for _, sec := range secrets.values {
+					var pw struct{ Password string }
+					if json.Unmarshal([]byte(sec), &pw) == nil && pw.Password != "" && strings.Contains(err.Error(), pw.Password) {
+						t.Errorf("error quotes a password: %v", err)
+					}
 				}
 				if strings.Contains(err.Error(), "hunter2") {
 					t.Errorf("error quotes the secret: %v", err)

@@ -46,8 +46,10 @@ type Database struct {
 // DatabaseFromEnv resolves the database from the environment, first match wins:
 //
 //   - DATABASE_URL: used as is;
-//   - DATABASE_SECRET_ARN: the Secrets Manager secret's RDS JSON (read once now), with DATABASE_HOST,
-//     DATABASE_PORT and DATABASE_NAME overriding its host (say, an RDS Proxy endpoint), port and dbname;
+//   - DATABASE_SECRET_ARN: the Secrets Manager secret's username and password (read once now), with
+//     DATABASE_HOST, DATABASE_PORT and DATABASE_NAME overriding its host (say, an RDS Proxy endpoint), port
+//     and dbname. The secret RDS manages for a master user holds only username and password, so the host
+//     may come from DATABASE_HOST alone; the port defaults to 5432 and the name to postgres;
 //   - DATABASE_IAM=true: DATABASE_HOST, DATABASE_PORT (5432), DATABASE_USER, DATABASE_NAME (postgres),
 //     and an IAM token per connection signed with the function's role in c.Config.Region.
 //
@@ -92,12 +94,14 @@ type rdsSecret struct {
 	Engine   string          `json:"engine"`
 }
 
-// parseRDSSecret reads a secret string and checks it names a user, a password and a host.
+// parseRDSSecret reads a secret string and checks it names a user and a password. Host, port and dbname
+// are optional: the secret RDS manages for a master user ("Manage master credentials in AWS Secrets
+// Manager") holds only username and password, while a secret made for rotation holds all of them.
 func parseRDSSecret(s string) (rdsSecret, int, error) {
 	var sec rdsSecret
 	if err := json.Unmarshal([]byte(s), &sec); err != nil {
-		// Never quote the secret: it holds a password.
-		return rdsSecret{}, 0, errors.New("the database secret is not RDS's JSON (username, password, host, port, dbname)")
+		// Never quote the secret, nor json's error (it quotes the input): it holds a password.
+		return rdsSecret{}, 0, errors.New("the database secret is not a JSON object with username and password (RDS's format)")
 	}
 	var missing []string
 	if sec.Username == "" {
@@ -106,11 +110,11 @@ func parseRDSSecret(s string) (rdsSecret, int, error) {
 	if sec.Password == "" {
 		missing = append(missing, "password")
 	}
-	if sec.Host == "" {
-		missing = append(missing, "host")
-	}
 	if len(missing) > 0 {
 		return rdsSecret{}, 0, fmt.Errorf("the database secret lacks %s", strings.Join(missing, ", "))
+	}
+	if e := strings.ToLower(sec.Engine); e != "" && !strings.Contains(e, "postgres") {
+		return rdsSecret{}, 0, fmt.Errorf("the database secret is for engine %q, not PostgreSQL", sec.Engine)
 	}
 	port := 5432
 	if p := strings.Trim(string(sec.Port), `" `); p != "" && p != "null" {
@@ -143,7 +147,10 @@ func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clien
 		return Database{}, err
 	}
 	host := firstNonEmpty(getenv(EnvDatabaseHost), sec.Host)
-	if p := getenv(EnvDatabasePort); p != "" {
+	if host == "" {
+		return Database{}, fmt.Errorf("no database host: the secret %s has no host (the secret RDS manages holds only username and password) and %s is empty; set the DatabaseHost parameter (%s) to the database or RDS Proxy endpoint", arn, EnvDatabaseHost, EnvDatabaseHost)
+	}
+	if p := strings.TrimSpace(getenv(EnvDatabasePort)); p != "" {
 		if port, err = parsePort(p); err != nil {
 			return Database{}, err
 		}

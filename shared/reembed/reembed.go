@@ -92,6 +92,10 @@ type Config struct {
 	// more often costs nothing measurable. FetchPollInterval is River's (1s; tests shorten both).
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
+	// PollOnly makes River find new jobs by polling (every FetchPollInterval) instead of holding a
+	// connection in LISTEN: needed behind RDS Proxy (DATABASE_RDS_PROXY), which multiplexes sessions and
+	// cannot carry a session's LISTEN. Jobs this client inserts itself still wake it at once.
+	PollOnly bool
 	// RetryPolicy overrides River's backoff between failed attempts (tests make it short).
 	RetryPolicy river.ClientRetryPolicy
 	// Now is the clock for standby retention (time.Now).
@@ -194,6 +198,7 @@ func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, e
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
+		PollOnly:             cfg.PollOnly,
 		RetryPolicy:          cfg.RetryPolicy,
 		// Not -1: River's rescuer never rescues a job without a timeout.
 		JobTimeout: cfg.JobTimeout,
