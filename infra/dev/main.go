@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
@@ -42,6 +43,12 @@ func run(log *slog.Logger) error {
 	cfg.AllowLoopback = true
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set: start this with `make dev`, which starts a local Postgres")
+	}
+	// SWITCHYARD_PUBLIC_BASE_PATH=/prod serves everything under /prod, as API Gateway's stage URL
+	// does, to try the console behind a prefix.
+	prefix, err := basepath.Clean(cfg.PublicBasePath)
+	if err != nil {
+		return fmt.Errorf("SWITCHYARD_PUBLIC_BASE_PATH: %w", err)
 	}
 	addr := os.Getenv("SWITCHYARD_ADDR")
 	if addr == "" {
@@ -101,7 +108,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set SWITCHYARD_ADDR=host:port to use another): %w", addr, err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: basepath.Strip(prefix, a.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -118,7 +125,7 @@ func run(log *slog.Logger) error {
 			log.Error("flush the request log", "err", err)
 		}
 	}()
-	base := "http://" + ln.Addr().String()
+	base := "http://" + ln.Addr().String() + prefix
 	fmt.Printf(`
 Switchyard is running (local development mode).
 

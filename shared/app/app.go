@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,6 +42,9 @@ type Config struct {
 	Reembed reembed.Config
 	// MaxRequestBytes bounds a developer request body (SWITCHYARD_MAX_REQUEST_BYTES; 8 MiB when 0).
 	MaxRequestBytes int64
+	// PublicBasePath is SWITCHYARD_PUBLIC_BASE_PATH: the path in front of /console/ in the browser
+	// when the request cannot tell ("/" for none). Locally the server serves everything under it.
+	PublicBasePath string
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -48,6 +52,8 @@ func ConfigFromEnv() Config {
 	c := Config{
 		DatabaseURL: os.Getenv("DATABASE_URL"),
 		Local:       envBool("SWITCHYARD_LOCAL", false),
+		// Checked by FromEnv and the dev server, which can answer a bad value with an error.
+		PublicBasePath: strings.TrimSpace(os.Getenv("SWITCHYARD_PUBLIC_BASE_PATH")),
 	}
 	c.AllowLoopback = envBool("SWITCHYARD_ALLOW_LOOPBACK", c.Local)
 	c.Reembed = reembed.ConfigFromEnv()
@@ -145,7 +151,7 @@ func (a *App) AdminFunctionHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
-	mux.Handle("/console/", a.consoleHandler())
+	a.mountConsole(mux)
 	return reqlog.Middleware(a.Log, mux)
 }
 
@@ -180,7 +186,7 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("/admin/", a.AdminHandler())
-	mux.Handle("/console/", a.consoleHandler())
+	a.mountConsole(mux)
 	a.mountDeveloper(mux)
 	return reqlog.Middleware(a.Log, mux)
 }

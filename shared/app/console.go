@@ -22,14 +22,16 @@ func (a *App) ConsoleServices() console.Services {
 	}
 }
 
-// consoleHandler serves /console/.
-func (a *App) consoleHandler() http.Handler {
-	c, err := console.New(console.Config{Local: a.Config.Local}, a.ConsoleServices(), a.Catalog,
+// mountConsole serves /console and /console/ with the console. /console is the console's own (a
+// redirect under the public base path), not the mux's, whose redirect would leave the stage.
+func (a *App) mountConsole(mux *http.ServeMux) {
+	c, err := console.New(console.Config{Local: a.Config.Local, PublicBasePath: a.Config.PublicBasePath}, a.ConsoleServices(), a.Catalog,
 		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
 	if err != nil {
-		// The templates are embedded and parsed by the console's tests; a build that passed them
-		// cannot get here.
+		// The templates are embedded and parsed by the console's tests, and FromEnv and the dev
+		// server check the base path; a build that passed them cannot get here.
 		panic(err)
 	}
-	return c
+	mux.Handle("/console", c)
+	mux.Handle("/console/", c)
 }

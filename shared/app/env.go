@@ -14,6 +14,7 @@ import (
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -46,6 +47,10 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func
 		return nil, err
 	}
 	cfg.Local = !inLambda && cfg.Local
+	if _, err := basepath.Clean(cfg.PublicBasePath); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("SWITCHYARD_PUBLIC_BASE_PATH: %w", err)
+	}
 	for _, t := range tweak {
 		t(&cfg)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/lambda"
 )
 
@@ -22,7 +23,13 @@ func ServeFunction(name, defaultAddr string, handler func(*App) http.Handler) {
 		log.Error("configuration", "err", err)
 		os.Exit(1)
 	}
-	err = lambda.RunLocalOrLambda(ctx, handler(a), Addr(defaultAddr), nil, lambda.WithLogger(log), lambda.BeforeReturn(a.Flush))
+	h := handler(a)
+	if !lambda.IsLambda() {
+		// Locally nothing in front strips the public base path: serve under it, as a stage would.
+		prefix, _ := basepath.Clean(a.Config.PublicBasePath) // FromEnv checked it
+		h = basepath.Strip(prefix, h)
+	}
+	err = lambda.RunLocalOrLambda(ctx, h, Addr(defaultAddr), nil, lambda.WithLogger(log), lambda.BeforeReturn(a.Flush))
 	stop()
 	a.Shutdown()
 	if err != nil {

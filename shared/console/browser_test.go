@@ -236,3 +236,23 @@ func (b *tab) overflow(sel string) int {
 	}
 	return n
 }
+
+// streamChat, on the playground with a key in its field, loads the models the key may use (the list
+// must show each of listed), picks model and sends a streamed chat message: the reply must arrive in
+// several chunks and answer 200.
+func (b *tab) streamChat(model string, listed ...string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS("#pg-load")))
+	b.do(chromedp.WaitEnabled(chromedp.CSS("#pg-model")))
+	b.wants("#pg-model", listed...)
+	b.choose("#pg-model", model)
+	b.do(chromedp.Click(chromedp.CSS("#pg-send")))
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#pg-answer[data-done="1"]`)))
+	if answer := b.text("#pg-answer"); strings.TrimSpace(answer) == "" {
+		b.t.Errorf("the chat reply should be streamed into the page; it is empty")
+	}
+	if chunks := b.attr("#pg-answer", "data-chunks"); chunks == "" || chunks == "1" {
+		b.t.Errorf("the reply should arrive as several stream chunks; it came in %q", chunks)
+	}
+	b.wants("#pg-status", "answered 200")
+}

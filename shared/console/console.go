@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 )
@@ -34,11 +35,17 @@ var files embed.FS
 type Config struct {
 	// Local marks a local run (make dev, tests): the session cookie is sent over plain http.
 	Local bool
+	// PublicBasePath, when not empty, is the public base path of every request ("/" for none),
+	// whatever the request's context says: for a proxy in front of API Gateway (a CloudFront
+	// distribution) that the Lambda event cannot tell about. When empty, each request's base path
+	// (package basepath) is used.
+	PublicBasePath string
 }
 
 // Console is the /console/ handler.
 type Console struct {
 	cfg      Config
+	base     *string // the fixed base path, from Config.PublicBasePath
 	svc      Services
 	catalog  *catalog.Source
 	sessions SessionStore
@@ -54,6 +61,13 @@ func New(cfg Config, svc Services, source *catalog.Source, sessions SessionStore
 		now = time.Now
 	}
 	c := &Console{cfg: cfg, svc: svc, catalog: source, sessions: sessions, log: log, now: now, pages: map[string]*template.Template{}}
+	if cfg.PublicBasePath != "" {
+		p, err := basepath.Clean(cfg.PublicBasePath)
+		if err != nil {
+			return nil, fmt.Errorf("console: public base path: %w", err)
+		}
+		c.base = &p
+	}
 	if err := c.parse(); err != nil {
 		return nil, err
 	}
@@ -61,8 +75,12 @@ func New(cfg Config, svc Services, source *catalog.Source, sessions SessionStore
 	return c, nil
 }
 
-// ServeHTTP serves every path under /console/.
+// ServeHTTP serves /console and every path under /console/. Every URL it writes (links, form actions,
+// redirects, cookie paths, the scripts' calls) starts with the request's public base path.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.base != nil {
+		r = r.WithContext(basepath.With(r.Context(), *c.base))
+	}
 	h := w.Header()
 	// The pages load nothing from elsewhere; say so, so an injected tag could not either.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -75,8 +93,12 @@ func (c *Console) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(files, "static")
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	// ConsoleUrl and people type /console with or without the slash; both land on a page.
+	m.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		redirect(w, r, "/console/")
+	})
 	m.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/console/providers", http.StatusSeeOther)
+		redirect(w, r, "/console/providers")
 	})
 	m.HandleFunc("GET /console/signin", c.signinPage)
 	m.HandleFunc("POST /console/signin", c.signin)
@@ -133,6 +155,7 @@ func (c *Console) routes() {
 
 // page is what every template gets.
 type page struct {
+	Base   string // the public base path, in front of every URL the page writes
 	Title  string
 	Nav    string
 	Admin  *catalog.Admin
@@ -252,6 +275,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if st := stateOf(r); st != nil {
 		p.Admin, p.CSRF = st.admin, st.sess.CSRF
 	}
+	p.Base = basepath.From(r.Context())
 	if p.Notice == "" {
 		p.Notice = r.URL.Query().Get("notice")
 	}
@@ -333,7 +357,13 @@ func (c *Console) unavailable(w http.ResponseWriter, r *http.Request, what strin
 	c.fail(w, r, http.StatusNotImplemented, what+" are not available in this build of Switchyard.")
 }
 
-// back redirects to path (which may end in a #fragment) with a notice banner.
+// redirect sends the browser to path, a console path such as "/console/providers", under the
+// request's public base path.
+func redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, basepath.From(r.Context())+path, http.StatusSeeOther)
+}
+
+// back redirects to path (a console path, which may end in a #fragment) with a notice banner.
 func back(w http.ResponseWriter, r *http.Request, path, notice string) {
 	if notice != "" {
 		frag := ""
@@ -346,5 +376,5 @@ func back(w http.ResponseWriter, r *http.Request, path, notice string) {
 		}
 		path += sep + "notice=" + url.QueryEscape(notice) + frag
 	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	redirect(w, r, path)
 }

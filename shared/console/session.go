@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -68,11 +69,13 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+// setCookie sets a console cookie, scoped to the console under the request's public base path
+// ("/prod/console/" behind API Gateway's stage URL).
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    value,
-		Path:     "/console/",
+		Path:     basepath.From(r.Context()) + "/console/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   !c.cfg.Local,
@@ -94,7 +97,7 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request)) http.Han
 			if why != "" {
 				q.Set("why", why)
 			}
-			http.Redirect(w, r, "/console/signin?"+q.Encode(), http.StatusSeeOther)
+			redirect(w, r, "/console/signin?"+q.Encode())
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -147,7 +150,7 @@ func (c *Console) session(r *http.Request) (*reqState, string) {
 
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	if st, _ := c.session(r); st != nil {
-		http.Redirect(w, r, "/console/providers", http.StatusSeeOther)
+		redirect(w, r, "/console/providers")
 		return
 	}
 	c.renderSignin(w, r, http.StatusOK, r.URL.Query().Get("why"), safeNext(r.URL.Query().Get("next")))
@@ -155,7 +158,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderSignin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
 	tok := randomToken(24)
-	c.setCookie(w, preCSRFCookie, tok, 3600)
+	c.setCookie(w, r, preCSRFCookie, tok, 3600)
 	c.render(w, r, status, "signin", &page{Title: "Sign in", Error: msg, Data: map[string]string{"CSRF": tok, "Next": next}})
 }
 
@@ -191,9 +194,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusInternalServerError, "The session could not be stored; try again.", next)
 		return
 	}
-	c.setCookie(w, preCSRFCookie, "", -1)
-	c.setCookie(w, sessionCookie, id, int(SessionTTL/time.Second))
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	c.setCookie(w, r, preCSRFCookie, "", -1)
+	c.setCookie(w, r, sessionCookie, id, int(SessionTTL/time.Second))
+	redirect(w, r, next)
 }
 
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
@@ -202,11 +205,12 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 			c.log.Error("console: delete session", "err", err)
 		}
 	}
-	c.setCookie(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/console/signin?why=signed+out", http.StatusSeeOther)
+	c.setCookie(w, r, sessionCookie, "", -1)
+	redirect(w, r, "/console/signin?why=signed+out")
 }
 
-// safeNext keeps a post-sign-in redirect inside the console.
+// safeNext keeps a post-sign-in redirect inside the console. next is a console path, without the
+// base path (redirect puts it in front).
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
 		return "/console/providers"

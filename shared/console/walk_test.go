@@ -153,19 +153,7 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	if got := b.value("#pg-key"); !strings.HasPrefix(got, "sk-") || got != b.text("#new-key-value") {
 		t.Errorf("the minted key should be shown once and put in the key field; field %q", got)
 	}
-	b.do(chromedp.Click(chromedp.CSS("#pg-load")))
-	b.do(chromedp.WaitEnabled(chromedp.CSS("#pg-model")))
-	b.wants("#pg-model", "acme-internal-llm — chat", "acme-embed-2026-06 — embedding, 768 dims")
-	b.choose("#pg-model", "acme-internal-llm")
-	b.do(chromedp.Click(chromedp.CSS("#pg-send")))
-	b.do(chromedp.WaitVisible(chromedp.CSS(`#pg-answer[data-done="1"]`)))
-	if answer := b.text("#pg-answer"); strings.TrimSpace(answer) == "" {
-		t.Errorf("the chat reply should be streamed into the page; it is empty")
-	}
-	if chunks := b.attr("#pg-answer", "data-chunks"); chunks == "" || chunks == "1" {
-		t.Errorf("the reply should arrive as several stream chunks; it came in %q", chunks)
-	}
-	b.wants("#pg-status", "answered 200")
+	b.streamChat("acme-internal-llm", "acme-internal-llm — chat", "acme-embed-2026-06 — embedding, 768 dims")
 	b.shot("08-playground-chat")
 
 	b.choose("#pg-model", "acme-embed-2026-06")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/basepath"
 )
 
 // Headers the adapter sets on every request it builds.
@@ -34,7 +35,8 @@ const (
 	HeaderRequestID = "X-Request-Id"
 	// HeaderForwardedPrefix carries the path prefix API Gateway removed before the function saw the
 	// path: "/prod" for https://id.execute-api.region.amazonaws.com/prod/v1/models, or a custom
-	// domain's base path. Absent when nothing was removed. Pages that build absolute links use it.
+	// domain's base path. Absent when nothing was removed. The request's context carries the same
+	// prefix as its base path (package basepath), which is what the console's links use.
 	HeaderForwardedPrefix = "X-Forwarded-Prefix"
 )
 
@@ -164,8 +166,10 @@ func (b *body) Close() error {
 // NewRequest builds the *http.Request an API Gateway REST API (v1) proxy event describes: method,
 // path, query (multi-value when present), headers (multi-value when present), body (decoded from
 // base64 when the event says so), Host, RemoteAddr from the caller's source IP (port 0: API Gateway
-// does not say), X-Request-Id from API Gateway's request id, and X-Forwarded-Prefix when API Gateway
-// removed a stage or base path.
+// does not say), X-Request-Id from API Gateway's request id, and X-Forwarded-Prefix and the context's
+// base path (package basepath) when API Gateway removed a stage or base path: the stage is the part of
+// requestContext.path in front of path; a custom domain's base path, which API Gateway leaves in path,
+// is moved from the path to the prefix.
 func NewRequest(ctx context.Context, ev *events.APIGatewayProxyRequest) (*http.Request, error) {
 	var payload []byte
 	if ev.IsBase64Encoded {
@@ -178,9 +182,15 @@ func NewRequest(ctx context.Context, ev *events.APIGatewayProxyRequest) (*http.R
 		payload = []byte(ev.Body)
 	}
 
-	path := ev.Path
-	if path == "" {
-		path = "/"
+	path := routedPath(ev)
+	prefix := ""
+	if full := ev.RequestContext.Path; full != "" && full != path && strings.HasSuffix(full, path) {
+		prefix = strings.TrimSuffix(full, path)
+	}
+	// Pages put the base path into links and cookies; one that could break out of them is dropped
+	// (the links then miss the prefix, which is safer than injecting it).
+	if p, err := basepath.Clean(prefix); err == nil && p != "" {
+		ctx = basepath.With(ctx, p)
 	}
 	u := &url.URL{Path: path, RawQuery: query(ev).Encode()}
 	method := ev.HTTPMethod
@@ -223,10 +233,49 @@ func NewRequest(ctx context.Context, ev *events.APIGatewayProxyRequest) (*http.R
 		req.Header.Set(HeaderRequestID, id)
 	}
 	req.Header.Del(HeaderForwardedPrefix)
-	if full := ev.RequestContext.Path; full != "" && full != path && strings.HasSuffix(full, path) {
-		req.Header.Set(HeaderForwardedPrefix, strings.TrimSuffix(full, path))
+	if prefix != "" {
+		req.Header.Set(HeaderForwardedPrefix, prefix)
 	}
 	return req, nil
+}
+
+// routedPath is the path the API's resources routed: ev.Path, less the base path a custom domain's
+// base path mapping leaves in it (there ev.Path is "/switchyard/console/teams" for the resource
+// "/console/{proxy+}", while the stage URL gives "/console/teams"). The resource with its path
+// parameters filled in says which part was routed; when it cannot, ev.Path is kept as it is.
+func routedPath(ev *events.APIGatewayProxyRequest) string {
+	path := ev.Path
+	if path == "" {
+		return "/"
+	}
+	var routed strings.Builder
+	rest := ev.Resource
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			routed.WriteString(rest)
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return path
+		}
+		v, ok := ev.PathParameters[strings.TrimSuffix(rest[open+1:open+end], "+")]
+		if !ok {
+			return path
+		}
+		routed.WriteString(rest[:open])
+		routed.WriteString(v)
+		rest = rest[open+end+1:]
+	}
+	r := routed.String()
+	if strings.HasSuffix(path, "/") && !strings.HasSuffix(r, "/") {
+		r += "/" // API Gateway routes /console/ to the resource /console and keeps the slash in ev.Path
+	}
+	if !strings.HasPrefix(r, "/") || r == path || !strings.HasSuffix(path, r) {
+		return path
+	}
+	return r
 }
 
 func query(ev *events.APIGatewayProxyRequest) url.Values {

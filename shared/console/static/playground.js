@@ -3,6 +3,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // The public base path ("/prod" behind API Gateway's stage URL), which the server writes into the page.
+  const base = document.documentElement.dataset.base || "";
   const keyInput = $("pg-key"), modelSel = $("pg-model"), info = $("pg-model-info");
   const status = $("pg-status"), errBox = $("pg-error");
   let models = {};
@@ -30,7 +32,7 @@
     status.textContent = "";
     const t = document.createTextNode("Request " + (id || "") + " answered " + resp.status + " in " + Math.round(performance.now() - started) + " ms. ");
     const a = document.createElement("a");
-    a.href = "/console/requests" + (id ? "?request_id=" + encodeURIComponent(id) : "");
+    a.href = base + "/console/requests" + (id ? "?request_id=" + encodeURIComponent(id) : "");
     a.id = "pg-log-link";
     a.textContent = "Find it in the request log";
     status.append(t, a);
@@ -39,7 +41,7 @@
   $("pg-load").addEventListener("click", async () => {
     clearError();
     modelSel.disabled = true;
-    const resp = await fetch("/v1/models", { headers: headers() });
+    const resp = await fetch(base + "/v1/models", { headers: headers() });
     if (!resp.ok) { showError(await describe(resp)); return; }
     const list = (await resp.json()).data || [];
     models = {};
@@ -90,7 +92,7 @@
     out.querySelectorAll("#pg-answer").forEach((el) => el.removeAttribute("id"));
     out.append(user, answer);
     const started = performance.now();
-    const resp = await fetch("/v1/chat/completions", {
+    const resp = await fetch(base + "/v1/chat/completions", {
       method: "POST", headers: headers(),
       body: JSON.stringify({ model: modelSel.value, stream: stream, messages: [{ role: "user", content: msg }] }),
     });
@@ -143,7 +145,7 @@
     clearError();
     const m = models[modelSel.value] || {};
     const started = performance.now();
-    const resp = await fetch("/v1/embeddings", {
+    const resp = await fetch(base + "/v1/embeddings", {
       method: "POST", headers: headers(),
       body: JSON.stringify({ model: modelSel.value, input: $("pg-input").value }),
     });
