@@ -44,6 +44,14 @@ func TestMain(m *testing.M) {
 	}
 	start := time.Now()
 	bootstraps.bins, bootstraps.err = lambdatest.BuildMains(dir, "./functions/migrate", "./functions/admin", "./functions/gateway", "./worker")
+	if bootstraps.err == nil {
+		// The emulator and local-kms are tools in go.mod, built on first use: build them now too.
+		for _, tool := range []string{"aws-lambda-rie", "local-kms"} {
+			if _, err := lambdatest.ToolPath(tool); err != nil {
+				bootstraps.err = err
+			}
+		}
+	}
 	fmt.Fprintf(os.Stderr, "functions: built the bootstraps in %v\n", time.Since(start).Round(100*time.Millisecond))
 	code := m.Run()
 	os.RemoveAll(dir)

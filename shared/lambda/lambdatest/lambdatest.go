@@ -107,17 +107,30 @@ func moduleRoot() (string, error) {
 // Tool returns the path of a tool declared in go.mod, building it into Go's build cache when needed.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
+	p, err := ToolPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ToolPath is Tool without a test: a TestMain calls it to build a tool before any test's clock starts.
+func ToolPath(name string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
 	cmd := exec.Command("go", "tool", "-n", name)
-	cmd.Dir = ModuleRoot(t)
+	cmd.Dir = root
 	b, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Fatalf("go tool -n %s: %v\n%s", name, err, ee.Stderr)
+			return "", fmt.Errorf("go tool -n %s: %w\n%s", name, err, ee.Stderr)
 		}
-		t.Fatalf("go tool -n %s: %v", name, err)
+		return "", fmt.Errorf("go tool -n %s: %w", name, err)
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), nil
 }
 
 // DefaultInvokeTimeout bounds one invocation unless Emulator.InvokeTimeout says otherwise: a cold
