@@ -95,3 +95,22 @@ func TestAttackProviderBaseURLMovesCredential(t *testing.T) {
 		t.Errorf("the new host received %q, want only the credential typed for it", got)
 	}
 }
+
+// TestAttackBlockedAddressForms creates providers whose base URL writes a blocked address in a
+// disguised form: each is refused with 400 blocked_address naming base_url, and nothing is stored.
+func TestAttackBlockedAddressForms(t *testing.T) {
+	e := newEnv(t)
+	for _, base := range []string{
+		"http://[64:ff9b::a9fe:a9fe]/latest", "http://[64:ff9b:1::a9fe:a9fe]/latest", "http://[::a9fe:a9fe]/latest",
+		"http://[::127.0.0.1]:8000/v1", "http://[::ffff:169.254.169.254]/latest", "http://[2002:a9fe:a9fe::]/latest",
+		"http://[fd00:ec2::254]/latest", "http://localhost.:8000/v1", "http://metadata.google.internal./computeMetadata/v1",
+	} {
+		r := e.do("POST", "/admin/providers", superToken, map[string]any{"identifier": "p", "base_url": base, "auth": map[string]any{"method": "none"}})
+		if r.Status != 400 || r.errCode() != "blocked_address" || r.errParam() != "base_url" {
+			t.Errorf("POST a provider at %s: %d %s, want 400 blocked_address", base, r.Status, r.Raw)
+		}
+	}
+	if n := e.count("providers"); n != 0 {
+		t.Fatalf("%d providers stored", n)
+	}
+}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
@@ -145,5 +148,97 @@ func TestRedactForms(t *testing.T) {
 	}
 	if got := ForOperator(strings.Repeat("é", 2000), ""); len(got) > MaxStoredText || !strings.HasSuffix(got, "…") {
 		t.Errorf("ForOperator did not bound the text: %d bytes", len(got))
+	}
+}
+
+// blockedForms are the ways of writing an address the SSRF guard must refuse, loopback allowed
+// or not: NAT64 (well-known and local-use), IPv4-compatible, IPv4-mapped, IPv4-translated and
+// 6to4 forms of blocked IPv4 addresses, and AWS's IPv6 metadata range.
+var blockedForms = []string{
+	"64:ff9b::a9fe:a9fe",         // NAT64 of 169.254.169.254
+	"64:ff9b::169.254.169.254",   // the same, dotted
+	"64:ff9b::7f00:1",            // NAT64 of 127.0.0.1: another host's loopback
+	"64:ff9b:1:a9fe:a9:fe00::",   // local-use NAT64 /48 of 169.254.169.254
+	"64:ff9b:1:0:a9:fea9:fe00:0", // local-use NAT64 /64 of 169.254.169.254
+	"64:ff9b:1::a9fe:a9fe",       // local-use NAT64 /96 of 169.254.169.254
+	"64:ff9b:1::7f00:1",          // local-use NAT64 /96 of 127.0.0.1
+	"::a9fe:a9fe",                // IPv4-compatible 169.254.169.254
+	"::169.254.169.254",          // the same, dotted
+	"::127.0.0.1",                // IPv4-compatible loopback: not real loopback
+	"::ffff:a9fe:a9fe",           // IPv4-mapped 169.254.169.254
+	"::ffff:169.254.170.2",       // IPv4-mapped ECS task metadata
+	"::ffff:0:a9fe:a9fe",         // IPv4-translated 169.254.169.254
+	"2002:a9fe:a9fe::1",          // 6to4 with 169.254.169.254 inside
+	"2002:7f00:1::",              // 6to4 with 127.0.0.1 inside
+	"2002:6464:64c8::1",          // 6to4 with Alibaba's 100.100.100.200 inside
+	"fd00:ec2::254",              // AWS instance metadata (IPv6)
+	"fd00:ec2::23",               // AWS ECS task metadata (IPv6)
+	"fd00:ec2:0:1::1",            // anywhere in fd00:ec2::/32
+	"fe80::a9fe:a9fe%eth0",       // link-local with a zone
+}
+
+// TestAttackSSRFGuardEdges writes blocked addresses in every form that reaches the same host and
+// checks each is refused when given as a literal base URL (400 blocked_address at create) and
+// when a host name resolves to it at dial time, in local runs (loopback allowed) too; the real
+// loopback stays allowed there, and private translated addresses stay allowed.
+func TestAttackSSRFGuardEdges(t *testing.T) {
+	addr, accepted := countingListener(t)
+	_, port, _ := net.SplitHostPort(addr)
+	for _, form := range blockedForms {
+		ip := netip.MustParseAddr(form)
+		for _, loop := range []bool{false, true} {
+			if err := CheckAddr(ip, loop); !IsBlocked(err) {
+				t.Errorf("CheckAddr(%s, loopback=%v) = %v, want blocked", form, loop, err)
+			}
+			base := "http://[" + strings.Replace(form, "%", "%25", 1) + "]:8000/v1"
+			if err := CheckBaseURLHost(base, loop); !IsBlocked(err) {
+				t.Errorf("CheckBaseURLHost(%s, loopback=%v) = %v, want blocked", base, loop, err)
+			}
+			d := newDialer(loop, mapResolver{"rebind.test": {form}}, time.Second)
+			if _, err := d.DialContext(context.Background(), "tcp", net.JoinHostPort("rebind.test", port)); !IsBlocked(err) {
+				t.Errorf("dial rebind.test → %s (loopback=%v) = %v, want blocked", form, loop, err)
+			}
+		}
+	}
+	for _, form := range []string{"127.0.0.1", "::1", "::ffff:127.0.0.1", "64:ff9b::a00:5", "2002:a00:5::1", "::ffff:10.0.0.5", "fd00:ec3::1"} {
+		if err := CheckAddr(netip.MustParseAddr(form), true); err != nil {
+			t.Errorf("CheckAddr(%s, loopback=true) = %v, want allowed", form, err)
+		}
+	}
+
+	// Trailing-dot names are the same names: refused at create and at dial, whatever DNS says.
+	lying := mapResolver{"localhost.": {"10.0.0.7"}, "metadata.google.internal.": {"10.0.0.8"}, "METADATA.google.internal": {"10.0.0.8"}}
+	for _, host := range []string{"localhost.", "api.localhost.", "LOCALHOST"} {
+		if err := CheckBaseURLHost("http://"+host+":8000/v1", false); !IsBlocked(err) {
+			t.Errorf("CheckBaseURLHost(%s) = %v, want blocked (loopback)", host, err)
+		}
+		d := newDialer(false, lying, time.Second)
+		if _, err := d.DialContext(context.Background(), "tcp", net.JoinHostPort(host, port)); !IsBlocked(err) {
+			t.Errorf("dial %s = %v, want blocked (loopback by definition)", host, err)
+		}
+	}
+	for _, host := range []string{"metadata.google.internal.", "METADATA.google.internal", "metadata.google.internal", "instance-data.ec2.internal."} {
+		for _, loop := range []bool{false, true} {
+			if err := CheckBaseURLHost("http://"+host+"/computeMetadata/v1", loop); !IsBlocked(err) {
+				t.Errorf("CheckBaseURLHost(%s, loopback=%v) = %v, want blocked", host, loop, err)
+			}
+			d := newDialer(loop, lying, time.Second)
+			if _, err := d.DialContext(context.Background(), "tcp", net.JoinHostPort(host, "80")); !IsBlocked(err) {
+				t.Errorf("dial %s (loopback=%v) = %v, want blocked", host, loop, err)
+			}
+		}
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("the loopback listener accepted %d connections from blocked forms", n)
+	}
+	// In a local run, localhost. is real loopback, and connects.
+	d := newDialer(true, lying, time.Second)
+	c, err := d.DialContext(context.Background(), "tcp", net.JoinHostPort("localhost.", port))
+	if err != nil {
+		t.Fatalf("dial localhost. with loopback allowed: %v", err)
+	}
+	c.Close()
+	if err := CheckBaseURLHost("http://localhost.:"+port+"/v1", true); err != nil {
+		t.Errorf("CheckBaseURLHost(localhost.) with loopback allowed = %v", err)
 	}
 }
