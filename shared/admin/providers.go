@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -158,6 +159,7 @@ func (s *Service) UpdateProvider(ctx context.Context, by *catalog.Admin, identif
 	if err != nil {
 		return nil, err
 	}
+	storedBase := p.BaseURL
 	if in.DisplayName != nil {
 		p.DisplayName = *in.DisplayName
 	}
@@ -193,6 +195,11 @@ func (s *Service) UpdateProvider(ctx context.Context, by *catalog.Admin, identif
 	diags, err := s.checkProvider(p, cred, newCred)
 	if err != nil {
 		return nil, err
+	}
+	if p.AuthMethod != catalog.AuthNone && !newCred && !sameOrigin(storedBase, p.BaseURL) {
+		// Otherwise whoever may edit a provider could send its stored credential to a host of theirs.
+		return nil, apierror.Invalid("auth.credential", "the base URL moves to another scheme, host or port, which would send the stored credential there: "+
+			"give the credential (auth.credential) again in the same change; nothing was changed")
 	}
 	if v := s.verify(ctx, p, diags); v != nil {
 		p.Verification = v
@@ -266,6 +273,24 @@ func (s *Service) checkProvider(p *catalog.Provider, cred string, fresh bool) ([
 		}
 	}
 	return diags, nil
+}
+
+// sameOrigin reports whether two base URLs reach the same scheme, host and port (a default port
+// written out or left implicit is the same; the path may differ).
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	origin := func(u *url.URL) string {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+		}
+		return strings.ToLower(u.Scheme) + "://" + strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") + ":" + port
+	}
+	return origin(ua) == origin(ub)
 }
 
 func applyTimeouts(t *catalog.Timeouts, in TimeoutsInput) error {

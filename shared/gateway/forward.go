@@ -53,7 +53,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	if req.stream && isEventStream(resp.Header) {
-		c.relay(resp, m, !req.askedUsage)
+		c.relay(resp, m, p, !req.askedUsage)
 		return
 	}
 	// A plain answer (or an upstream that answered a stream request in one piece).
@@ -120,13 +120,8 @@ func (c *call) upstreamFailed(err error) {
 		c.clientClosed("the client went away before the answer")
 		return
 	}
-	e := upstream.APIError(err)
-	detail := ""
-	var ue *upstream.Error
-	if errors.As(err, &ue) && ue.Cause != nil {
-		detail = ue.Cause.Error()
-	}
-	c.fail(e, detail)
+	// The developer gets Switchyard's message; the log gets the upstream's words, credential redacted.
+	c.fail(upstream.APIError(err), upstream.Detail(err))
 }
 
 // checkDimensions is the embeddings answer's check: every vector has the model's dimension. The

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -27,7 +26,18 @@ type sseRelay struct {
 	prompt, completion, total int64
 	sawUsage                  bool
 	upstreamErr               []byte // the data of an error event, if the upstream sent one
+	provider                  string // names the upstream in the error event sent in its place
 	events                    int
+}
+
+// streamError is what the client is told in place of an upstream's error event.
+func (s *sseRelay) streamError() *apierror.Error {
+	up := "the upstream"
+	if s.provider != "" {
+		up += " " + s.provider
+	}
+	return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
+		"%s sent an error in the middle of the stream; the answer is incomplete", up)
 }
 
 var errEventTooLarge = errors.New("a stream event is larger than the limit")
@@ -153,7 +163,10 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 		v := data[m.valStart:m.valEnd]
 		switch string(m.key) {
 		case "error":
+			// The upstream's words (which may quote its credential or its hosts) are for the
+			// log; the client gets Switchyard's error event in their place.
 			s.upstreamErr = append(s.upstreamErr[:0], data...)
+			return appendErrorEvent(dst, s.streamError())
 		case "model":
 			if v[0] == '"' {
 				es = append(es, edit{dataStart + m.valStart, dataStart + m.valEnd, s.model})
@@ -214,8 +227,8 @@ func memberExtent(data []byte, ms []member, k int) (int, int) {
 }
 
 // relay streams the upstream's events to the client; see sseRelay.
-func (c *call) relay(resp *http.Response, m *catalog.Model, stripUsage bool) {
-	s := &sseRelay{model: appendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent}
+func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider, stripUsage bool) {
+	s := &sseRelay{model: appendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent, provider: p.Identifier}
 	h := c.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	h.Set("Cache-Control", "no-cache")
@@ -235,8 +248,7 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, stripUsage bool) {
 	switch {
 	case err == nil:
 		if s.upstreamErr != nil {
-			c.record(apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
-				"the upstream sent an error event mid-stream: %s", truncate(s.upstreamErr, 300)), "error event in the stream")
+			c.record(s.streamError(), upstream.ForOperator("error event in the stream: "+string(s.upstreamErr), p.Credential))
 			c.row.Status = http.StatusOK
 		}
 		return
@@ -251,23 +263,26 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, stripUsage bool) {
 		e = upstream.BadResponse(m.Provider, "a stream event is larger than %d bytes", c.g.maxEvent)
 	} else {
 		e = upstream.APIError(err)
-		detail = err.Error()
+		detail = upstream.Detail(err)
 	}
 	c.record(e, detail)
 	c.row.Status = http.StatusOK // the status went out before the failure
 	// Tell the client in the stream itself; the OpenAI SDKs raise an event with "error" as an error.
-	_, _ = fmt.Fprintf(c.w, "data: {\"error\":{\"message\":%s,\"type\":%q,\"code\":%q,\"param\":null}}\n\n",
-		appendQuoted(nil, e.Message), e.Type, e.Code)
+	_, _ = c.w.Write(appendErrorEvent(nil, e))
 	flush()
+}
+
+// appendErrorEvent appends e as an SSE error event, as the OpenAI SDKs read one.
+func appendErrorEvent(dst []byte, e *apierror.Error) []byte {
+	dst = append(dst, `data: {"error":{"message":`...)
+	dst = appendQuoted(dst, e.Message)
+	dst = append(dst, `,"type":`...)
+	dst = appendQuoted(dst, string(e.Type))
+	dst = append(dst, `,"code":`...)
+	dst = appendQuoted(dst, e.Code)
+	return append(dst, ",\"param\":null}}\n\n"...)
 }
 
 func (c *call) clientClosed(msg string) {
 	c.record(apierror.New(StatusClientClosed, apierror.InvalidRequestError, OutcomeClientClosed, "", "%s", msg), "")
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -20,21 +21,29 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 )
 
-// Error is a failed upstream call: API is the SPEC error to answer with, Cause what went wrong.
-// errors.As finds both the *apierror.Error and the cause's types in its chain, so a caller may
-// write API unchanged or look at the cause (e.g. errors.Is(err, context.Canceled)).
+// Error is a failed upstream call: API is the SPEC error to answer a developer with, Cause what
+// went wrong. errors.As finds both the *apierror.Error and the cause's types in its chain, so a
+// caller may write API unchanged or look at the cause (e.g. errors.Is(err, context.Canceled)).
+//
+// API's message is one Switchyard wrote: it never quotes the upstream, except for an upstream's
+// 400/422 about the request itself, and then only with credentials, URLs, host names and IP
+// addresses removed (ForDeveloper). Detail is the failure as operators see it (request log,
+// server log, diagnostics): with what the upstream said, the provider's credential redacted, at
+// most MaxStoredText bytes. Error() is Detail, so a logged or stored error never carries the
+// credential either.
 type Error struct {
 	API   *apierror.Error
 	Cause error
 	// Status is the upstream's HTTP status when it answered one (0 when it did not answer),
-	// and Upstream what its error body said.
+	// and Upstream what its error body said, the credential redacted.
 	Status   int
 	Upstream UpstreamMessage
+	Detail   string
 }
 
 func (e *Error) Error() string {
-	if e.Cause != nil {
-		return e.API.Error() + " [" + e.Cause.Error() + "]"
+	if e.Detail != "" {
+		return e.API.Code + ": " + e.Detail
 	}
 	return e.API.Error()
 }
@@ -45,6 +54,22 @@ func (e *Error) Unwrap() []error {
 		return []error{e.API}
 	}
 	return []error{e.API, e.Cause}
+}
+
+// Detail is err as operators may see it: an *Error's Detail, a SPEC error's message, or err's
+// text, at most MaxStoredText bytes. It never holds a provider credential that Send redacted.
+func Detail(err error) string {
+	var ue *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ue) && ue.Detail != "":
+		return ue.Detail
+	}
+	if e, ok := apierror.As(err); ok {
+		return Cap(e.Message, MaxStoredText)
+	}
+	return Cap(err.Error(), MaxStoredText)
 }
 
 // UpstreamMessage is what an upstream said in an error body, whatever shape it used.
@@ -278,60 +303,104 @@ func saysUnsupported(m UpstreamMessage) bool {
 	return false
 }
 
-// Classify maps an upstream's non-2xx answer to SPEC's error codes, quoting the upstream's own
-// message in whatever shape it came. See ClassifyFor.
+// Classify maps an upstream's non-2xx answer to SPEC's error codes. See ClassifyFor.
 func Classify(status int, header http.Header, body []byte) *apierror.Error {
 	return ClassifyFor("", "", status, header, body)
 }
 
-// ClassifyFor is Classify naming the provider and the route in its messages:
+// ClassifyFor maps an upstream's non-2xx answer to the SPEC error a developer is answered with,
+// naming the provider and the route in its message:
 //
 //	401, 403                                  → upstream_auth_error 502
 //	400, 404, 422 saying the model is unknown → upstream_model_not_found 502
 //	404, 405, 501; 400/422 "not supported"    → unsupported_operation 400
-//	400, 413, 422                             → invalid_request 400 with the upstream's message
+//	400, 413, 422                             → invalid_request 400
 //	429                                       → rate_limited 429 with its Retry-After
 //	408, 504                                  → upstream_unavailable 504
 //	5xx and other 4xx                         → upstream_unavailable 502
 //	1xx, 3xx                                  → upstream_bad_response 502
+//
+// Only the 400/422 answers about the request quote the upstream's message (ForDeveloper), and its
+// param when it looks like a field name; every other message is Switchyard's own.
 func ClassifyFor(provider, route string, status int, header http.Header, body []byte) *apierror.Error {
+	return classifyAnswer(provider, route, status, header, body, "").API
+}
+
+// classifyAnswer is ClassifyFor with the operator's side: Upstream and Detail quote what the
+// upstream said, credential redacted.
+func classifyAnswer(provider, route string, status int, header http.Header, body []byte, credential string) *Error {
 	m := ParseErrorBody(header, body)
-	up := upstreamName(provider)
+	m.Message, m.Type, m.Code, m.Param = Redact(m.Message, credential), Redact(m.Type, credential), Redact(m.Code, credential), Redact(m.Param, credential)
+	loc := ""
+	if header != nil {
+		loc = clean(Redact(header.Get("Location"), credential))
+	}
+	dev := m
+	dev.Message = ForDeveloper(m.Message, credential)
+	if !fieldName.MatchString(dev.Param) {
+		dev.Param = ""
+	}
 	d := detail(status, m)
+	op := classify(provider, route, status, header, m, quoted{all: d, request: d, location: loc})
+	api := classify(provider, route, status, header, dev, quoted{request: detail(status, dev), hasLocation: loc != ""})
+	return &Error{API: api, Status: status, Upstream: m, Detail: Cap(op.Message, MaxStoredText)}
+}
+
+// fieldName is what an upstream's param must look like to reach a developer.
+var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\[\]-]{0,63}$`)
+
+// quoted is what of the upstream's answer a message quotes: all of it (operators), the detail of
+// a 400/422 about the request (developers too), the redirect's target.
+type quoted struct {
+	all, request, location string
+	hasLocation            bool
+}
+
+func classify(provider, route string, status int, header http.Header, m UpstreamMessage, q quoted) *apierror.Error {
+	up := upstreamName(provider)
+	shown := q.all // what the upstream said, or only its status
+	if shown == "" {
+		shown = fmt.Sprintf("HTTP %d", status)
+	}
+	d := " (" + shown + ")"
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamAuthError, "",
-			"%s rejected the provider's credential (%s); check the provider's credential and auth method", up, d)
+			"%s rejected the provider's credential%s; check the provider's credential and auth method", up, d)
 	case (status == 400 || status == 404 || status == 422) && modelMissing(m):
 		return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamModelNotFound, "",
-			"%s does not know the model's upstream name (%s); the catalogue entry's upstream name must match a model the endpoint serves", up, d)
+			"%s does not know the model's upstream name%s; the catalogue entry's upstream name must match a model the endpoint serves", up, d)
 	case status == 404 || status == 405 || status == 501:
 		what := "this operation"
 		if route != "" {
 			what = route
 		}
 		return apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeUnsupportedOperation, "",
-			"%s does not serve %s (%s); the model does not support it, or the provider's base URL is wrong", up, what, d)
+			"%s does not serve %s%s; the model does not support it, or the provider's base URL is wrong", up, what, d)
 	case (status == 400 || status == 422) && saysUnsupported(m):
 		e := apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeUnsupportedOperation, "",
-			"%s rejected the operation as unsupported (%s)", up, d)
+			"%s rejected the operation as unsupported (%s)", up, q.request)
 		if m.Param != "" {
 			e.Param = &m.Param
 		}
 		return e
 	case status == 400 || status == 413 || status == 422:
+		req := q.request
+		if status == 413 {
+			req = shown // too large: the status says it all
+		}
 		e := apierror.New(http.StatusBadRequest, apierror.InvalidRequestError, apierror.CodeInvalidRequest, "",
-			"%s refused the request (%s)", up, d)
+			"%s refused the request (%s)", up, req)
 		if m.Param != "" {
 			e.Param = &m.Param
 		}
 		return e
 	case status == http.StatusTooManyRequests:
 		e := apierror.New(http.StatusTooManyRequests, apierror.RateLimitError, apierror.CodeRateLimited, "",
-			"%s is rate limiting requests (%s); retry later", up, d)
+			"%s is rate limiting requests%s; retry later", up, d)
 		e.RetryAfter = retryAfter(header)
 		if e.RetryAfter != "" {
-			e.Message = fmt.Sprintf("%s is rate limiting requests (%s); retry after %s", up, d, e.RetryAfter)
+			e.Message = fmt.Sprintf("%s is rate limiting requests%s; retry after %s", up, d, e.RetryAfter)
 			if isDigits(e.RetryAfter) {
 				e.Message += " seconds"
 			}
@@ -339,28 +408,28 @@ func ClassifyFor(provider, route string, status int, header http.Header, body []
 		return e
 	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
 		return apierror.New(http.StatusGatewayTimeout, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
-			"%s timed out (%s)", up, d)
+			"%s timed out%s", up, d)
 	case status >= 400 && status <= 599:
 		e := apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
-			"%s failed (%s)", up, d)
+			"%s failed%s", up, d)
 		if status == http.StatusServiceUnavailable {
 			e.RetryAfter = retryAfter(header)
 		}
 		return e
 	case status >= 300 && status <= 399:
-		loc := ""
-		if header != nil {
-			loc = header.Get("Location")
-		}
-		if loc != "" {
+		switch {
+		case q.location != "":
 			return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "",
-				"%s answered a redirect (HTTP %d to %s); the gateway does not follow redirects: set the provider's base URL to where it points", up, status, clean(loc))
+				"%s answered a redirect (HTTP %d to %s); the gateway does not follow redirects: set the provider's base URL to where it points", up, status, q.location)
+		case q.hasLocation:
+			return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "",
+				"%s answered a redirect (HTTP %d); the gateway does not follow redirects: the provider's base URL must be where it points", up, status)
 		}
 		return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "",
 			"%s answered a redirect (HTTP %d) without a location", up, status)
 	}
 	return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "",
-		"%s answered an unexpected HTTP status (%s)", up, d)
+		"%s answered an unexpected HTTP status%s", up, d)
 }
 
 // retryAfter copies a Retry-After header when it is a plausible value (seconds or an HTTP date).
@@ -422,15 +491,23 @@ func ClassifyTransport(err error) *apierror.Error {
 	return ClassifyTransportFor("", err)
 }
 
-// ClassifyTransportFor is ClassifyTransport naming the provider.
+// ClassifyTransportFor is ClassifyTransport naming the provider. Its message is Switchyard's own:
+// host names, addresses and certificate details are left to transportFailure's Detail.
 func ClassifyTransportFor(provider string, err error) *apierror.Error {
+	return transportFailure(provider, "", err).API
+}
+
+// transportFailure is a failure to get an answer as an *Error: the developer's SPEC error and
+// the operator's detail, credential redacted.
+func transportFailure(provider, credential string, err error) *Error {
 	up := upstreamName(provider)
-	kind, msg := describeTransport(err)
+	t := describeTransport(err)
 	status := http.StatusBadGateway
-	if kind == diagTimeout {
+	if t.kind == diagTimeout {
 		status = http.StatusGatewayTimeout
 	}
-	return apierror.New(status, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "", "%s %s", up, msg)
+	api := apierror.New(status, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "", "%s %s", up, t.public)
+	return &Error{API: api, Cause: err, Detail: ForOperator(up+" "+t.msg, credential)}
 }
 
 // Transport failure kinds; Verify turns them into diagnostics.
@@ -442,9 +519,13 @@ const (
 	diagCanceled    = "canceled"
 )
 
-// describeTransport names what kind of failure err is and says it in words that follow
-// "the upstream X".
-func describeTransport(err error) (kind, msg string) {
+// transportFault is a failure to get an answer: its kind, what it was in words that follow "the
+// upstream X" for operators (msg: host names, addresses, certificate details) and for developers
+// (public: Switchyard's words only).
+type transportFault struct{ kind, msg, public string }
+
+// describeTransport says what kind of failure err is.
+func describeTransport(err error) transportFault {
 	var (
 		be   *BlockedAddressError
 		te   *timeoutError
@@ -457,64 +538,69 @@ func describeTransport(err error) (kind, msg string) {
 		ce   *connectError
 		nerr net.Error
 	)
+	same := func(kind, msg string) transportFault { return transportFault{kind, msg, msg} }
+	const tlsPublic = "failed the TLS handshake: its certificate does not verify; the provider's CA bundle or base URL must change"
 	connecting := errors.As(err, &ce)
 	switch {
 	case errors.As(err, &be):
-		return diagBlocked, "was not called: " + be.Error()
+		return transportFault{diagBlocked, "was not called: " + be.Error(),
+			"was not called: its address is one this gateway never dials (blocked_address); the provider's base URL must change"}
 	case errors.As(err, &te):
 		switch te.phase {
 		case phaseIdle:
-			return diagTimeout, fmt.Sprintf("sent nothing for %s while answering (idle timeout)", te.limit)
+			return same(diagTimeout, fmt.Sprintf("sent nothing for %s while answering (idle timeout)", te.limit))
 		case phaseTotal:
-			return diagTimeout, fmt.Sprintf("did not finish within %s (total timeout)", te.limit)
+			return same(diagTimeout, fmt.Sprintf("did not finish within %s (total timeout)", te.limit))
 		case phaseFirstByte:
-			return diagTimeout, fmt.Sprintf("did not start answering within %s (first-byte timeout)", te.limit)
+			return same(diagTimeout, fmt.Sprintf("did not start answering within %s (first-byte timeout)", te.limit))
 		}
-		return diagTimeout, fmt.Sprintf("could not be connected to within %s (connect timeout)", te.limit)
+		return same(diagTimeout, fmt.Sprintf("could not be connected to within %s (connect timeout)", te.limit))
 	case errors.As(err, &ua):
-		return diagTLS, fmt.Sprintf("presented a certificate signed by an unknown authority (%s); if it uses a private certificate authority, give the provider its CA bundle (PEM)", certName(ua.Cert))
+		return transportFault{diagTLS, fmt.Sprintf("presented a certificate signed by an unknown authority (%s); if it uses a private certificate authority, give the provider its CA bundle (PEM)", certName(ua.Cert)), tlsPublic}
 	case errors.As(err, &he):
-		return diagTLS, fmt.Sprintf("presented a certificate for another host (%v); the base URL's host must match the certificate", he.Error())
+		return transportFault{diagTLS, fmt.Sprintf("presented a certificate for another host (%v); the base URL's host must match the certificate", he.Error()), tlsPublic}
 	case errors.As(err, &ci):
-		return diagTLS, fmt.Sprintf("presented an invalid certificate (%v)", ci.Error())
+		return transportFault{diagTLS, fmt.Sprintf("presented an invalid certificate (%v)", ci.Error()), tlsPublic}
 	case errors.As(err, &cve):
-		return diagTLS, fmt.Sprintf("presented a certificate that does not verify (%v); check the CA bundle", cve.Err)
+		return transportFault{diagTLS, fmt.Sprintf("presented a certificate that does not verify (%v); check the CA bundle", cve.Err), tlsPublic}
 	case errors.As(err, &rhe):
-		return diagTLS, "did not speak TLS; if it serves plain HTTP, use an http:// base URL"
+		return same(diagTLS, "did not speak TLS; if it serves plain HTTP, use an http:// base URL")
 	case strings.Contains(errText(err), "server gave HTTP response to HTTPS client"):
-		return diagTLS, "did not speak TLS; if it serves plain HTTP, use an http:// base URL"
+		return same(diagTLS, "did not speak TLS; if it serves plain HTTP, use an http:// base URL")
 	case strings.Contains(errText(err), "tls:") || strings.Contains(errText(err), "x509:"):
-		return diagTLS, "failed the TLS handshake (" + clean(errText(err)) + ")"
+		return transportFault{diagTLS, "failed the TLS handshake (" + clean(errText(err)) + ")", "failed the TLS handshake"}
 	case errors.As(err, &dns):
 		if dns.IsNotFound {
-			return diagUnreachable, fmt.Sprintf("could not be found: the host name %s does not resolve", dns.Name)
+			return transportFault{diagUnreachable, fmt.Sprintf("could not be found: the host name %s does not resolve", dns.Name),
+				"could not be found: the provider's host name does not resolve"}
 		}
-		return diagUnreachable, fmt.Sprintf("could not be looked up (%s)", clean(dns.Error()))
+		return transportFault{diagUnreachable, fmt.Sprintf("could not be looked up (%s)", clean(dns.Error())),
+			"could not be looked up: resolving the provider's host name failed"}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return diagUnreachable, "refused the connection: nothing listens at the base URL's host and port"
+		return same(diagUnreachable, "refused the connection: nothing listens at the base URL's host and port")
 	case errors.Is(err, context.Canceled):
-		return diagCanceled, "was not waited for: the request was cancelled"
+		return same(diagCanceled, "was not waited for: the request was cancelled")
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
 		if connecting {
-			return diagTimeout, "could not be connected to in time (connect timeout)"
+			return same(diagTimeout, "could not be connected to in time (connect timeout)")
 		}
 		if strings.Contains(errText(err), "awaiting response headers") {
-			return diagTimeout, "did not start answering in time (first-byte timeout)"
+			return same(diagTimeout, "did not start answering in time (first-byte timeout)")
 		}
 		if strings.Contains(errText(err), "TLS handshake timeout") {
-			return diagTimeout, "did not complete the TLS handshake in time (connect timeout)"
+			return same(diagTimeout, "did not complete the TLS handshake in time (connect timeout)")
 		}
-		return diagTimeout, "timed out"
+		return same(diagTimeout, "timed out")
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
-		return diagUnreachable, "reset the connection"
+		return same(diagUnreachable, "reset the connection")
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return diagUnreachable, "could not be reached: no route to host"
+		return same(diagUnreachable, "could not be reached: no route to host")
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return diagUnreachable, "closed the connection before answering in full"
+		return same(diagUnreachable, "closed the connection before answering in full")
 	case connecting:
-		return diagUnreachable, "could not be connected to (" + clean(errText(err)) + ")"
+		return transportFault{diagUnreachable, "could not be connected to (" + clean(errText(err)) + ")", "could not be connected to"}
 	}
-	return diagUnreachable, "failed (" + clean(errText(err)) + ")"
+	return transportFault{diagUnreachable, "failed (" + clean(errText(err)) + ")", "failed before answering"}
 }
 
 func certName(c *x509.Certificate) string {

@@ -25,7 +25,7 @@ func TestClassify(t *testing.T) {
 		body       string
 		code       string
 		httpStatus int
-		msgHas     []string
+		detailHas  []string // in the operator's detail
 		retryAfter string
 		param      string
 	}{
@@ -33,39 +33,39 @@ func TestClassify(t *testing.T) {
 			name: "openai 401", status: 401,
 			body: `{"error":{"message":"Incorrect API key provided: sk-abc***. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
 			code: apierror.CodeUpstreamAuthError, httpStatus: 502,
-			msgHas: []string{"acme-internal-llm rejected the provider's credential", "HTTP 401: Incorrect API key provided", "check the provider's credential"},
+			detailHas: []string{"acme-internal-llm rejected the provider's credential", "HTTP 401: Incorrect API key provided", "check the provider's credential"},
 		},
 		{
 			name: "plain 403", status: 403, body: "Forbidden\n",
-			code: apierror.CodeUpstreamAuthError, httpStatus: 502, msgHas: []string{"HTTP 403: Forbidden"},
+			code: apierror.CodeUpstreamAuthError, httpStatus: 502, detailHas: []string{"HTTP 403: Forbidden"},
 		},
 		{
 			name: "openai model not found", status: 404,
 			body: `{"error":{"message":"The model ` + "`gpt-9`" + ` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
 			code: apierror.CodeUpstreamModelNotFound, httpStatus: 502,
-			msgHas: []string{"does not know the model's upstream name", "does not exist"},
+			detailHas: []string{"does not know the model's upstream name", "does not exist"},
 		},
 		{
 			name: "vllm model not found", status: 404,
 			body: `{"object":"error","message":"The model ` + "`llama-3-70b`" + ` does not exist.","type":"NotFoundError","param":null,"code":404}`,
-			code: apierror.CodeUpstreamModelNotFound, httpStatus: 502, msgHas: []string{"The model `llama-3-70b` does not exist."},
+			code: apierror.CodeUpstreamModelNotFound, httpStatus: 502, detailHas: []string{"The model `llama-3-70b` does not exist."},
 		},
 		{
 			name: "ollama model not found as error string", status: 404,
 			body: `{"error":"model \"llama3:70b\" not found, try pulling it first"}`,
-			code: apierror.CodeUpstreamModelNotFound, httpStatus: 502, msgHas: []string{`model "llama3:70b" not found`},
+			code: apierror.CodeUpstreamModelNotFound, httpStatus: 502, detailHas: []string{`model "llama3:70b" not found`},
 		},
 		{
 			name: "404 route, plain text", status: 404, body: "404 page not found\n",
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{"does not serve", "404 page not found"},
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{"does not serve", "404 page not found"},
 		},
 		{
 			name: "404 route, FastAPI", status: 404, body: `{"detail":"Not Found"}`,
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{"HTTP 404: Not Found"},
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{"HTTP 404: Not Found"},
 		},
 		{
 			name: "405", status: 405, body: `{"detail":"Method Not Allowed"}`,
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{"Method Not Allowed"},
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{"Method Not Allowed"},
 		},
 		{
 			name: "501", status: 501, body: "Not Implemented",
@@ -74,32 +74,32 @@ func TestClassify(t *testing.T) {
 		{
 			name: "vllm streaming not supported", status: 400,
 			body: `{"object":"error","message":"streaming is not supported by this model","type":"BadRequestError","param":"stream","code":400}`,
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{"rejected the operation as unsupported", "streaming is not supported"}, param: "stream",
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{"rejected the operation as unsupported", "streaming is not supported"}, param: "stream",
 		},
 		{
 			name: "422 does not support tools", status: 422, body: `{"detail":"This model does not support tools"}`,
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{"does not support tools"},
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{"does not support tools"},
 		},
 		{
 			name: "openai context too long", status: 400,
 			body: `{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
 			code: apierror.CodeInvalidRequest, httpStatus: 400, param: "messages",
-			msgHas: []string{"refused the request", "maximum context length is 8192 tokens"},
+			detailHas: []string{"refused the request", "maximum context length is 8192 tokens"},
 		},
 		{
 			name: "FastAPI validation list", status: 422,
 			body: `{"detail":[{"type":"missing","loc":["body","messages"],"msg":"Field required","input":{}}]}`,
 			code: apierror.CodeInvalidRequest, httpStatus: 400, param: "messages",
-			msgHas: []string{"body.messages: Field required"},
+			detailHas: []string{"body.messages: Field required"},
 		},
 		{
 			name: "error string 400", status: 400, body: `{"error":"Input validation error: inputs must have less than 4096 tokens","error_type":"validation"}`,
-			code: apierror.CodeInvalidRequest, httpStatus: 400, msgHas: []string{"inputs must have less than 4096 tokens"},
+			code: apierror.CodeInvalidRequest, httpStatus: 400, detailHas: []string{"inputs must have less than 4096 tokens"},
 		},
 		{
 			name: "429 with Retry-After", status: 429, header: http.Header{"Retry-After": {"7"}},
 			body: `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`,
-			code: apierror.CodeRateLimited, httpStatus: 429, retryAfter: "7", msgHas: []string{"retry after 7 seconds"},
+			code: apierror.CodeRateLimited, httpStatus: 429, retryAfter: "7", detailHas: []string{"retry after 7 seconds"},
 		},
 		{
 			name: "429 with an HTTP date", status: 429, header: http.Header{"Retry-After": {"Wed, 21 Oct 2026 07:28:00 GMT"}},
@@ -112,51 +112,64 @@ func TestClassify(t *testing.T) {
 		{
 			name: "500 vllm", status: 500,
 			body: `{"object":"error","message":"CUDA out of memory","type":"InternalServerError","param":null,"code":500}`,
-			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, msgHas: []string{"failed (HTTP 500: CUDA out of memory)"},
+			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, detailHas: []string{"failed (HTTP 500: CUDA out of memory)"},
 		},
 		{
 			name: "502 nginx HTML page", status: 502, header: html,
 			body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
 			code: apierror.CodeUpstreamUnavailable, httpStatus: 502,
-			msgHas: []string{`an HTML page titled "502 Bad Gateway"`},
+			detailHas: []string{`an HTML page titled "502 Bad Gateway"`},
 		},
 		{
 			name: "HTML page without a title or content type", status: 503,
 			body: "<!DOCTYPE html><html><body><p>down for maintenance</p></body></html>",
-			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, msgHas: []string{"HTTP 503, an HTML page"},
+			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, detailHas: []string{"HTTP 503, an HTML page"},
 		},
 		{
 			name: "404 HTML page is a missing route", status: 404, header: html,
 			body: "<html><head><title>404 Not Found</title></head><body></body></html>",
-			code: apierror.CodeUnsupportedOperation, httpStatus: 400, msgHas: []string{`"404 Not Found"`},
+			code: apierror.CodeUnsupportedOperation, httpStatus: 400, detailHas: []string{`"404 Not Found"`},
 		},
 		{
 			name: "504 is a timeout", status: 504, body: "upstream request timeout",
-			code: apierror.CodeUpstreamUnavailable, httpStatus: 504, msgHas: []string{"timed out"},
+			code: apierror.CodeUpstreamUnavailable, httpStatus: 504, detailHas: []string{"timed out"},
 		},
 		{
 			name: "empty 500", status: 500, body: "",
-			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, msgHas: []string{"HTTP 500 with no message"},
+			code: apierror.CodeUpstreamUnavailable, httpStatus: 502, detailHas: []string{"HTTP 500 with no message"},
 		},
 		{
 			name: "redirect", status: 301, header: http.Header{"Location": {"https://models.example/v1/models"}},
-			code: apierror.CodeUpstreamBadResponse, httpStatus: 502, msgHas: []string{"redirect", "https://models.example/v1/models"},
+			code: apierror.CodeUpstreamBadResponse, httpStatus: 502, detailHas: []string{"redirect", "https://models.example/v1/models"},
 		},
 		{
 			name: "message with control characters and newlines", status: 400, body: "bad\x00 input\r\n\r\nsecond line",
-			code: apierror.CodeInvalidRequest, httpStatus: 400, msgHas: []string{"HTTP 400: bad input second line"},
+			code: apierror.CodeInvalidRequest, httpStatus: 400, detailHas: []string{"HTTP 400: bad input second line"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := ClassifyFor("acme-internal-llm", "POST /chat/completions", tt.status, tt.header, []byte(tt.body))
+			ue := classifyAnswer("acme-internal-llm", "POST /chat/completions", tt.status, tt.header, []byte(tt.body), "")
+			e := ue.API
 			if e.Code != tt.code || e.Status != tt.httpStatus {
 				t.Fatalf("got %s %d (%s), want %s %d", e.Code, e.Status, e.Message, tt.code, tt.httpStatus)
 			}
-			for _, s := range tt.msgHas {
-				if !strings.Contains(e.Message, s) {
-					t.Errorf("message %q lacks %q", e.Message, s)
+			if c := ClassifyFor("acme-internal-llm", "POST /chat/completions", tt.status, tt.header, []byte(tt.body)); c.Message != e.Message || c.Code != e.Code {
+				t.Errorf("ClassifyFor differs from classifyAnswer's API")
+			}
+			for _, s := range tt.detailHas {
+				if !strings.Contains(ue.Detail, s) {
+					t.Errorf("detail %q lacks %q", ue.Detail, s)
 				}
+			}
+			// Developers read the upstream's own words only when it refused their request.
+			said := ParseErrorBody(tt.header, []byte(tt.body)).Message
+			quoted := said != "" && strings.Contains(e.Message, said)
+			if about := (tt.status == 400 || tt.status == 422) && tt.code != apierror.CodeUpstreamModelNotFound; quoted != about && said != "" {
+				t.Errorf("developer message %q quotes the upstream's %q: %v, want %v", e.Message, said, quoted, about)
+			}
+			if loc := tt.header.Get("Location"); loc != "" && strings.Contains(e.Message, loc) {
+				t.Errorf("developer message %q gives the redirect's target", e.Message)
 			}
 			if e.RetryAfter != tt.retryAfter {
 				t.Errorf("RetryAfter = %q, want %q", e.RetryAfter, tt.retryAfter)
@@ -176,12 +189,14 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassifyTruncatesHugeMessages(t *testing.T) {
-	e := Classify(500, nil, []byte(strings.Repeat("x", 100000)))
-	if len(e.Message) > maxMessage+200 {
-		t.Fatalf("message is %d bytes long", len(e.Message))
-	}
-	if !strings.Contains(e.Message, "…") {
-		t.Errorf("a cut message should say so: %q", e.Message[len(e.Message)-20:])
+	e := classifyAnswer("", "", 400, nil, []byte(strings.Repeat("x", 100000)), "")
+	for _, m := range []string{e.API.Message, e.Detail} {
+		if len(m) > maxMessage+200 {
+			t.Fatalf("message is %d bytes long", len(m))
+		}
+		if !strings.Contains(m, "…") {
+			t.Errorf("a cut message should say so: %q", m[len(m)-20:])
+		}
 	}
 }
 
@@ -203,9 +218,19 @@ func TestClassifyTransport(t *testing.T) {
 		{"blocked", &connectError{&BlockedAddressError{Host: "meta.test", Addr: netip.MustParseAddr("169.254.169.254"), Reason: "a cloud metadata address"}}, 502, "blocked_address"},
 	}
 	for _, tt := range tests {
-		e := ClassifyTransportFor("acme", tt.err)
-		if e.Code != apierror.CodeUpstreamUnavailable || e.Status != tt.status || !strings.Contains(e.Message, tt.msgHas) {
-			t.Errorf("%s: got %s %d %q; want upstream_unavailable %d mentioning %q", tt.name, e.Code, e.Status, e.Message, tt.status, tt.msgHas)
+		f := transportFailure("acme", "", tt.err)
+		e := f.API
+		if e.Code != apierror.CodeUpstreamUnavailable || e.Status != tt.status || !strings.Contains(f.Detail, tt.msgHas) {
+			t.Errorf("%s: got %s %d %q; want upstream_unavailable %d mentioning %q", tt.name, e.Code, e.Status, f.Detail, tt.status, tt.msgHas)
+		}
+		if *e != *ClassifyTransportFor("acme", tt.err) {
+			t.Errorf("%s: ClassifyTransportFor differs from transportFailure's API", tt.name)
+		}
+		// Host names and addresses are the operator's to read.
+		for _, private := range []string{"llm.nowhere", "meta.test", "169.254.169.254"} {
+			if strings.Contains(e.Message, private) {
+				t.Errorf("%s: the developer's message %q names %s", tt.name, e.Message, private)
+			}
 		}
 	}
 }

@@ -198,7 +198,7 @@ const maxErrorBody = 64 << 10
 func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route string, body []byte, hdr http.Header) (*http.Response, error) {
 	rt, err := c.transport(p)
 	if err != nil {
-		return nil, &Error{API: ClassifyTransportFor(p.Identifier, err), Cause: err}
+		return nil, transportFailure(p.Identifier, p.Credential, err)
 	}
 	t := p.Timeouts.WithDefaults()
 	// The total deadline is this call's own cause, so a timeout is told from the caller's.
@@ -210,7 +210,7 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 	req, err := http.NewRequestWithContext(callCtx, method, URL(p, route), rd)
 	if err != nil {
 		cancel()
-		return nil, &Error{API: ClassifyTransportFor(p.Identifier, err), Cause: err}
+		return nil, transportFailure(p.Identifier, p.Credential, err)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -246,22 +246,23 @@ func (c *Client) Send(ctx context.Context, p *catalog.Provider, method, route st
 		} else if strings.Contains(err.Error(), "awaiting response headers") {
 			err = errors.Join(&timeoutError{phase: phaseFirstByte, limit: t.FirstByte.String()}, err)
 		}
+		failure := transportFailure(p.Identifier, p.Credential, err)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "upstream call failed",
-			slog.String("provider", p.Identifier), slog.String("route", route), slog.String("error", err.Error()))
-		return nil, &Error{API: ClassifyTransportFor(p.Identifier, err), Cause: err}
+			slog.String("provider", p.Identifier), slog.String("route", route), slog.String("error", failure.Detail))
+		return nil, failure
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		cancel()
-		apiErr := ClassifyFor(p.Identifier, method+" "+route, resp.StatusCode, resp.Header, b)
+		failure := classifyAnswer(p.Identifier, method+" "+route, resp.StatusCode, resp.Header, b, p.Credential)
+		failure.Cause = errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr)
 		c.log.LogAttrs(ctx, slog.LevelInfo, "upstream answered an error",
 			slog.String("provider", p.Identifier), slog.String("route", route), slog.Int("status", resp.StatusCode),
-			slog.String("code", apiErr.Code))
-		return nil, &Error{API: apiErr, Cause: errors.Join(fmt.Errorf("HTTP %d", resp.StatusCode), rerr),
-			Status: resp.StatusCode, Upstream: ParseErrorBody(resp.Header, b)}
+			slog.String("code", failure.API.Code), slog.String("detail", failure.Detail))
+		return nil, failure
 	}
-	resp.Body = newWatchedBody(resp.Body, t.Idle, cancel, callCtx, ctx, p.Identifier)
+	resp.Body = newWatchedBody(resp.Body, t.Idle, cancel, callCtx, ctx, p)
 	return resp, nil
 }
 
@@ -281,7 +282,7 @@ type watchedBody struct {
 	cancel    context.CancelFunc
 	callCtx   context.Context
 	parentCtx context.Context
-	provider  string
+	provider  *catalog.Provider // names the failures, and its credential is redacted from them
 	closed    atomic.Bool
 }
 
@@ -291,7 +292,7 @@ var epoch = time.Now()
 // monotonic is nanoseconds since epoch, never 0.
 func monotonic() int64 { return int64(time.Since(epoch)) + 1 }
 
-func newWatchedBody(rc io.ReadCloser, idle time.Duration, cancel context.CancelFunc, callCtx, parent context.Context, provider string) *watchedBody {
+func newWatchedBody(rc io.ReadCloser, idle time.Duration, cancel context.CancelFunc, callCtx, parent context.Context, provider *catalog.Provider) *watchedBody {
 	b := &watchedBody{rc: rc, idle: idle, cancel: cancel, callCtx: callCtx, parentCtx: parent, provider: provider}
 	// Created stopped so that check never sees it unset; the first read arms it.
 	b.timer = time.AfterFunc(time.Hour, b.check)
@@ -340,7 +341,7 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	if cause != nil {
 		err = errors.Join(cause, err)
 	}
-	return n, &Error{API: ClassifyTransportFor(b.provider, err), Cause: err}
+	return n, transportFailure(b.provider.Identifier, b.provider.Credential, err)
 }
 
 // Close closes the body and releases the call's deadline.

@@ -129,8 +129,11 @@ func TestSendAgainstFakeUpstream(t *testing.T) {
 	p.Credential = "wrong"
 	p.UpdatedAt = p.UpdatedAt.Add(time.Second)
 	_, err = c.Send(context.Background(), p, http.MethodPost, "/chat/completions", []byte(chatBody), nil)
-	if e := APIError(err); e.Code != apierror.CodeUpstreamAuthError || !strings.Contains(e.Message, "acme-internal-llm rejected the provider's credential (HTTP 401: Incorrect API key provided.)") {
+	if e := APIError(err); e.Code != apierror.CodeUpstreamAuthError || !strings.Contains(e.Message, "acme-internal-llm rejected the provider's credential (HTTP 401)") {
 		t.Fatalf("401: %v", err)
+	}
+	if d := Detail(err); !strings.Contains(d, "acme-internal-llm rejected the provider's credential (HTTP 401: Incorrect API key provided.)") {
+		t.Fatalf("401 detail for operators: %q", d)
 	}
 }
 

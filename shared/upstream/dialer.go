@@ -25,6 +25,9 @@ type BlockedAddressError struct {
 func (e *BlockedAddressError) Code() string { return "blocked_address" }
 
 func (e *BlockedAddressError) Error() string {
+	if !e.Addr.IsValid() && e.Host != "" { // refused by its name, before any lookup
+		return fmt.Sprintf("%s is %s, which this gateway does not dial (blocked_address)", e.Host, e.Reason)
+	}
 	if e.Host != "" && e.Host != e.Addr.String() {
 		return fmt.Sprintf("%s resolves to %s, %s, which this gateway does not dial (blocked_address)", e.Host, e.Addr, e.Reason)
 	}
@@ -39,23 +42,61 @@ var metadataAddrs = map[netip.Addr]string{
 	netip.MustParseAddr("169.254.170.2"):   "AWS ECS task metadata",
 	netip.MustParseAddr("169.254.169.123"): "AWS time sync",
 	netip.MustParseAddr("169.254.169.253"): "AWS DNS",
-	netip.MustParseAddr("fd00:ec2::254"):   "AWS instance metadata (IPv6)",
-	netip.MustParseAddr("fd00:ec2::253"):   "AWS DNS (IPv6)",
-	netip.MustParseAddr("fd00:ec2::123"):   "AWS time sync (IPv6)",
-	netip.MustParseAddr("fd00:ec2::23"):    "AWS ECS task metadata (IPv6)",
 	netip.MustParseAddr("100.100.100.200"): "Alibaba Cloud instance metadata",
 	netip.MustParseAddr("192.0.0.192"):     "Oracle Cloud instance metadata",
+}
+
+// metadataNames are the host names of metadata services, refused before any lookup (compared in
+// lower case, without a final dot).
+var metadataNames = map[string]string{
+	"metadata.google.internal":   "GCP instance metadata",
+	"metadata":                   "GCP instance metadata",
+	"instance-data":              "AWS instance metadata",
+	"instance-data.ec2.internal": "AWS instance metadata",
 }
 
 var (
 	thisNetwork = netip.MustParsePrefix("0.0.0.0/8") // "this network": 0.x dials the local host on Linux
 	broadcast   = netip.MustParseAddr("255.255.255.255")
-	nat64       = netip.MustParsePrefix("64:ff9b::/96") // embeds an IPv4 address a NAT64 gateway would reach
+	// AWS keeps its IPv6 instance metadata, DNS, time sync and ECS task metadata in this range.
+	ec2Metadata = netip.MustParsePrefix("fd00:ec2::/32")
+	// IPv6 ranges that embed an IPv4 address (RFC 6052, 6146, 3056, 4291, 2765): the host reached
+	// is that IPv4 address, through a translator or a tunnel.
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+	compatible = netip.MustParsePrefix("::/96")
+	translated = netip.MustParsePrefix("::ffff:0:0:0/96")
 )
 
+// embeddedIPv4 lists the IPv4 addresses ip may stand for: the one a NAT64 prefix, 6to4, an
+// IPv4-compatible or an IPv4-translated address carries. A local-use NAT64 address
+// (64:ff9b:1::/48) may embed it at any of RFC 6052's positions for prefixes of /48 to /96, so
+// each is listed. ::1 and :: are themselves, not IPv4-compatible.
+func embeddedIPv4(ip netip.Addr) (how string, v4s []netip.Addr) {
+	b := ip.As16()
+	at := func(i ...int) netip.Addr { return netip.AddrFrom4([4]byte{b[i[0]], b[i[1]], b[i[2]], b[i[3]]}) }
+	switch {
+	case nat64.Contains(ip):
+		return "NAT64 64:ff9b::/96", []netip.Addr{at(12, 13, 14, 15)}
+	case nat64Local.Contains(ip):
+		return "local-use NAT64 64:ff9b:1::/48", []netip.Addr{at(6, 7, 9, 10), at(7, 9, 10, 11), at(9, 10, 11, 12), at(12, 13, 14, 15)}
+	case sixToFour.Contains(ip):
+		return "6to4 2002::/16", []netip.Addr{at(2, 3, 4, 5)}
+	case translated.Contains(ip):
+		return "IPv4-translated ::ffff:0:0:0/96", []netip.Addr{at(12, 13, 14, 15)}
+	case compatible.Contains(ip) && ip != netip.IPv6Loopback() && ip != netip.IPv6Unspecified():
+		return "IPv4-compatible ::/96", []netip.Addr{at(12, 13, 14, 15)}
+	}
+	return "", nil
+}
+
 // CheckAddr reports whether ip may be dialed: nil, or a *BlockedAddressError. Private ranges
-// (10/8, 172.16/12, 192.168/16, fc00::/7) are allowed, because self-hosted models live there;
-// loopback is allowed only with allowLoopback.
+// (10/8, 172.16/12, 192.168/16, fc00::/7 but AWS's fd00:ec2::/32) are allowed, because
+// self-hosted models live there; loopback is allowed only with allowLoopback, and then only
+// 127.0.0.0/8 and ::1 themselves (and ::ffff:127.x, which the socket dials as 127.x): an
+// IPv6 address embedding an IPv4 one (NAT64, 6to4, IPv4-compatible or -translated) is refused
+// when that IPv4 address would be, loopback included.
 func CheckAddr(ip netip.Addr, allowLoopback bool) error {
 	reason := blockedReason(ip, allowLoopback)
 	if reason == "" {
@@ -68,18 +109,22 @@ func blockedReason(ip netip.Addr, allowLoopback bool) string {
 	if !ip.IsValid() {
 		return "not a valid address"
 	}
-	ip = ip.WithZone("")
-	// ::ffff:169.254.169.254 and 64:ff9b::a9fe:a9fe reach the same IPv4 host.
-	if ip.Is4In6() {
-		ip = ip.Unmap()
-	} else if nat64.Contains(ip) {
-		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	// ::ffff:169.254.169.254 is dialed as 169.254.169.254 itself.
+	ip = ip.WithZone("").Unmap()
+	if how, v4s := embeddedIPv4(ip); how != "" {
+		for _, v4 := range v4s {
+			// Through a translator or tunnel, loopback is another host's: never allowed.
+			if reason := blockedReason(v4, false); reason != "" {
+				return fmt.Sprintf("%s embedded in a %s address", reason, how)
+			}
+		}
 	}
 	if what, ok := metadataAddrs[ip]; ok {
 		return "a cloud metadata address (" + what + ")"
 	}
 	switch {
+	case ec2Metadata.Contains(ip):
+		return "a cloud metadata address (AWS's IPv6 metadata range fd00:ec2::/32)"
 	case ip.IsUnspecified() || (ip.Is4() && thisNetwork.Contains(ip)):
 		return "an unspecified address"
 	case ip.IsLinkLocalUnicast():
@@ -103,7 +148,10 @@ func CheckBaseURLHost(baseURL string, allowLoopback bool) error {
 	host := u.Hostname()
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		if be := blockedName(host); be != nil {
+			return be
+		}
+		if isLocalhost(host) {
 			ip = netip.IPv6Loopback() // RFC 6761: always loopback
 		} else {
 			return nil
@@ -113,6 +161,27 @@ func CheckBaseURLHost(baseURL string, allowLoopback bool) error {
 		be := err.(*BlockedAddressError)
 		be.Host = host
 		return be
+	}
+	return nil
+}
+
+// canonicalName is a host name as compared: lower case, without the final dot that makes it
+// fully qualified ("localhost." is localhost).
+func canonicalName(host string) string {
+	return strings.TrimSuffix(strings.ToLower(host), ".")
+}
+
+// isLocalhost reports whether host is loopback by definition (RFC 6761): localhost and any
+// name under .localhost, with or without the final dot.
+func isLocalhost(host string) bool {
+	h := canonicalName(host)
+	return h == "localhost" || strings.HasSuffix(h, ".localhost")
+}
+
+// blockedName refuses a metadata service's host name before it is looked up.
+func blockedName(host string) *BlockedAddressError {
+	if what, ok := metadataNames[canonicalName(host)]; ok {
+		return &BlockedAddressError{Host: host, Reason: "a cloud metadata host name (" + what + ")"}
 	}
 	return nil
 }
@@ -173,6 +242,11 @@ func (d *dialer) DialContext(ctx context.Context, network, address string) (net.
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{ip}
+	} else if be := blockedName(host); be != nil {
+		return nil, &connectError{be}
+	} else if isLocalhost(host) {
+		// Loopback by definition, whatever a resolver would answer for it.
+		addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
 	} else {
 		addrs, err = d.resolver.LookupNetIP(ctx, ipNetwork(network), host)
 		if err != nil {

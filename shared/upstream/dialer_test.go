@@ -22,7 +22,8 @@ func TestCheckAddr(t *testing.T) {
 		{"fe80::1", true, true},
 		{"fe80::1%eth0", true, true},
 		{"fd00:ec2::254", true, true},
-		{"fd00:ec2::1", true, false}, // another ULA address: private, allowed
+		{"fd00:ec2::1", true, true},  // AWS's IPv6 metadata range
+		{"fd00:ec3::1", true, false}, // another ULA address: private, allowed
 		{"100.100.100.200", true, true},
 		{"100.100.100.1", true, false}, // CGNAT space is not metadata
 		{"192.0.0.192", true, true},
@@ -75,7 +76,8 @@ func TestCheckBaseURLHost(t *testing.T) {
 		{"http://api.localhost:8000/v1", false, true},
 		{"http://localhost:8000/v1", true, false},
 		{"http://10.1.2.3:8000/v1", false, false},
-		{"https://metadata.google.internal/v1", false, false}, // a name: checked at dial time
+		{"https://metadata.google.internal/v1", false, true}, // a metadata service's name
+		{"https://llm.corp.internal/v1", false, false},       // a name: checked at dial time
 	}
 	for _, tt := range tests {
 		err := CheckBaseURLHost(tt.url, tt.loop)

@@ -42,8 +42,15 @@ const maxListBody = 8 << 20
 // credential. It reports verified, with the upstream's model ids, or failed with diagnostics
 // (unreachable, tls_error, auth_rejected, not_openai_compatible, blocked_address). A credential
 // with whitespace around it is reported as credential_whitespace. It never returns an error:
-// a provider that fails verification is still stored, with the failure.
+// a provider that fails verification is still stored, with the failure. Diagnostics never hold
+// p's credential, and each is at most MaxStoredText bytes.
 func (c *Client) Verify(ctx context.Context, p *catalog.Provider) catalog.Verification {
+	v := c.verify(ctx, p)
+	redactDiagnostics(v.Diagnostics, p.Credential)
+	return v
+}
+
+func (c *Client) verify(ctx context.Context, p *catalog.Provider) catalog.Verification {
 	v := catalog.Verification{Status: catalog.Failed, CheckedAt: c.opts.Now().UTC(), Diagnostics: []catalog.Diagnostic{}, UpstreamModels: []string{}}
 	add := func(code, format string, args ...any) {
 		v.Diagnostics = append(v.Diagnostics, catalog.Diagnostic{Code: code, Message: fmt.Sprintf(format, args...)})
@@ -101,6 +108,7 @@ func (c *Client) diagnose(v *catalog.Verification, p *catalog.Provider, modelsUR
 		return
 	}
 	api := APIError(err)
+	said := Detail(err) // api's message with what the upstream said, for operators
 	var ue *Error
 	cause := err
 	if errors.As(err, &ue) && ue.Cause != nil {
@@ -117,7 +125,7 @@ func (c *Client) diagnose(v *catalog.Verification, p *catalog.Provider, modelsUR
 		case catalog.AuthBearer:
 			hint = "check the credential, and whether the endpoint wants it in another header (auth method api_key)"
 		}
-		add(DiagAuthRejected, "%s; %s", strings.TrimSuffix(api.Message, "; check the provider's credential and auth method"), hint)
+		add(DiagAuthRejected, "%s; %s", strings.TrimSuffix(said, "; check the provider's credential and auth method"), hint)
 		return
 	}
 	if ue != nil && ue.Status != 0 {
@@ -126,24 +134,30 @@ func (c *Client) diagnose(v *catalog.Verification, p *catalog.Provider, modelsUR
 		case api.Code == apierror.CodeRateLimited:
 			add(DiagUnreachable, "GET %s was rate limited (%s); verify again later", modelsURL, d)
 		case ue.Status >= 500:
-			add(DiagUnreachable, "%s", api.Message) // reached, but failing
+			add(DiagUnreachable, "%s", said) // reached, but failing
 		case ue.Status >= 300 && ue.Status < 400:
-			add(DiagNotOpenAICompatible, "GET %s: %s", modelsURL, api.Message)
+			add(DiagNotOpenAICompatible, "GET %s: %s", modelsURL, said)
 		default:
 			add(DiagNotOpenAICompatible, "GET %s answered %s instead of an OpenAI model list%s", modelsURL, d, v1Hint(p.BaseURL))
 		}
 		return
 	}
-	kind, _ := describeTransport(cause)
-	switch kind {
+	switch describeTransport(cause).kind {
 	case diagBlocked:
 		var be *BlockedAddressError
 		errors.As(cause, &be)
 		add(DiagBlockedAddress, "%s", be.Error())
 	case diagTLS:
-		add(DiagTLSError, "%s", api.Message)
+		add(DiagTLSError, "%s", said)
 	default:
-		add(DiagUnreachable, "%s", api.Message)
+		add(DiagUnreachable, "%s", said)
+	}
+}
+
+// redactDiagnostics removes the credential from diagnostics and bounds their length.
+func redactDiagnostics(ds []catalog.Diagnostic, credential string) {
+	for i := range ds {
+		ds[i].Message = ForOperator(ds[i].Message, credential)
 	}
 }
 
@@ -192,6 +206,7 @@ func (c *Client) Probe(ctx context.Context, p *catalog.Provider, m *catalog.Mode
 	} else {
 		c.probeChat(ctx, p, m, &pr)
 	}
+	redactDiagnostics(pr.Diagnostics, p.Credential)
 	return pr
 }
 
@@ -217,8 +232,7 @@ func (c *Client) probeChat(ctx context.Context, p *catalog.Provider, m *catalog.
 	// 1. Plain: if this fails, the other two would only repeat its failure.
 	body, _, err := c.call(ctx, p, "/chat/completions", map[string]any{"model": m.UpstreamName, "messages": msgs, "max_tokens": 5})
 	if err != nil {
-		e := APIError(err)
-		addDiag(pr, e.Code, "a plain chat call failed: %s", e.Message)
+		addDiag(pr, APIError(err).Code, "a plain chat call failed: %s", Detail(err))
 		return
 	}
 	if !isChatCompletion(body) {
@@ -253,9 +267,9 @@ func (c *Client) probeChat(ctx context.Context, p *catalog.Provider, m *catalog.
 		if refused(e) {
 			f := false
 			toolsOK = &f
-			addDiag(pr, e.Code, "the endpoint refused a call with a tool: %s", e.Message)
+			addDiag(pr, e.Code, "the endpoint refused a call with a tool: %s", Detail(err))
 		} else {
-			addDiag(pr, e.Code, "a chat call with a tool failed: %s", e.Message)
+			addDiag(pr, e.Code, "a chat call with a tool failed: %s", Detail(err))
 		}
 	}
 	if toolsOK != nil {
@@ -294,10 +308,10 @@ func (c *Client) probeStream(ctx context.Context, p *catalog.Provider, m *catalo
 	if err != nil {
 		e := APIError(err)
 		if refused(e) {
-			addDiag(pr, e.Code, "the endpoint refused a streamed call: %s", e.Message)
+			addDiag(pr, e.Code, "the endpoint refused a streamed call: %s", Detail(err))
 			return false, true
 		}
-		addDiag(pr, e.Code, "a streamed call failed: %s", e.Message)
+		addDiag(pr, e.Code, "a streamed call failed: %s", Detail(err))
 		return false, false
 	}
 	defer resp.Body.Close()
@@ -320,8 +334,7 @@ func (c *Client) probeStream(ctx context.Context, p *catalog.Provider, m *catalo
 		}
 	}
 	if err := sc.Err(); err != nil {
-		e := APIError(err)
-		addDiag(pr, e.Code, "a streamed call broke off after %d events: %s", events, e.Message)
+		addDiag(pr, APIError(err).Code, "a streamed call broke off after %d events: %s", events, Detail(err))
 		// Events that arrived show it streams; the break is reported above.
 		return events > 0, events > 0
 	}
@@ -357,8 +370,7 @@ func snippet(b []byte) string {
 func (c *Client) probeEmbedding(ctx context.Context, p *catalog.Provider, m *catalog.Model, pr *catalog.Probe) {
 	body, _, err := c.call(ctx, p, "/embeddings", map[string]any{"model": m.UpstreamName, "input": "Switchyard probe", "encoding_format": "float"})
 	if err != nil {
-		e := APIError(err)
-		addDiag(pr, e.Code, "an embeddings call failed: %s", e.Message)
+		addDiag(pr, APIError(err).Code, "an embeddings call failed: %s", Detail(err))
 		return
 	}
 	lengths, err := EmbeddingLengths(body)

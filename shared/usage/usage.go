@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
 // Row is one request as the request log keeps it. Outcome is "ok" or SPEC's error code; Detail says
@@ -35,15 +37,19 @@ type Row struct {
 	Model            string // the pinned model that served it
 	Provider         string
 	Outcome          string
-	Detail           string
+	Detail           string // stored cut to MaxText bytes
 	Status           int
 	Stream           bool
 	Latency          time.Duration
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
-	Message          string // the error message the caller saw, if any
+	Message          string // the error message the caller saw, if any; stored cut to MaxText bytes
 }
+
+// MaxText bounds the detail and the message a row stores (1 KiB each): they may quote an upstream,
+// whose answers are not ours to size.
+const MaxText = upstream.MaxStoredText
 
 // OutcomeOK is the outcome of a request that succeeded.
 const OutcomeOK = "ok"
@@ -243,8 +249,8 @@ func values(r *Row) []any {
 		team = r.Team
 	}
 	return []any{r.RequestID, r.At, r.Route, key, team, r.Requested, r.Model, r.Provider,
-		r.Outcome, r.Detail, int32(r.Status), r.Stream, r.Latency.Microseconds(),
-		r.PromptTokens, r.CompletionTokens, r.TotalTokens, r.Message}
+		r.Outcome, upstream.Cap(r.Detail, MaxText), int32(r.Status), r.Stream, r.Latency.Microseconds(),
+		r.PromptTokens, r.CompletionTokens, r.TotalTokens, upstream.Cap(r.Message, MaxText)}
 }
 
 // write stores batch with COPY. Request ids are unique in the table, and an inbound X-Request-Id may

@@ -9,7 +9,10 @@
 // upstream name can ask for them. The spec is a comma-separated list of key=value:
 //
 //	status=N            answer HTTP N with an error body (shape= openai|error_string|vllm|fastapi|fastapi_list|text|html)
-//	message=TEXT        the error's message
+//	message=TEXT        the error's message; {credential}, {authorization}, {credential_base64} and
+//	                    {credential_urlencoded} stand for what the request carried, as a leaky upstream echoes it
+//	location=URL        a Location header with the error (for a 3xx status)
+//	stream_error=TEXT   a stream sends one chunk, then an error event with this message (placeholders as above)
 //	retry_after=S       a Retry-After header with the error
 //	model_not_found     404 "model does not exist"
 //	unauthorized        401 whatever the credential
@@ -33,6 +36,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,8 +62,12 @@ const (
 type Faults struct {
 	Status     int    // answer this HTTP status with an error body
 	Shape      Shape  // the error body's shape; default openai
-	Message    string // the error's message; a default per status
+	Message    string // the error's message; a default per status; placeholders: see ExpandEcho
 	RetryAfter string // Retry-After sent with the error
+	Location   string // Location sent with the error (a redirect's target)
+	// StreamError, when set, makes a stream send one chunk and then an error event with this
+	// message (placeholders: see ExpandEcho) instead of the rest.
+	StreamError string
 	// ModelNotFound answers 404 "The model `x` does not exist." (vLLM's wording, OpenAI's shape
 	// unless Shape says otherwise).
 	ModelNotFound bool
@@ -229,7 +237,7 @@ func (s *Server) pre(w http.ResponseWriter, r *http.Request, f Faults) bool {
 		return false
 	}
 	if f.Status != 0 {
-		s.writeFault(w, f)
+		s.writeFault(w, r, f)
 		return false
 	}
 	return true
@@ -283,9 +291,12 @@ func (f Faults) shape() Shape {
 }
 
 // writeFault answers f.Status (or the model-not-found fault) with an error body.
-func (s *Server) writeFault(w http.ResponseWriter, f Faults) {
+func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f Faults) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.Location != "" {
+		w.Header().Set("Location", f.Location)
 	}
 	msg := f.Message
 	if msg == "" {
@@ -300,7 +311,25 @@ func (s *Server) writeFault(w http.ResponseWriter, f Faults) {
 			msg = http.StatusText(f.Status)
 		}
 	}
-	WriteError(w, f.Status, f.shape(), msg, codeFor(f.Status), "")
+	WriteError(w, f.Status, f.shape(), s.ExpandEcho(msg, r), codeFor(f.Status), "")
+}
+
+// ExpandEcho replaces the placeholders of a fault's message with what r carried, as an upstream
+// that echoes its input in errors does: {authorization} is the Authorization header,
+// {credential} the credential (the bearer token, or the API-key header's value), and
+// {credential_base64} and {credential_urlencoded} its encodings.
+func (s *Server) ExpandEcho(msg string, r *http.Request) string {
+	if !strings.Contains(msg, "{") {
+		return msg
+	}
+	auth := r.Header.Get("Authorization")
+	cred := strings.TrimPrefix(auth, "Bearer ")
+	if s.cfg.APIKeyHeader != "" {
+		cred = r.Header.Get(s.cfg.APIKeyHeader)
+	}
+	return strings.NewReplacer("{authorization}", auth, "{credential}", cred,
+		"{credential_base64}", base64.StdEncoding.EncodeToString([]byte(cred)),
+		"{credential_urlencoded}", url.QueryEscape(cred)).Replace(msg)
 }
 
 func codeFor(status int) string {
@@ -488,6 +517,10 @@ func ParseFaults(spec string, base Faults) Faults {
 			f.Message = v
 		case "retry_after":
 			f.RetryAfter = v
+		case "location":
+			f.Location = v
+		case "stream_error":
+			f.StreamError = v
 		case "model_not_found":
 			f.ModelNotFound = true
 		case "unauthorized":

@@ -188,6 +188,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
 	if includeUsage {
 		events = append(events, fmt.Sprintf(`{%s,"object":"chat.completion.chunk","choices":[],"usage":%s}`, head, usage))
 	}
+	if f.StreamError != "" {
+		// As vLLM does when generation fails once the stream has begun.
+		events = append(events[:1], fmt.Sprintf(`{"error":{"message":%s,"type":"server_error","param":null,"code":500}}`,
+			jsonString(s.ExpandEcho(f.StreamError, r))))
+	}
 	events = append(events, "[DONE]")
 
 	h := w.Header()
