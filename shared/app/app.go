@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/throttle"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 	"github.com/switchyard-ai/switchyard/shared/usage"
 )
@@ -86,6 +87,10 @@ type App struct {
 	Corpora *reembed.Service
 	// Kick, when set, starts the worker at once after jobs were queued (the worker function in Lambda).
 	Kick func(ctx context.Context, reason string)
+	// Throttle counts failed admin tokens and console sign-ins per source address in Postgres and
+	// refuses a source that failed too often (package throttle). Handlers built after a change to it
+	// use the new one.
+	Throttle *throttle.Guard
 }
 
 // New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
@@ -100,6 +105,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 		Usage:    usage.New(pool, usage.Options{Log: log}),
+		Throttle: throttle.New(pool, throttle.Options{Log: log}),
 	}
 	rc := cfg.Reembed
 	rc.InsertOnly = !cfg.Worker

@@ -24,7 +24,7 @@ func (a *App) ConsoleServices() console.Services {
 
 // consoleHandler serves /console/.
 func (a *App) consoleHandler() http.Handler {
-	c, err := console.New(console.Config{Local: a.Config.Local}, a.ConsoleServices(), a.Catalog,
+	c, err := console.New(console.Config{Local: a.Config.Local, Throttle: a.Throttle}, a.ConsoleServices(), a.Catalog,
 		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
 	if err != nil {
 		// The templates are embedded and parsed by the console's tests; a build that passed them

@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/throttle"
 )
 
 //go:embed templates/*.html static/*
@@ -34,6 +35,9 @@ var files embed.FS
 type Config struct {
 	// Local marks a local run (make dev, tests): the session cookie is sent over plain http.
 	Local bool
+	// Throttle counts failed sign-ins per address and refuses an address that failed too often
+	// (nil: none).
+	Throttle *throttle.Guard
 }
 
 // Console is the /console/ handler.
