@@ -58,6 +58,9 @@ func TestHealthz(t *testing.T) {
 	if status != http.StatusServiceUnavailable || body["status"] != "degraded" {
 		t.Fatalf("healthz with the pool closed = %d %v; want 503 degraded", status, body)
 	}
+	if body["database"] != "unreachable" {
+		t.Errorf("healthz told an anonymous caller why the database is unreachable: %q; want just \"unreachable\"", body["database"])
+	}
 }
 
 // The bootstrap admin's token is the one given at start; a restart with another token replaces it.
