@@ -99,7 +99,7 @@ func newEnv(t *testing.T) *env {
 	db := pgtest.NewDB(t)
 	kms := sealtest.Start(t)
 	key := kms.CreateKey(ctx, t)
-	e := &env{db: db, token: "sya-test-bootstrap-token-0123456789"}
+	e := &env{db: db, token: "sya-8a3a0a03731cd4321358874aa8d5ec74cc7ca0b1"}
 	e.vars = append(kms.Env(),
 		"DATABASE_URL="+db,
 		"SWITCHYARD_KMS_KEY_ID="+key,

@@ -25,7 +25,7 @@ type Function struct {
 var database = []string{
 	awsconf.EnvDatabaseURL, awsconf.EnvDatabaseSecretARN, awsconf.EnvDatabaseIAM, awsconf.EnvDatabaseHost,
 	awsconf.EnvDatabasePort, awsconf.EnvDatabaseUser, awsconf.EnvDatabaseName, awsconf.EnvDatabaseSSLMode,
-	awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
+	awsconf.EnvDatabaseSSLRootCert, awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
 }
 
 // databaseRequired are the database variables the template always sets (DATABASE_SECRET_ARN only when

@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
+	"github.com/switchyard-ai/switchyard/shared/lambda"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
@@ -108,7 +109,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set SWITCHYARD_ADDR=host:port to use another): %w", addr, err)
 	}
-	srv := &http.Server{Handler: basepath.Strip(prefix, a.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	srv := lambda.NewServer(basepath.Strip(prefix, a.Handler()), lambda.LocalTimeouts)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -155,15 +156,16 @@ Press Ctrl-C to stop.
 // and the demo developer key. It is ignored by git.
 var stateDir = filepath.Join("infra", "dev", ".local")
 
-// adminToken is SWITCHYARD_ADMIN_TOKEN when set; otherwise one generated on the first start and kept
-// in infra/dev/.local, so that every `make dev` prints a token that works.
+// adminToken is SWITCHYARD_ADMIN_TOKEN when set (app.EnsureBootstrapAdmin refuses a weak one, saying
+// why); otherwise one generated on the first start (192 random bits) and kept in infra/dev/.local, so
+// that every `make dev` prints a token that works. A kept token that is not strong is replaced.
 func adminToken() (string, error) {
 	if t := strings.TrimSpace(os.Getenv("SWITCHYARD_ADMIN_TOKEN")); t != "" {
 		return t, nil
 	}
 	dir := stateDir
 	path := filepath.Join(dir, "admin-token")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+	if b, err := os.ReadFile(path); err == nil && app.CheckAdminToken(strings.TrimSpace(string(b))) == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
 	b := make([]byte, 24)

@@ -332,3 +332,23 @@ func (s *Service) RevokeAdmin(ctx context.Context, by *catalog.Admin, id string)
 	}
 	return adminView(a), nil
 }
+
+// SessionsEndedView answers DELETE /admin/admins/{id}/sessions.
+type SessionsEndedView struct {
+	ID    string `json:"id"`
+	Ended int64  `json:"sessions_ended"`
+}
+
+// EndAdminSessions signs an admin out of the console everywhere at once: every console session
+// signed in with its token ends (the token keeps working for the API; revoke the admin to stop
+// that too).
+func (s *Service) EndAdminSessions(ctx context.Context, by *catalog.Admin, id string) (*SessionsEndedView, error) {
+	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
+		return nil, err
+	}
+	n, err := s.Store.EndAdminSessions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &SessionsEndedView{ID: id, Ended: n}, nil
+}

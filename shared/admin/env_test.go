@@ -26,7 +26,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
 
-const superToken = "sya-test-bootstrap-token-0123456789"
+const superToken = "sya-8a3a0a03731cd4321358874aa8d5ec74cc7ca0b1"
 
 // env is one test's admin API: its own database, the real local-key sealer, a stub upstream.
 type env struct {

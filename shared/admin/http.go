@@ -14,18 +14,21 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/throttle"
 )
 
-// Snapshots hands out the current catalogue snapshot (catalog.Source): admins are looked up in
-// it, so a revoked token is refused within the one-second rule without a query per request.
+// Snapshots finds admins by token hash in the current catalogue snapshot (catalog.Source), so a
+// revoked token is refused within the one-second rule without a query per request, and a token
+// created a moment ago on another instance is found at once.
 type Snapshots interface {
-	Get(ctx context.Context) (*catalog.Snapshot, error)
+	Admin(ctx context.Context, hash [32]byte) (*catalog.Admin, *catalog.Snapshot, error)
 }
 
 // Handler serves /admin/*. Build it with NewHandler.
 type Handler struct {
 	svc    *Service
 	snaps  Snapshots
+	guard  *throttle.Guard
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
@@ -94,9 +97,17 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 	h.Handle("GET", "/admin/admins", noArgs(h, svc.ListAdmins))
 	h.Handle("GET", "/admin/admins/{id}", byPath(h, "id", svc.GetAdmin))
 	h.Handle("DELETE", "/admin/admins/{id}", byPath(h, "id", svc.RevokeAdmin))
+	h.Handle("DELETE", "/admin/admins/{id}/sessions", byPath(h, "id", svc.EndAdminSessions))
 
 	h.Handle("GET", "/admin/usage", h.usage)
 	h.Handle("GET", "/admin/requests", h.requests)
+	return h
+}
+
+// Throttle makes Authenticate count failed tokens per source with g and refuse a source that failed
+// too often (429 rate_limited), even with a correct token, until its window ends. It returns h.
+func (h *Handler) Throttle(g *throttle.Guard) *Handler {
+	h.guard = g
 	return h
 }
 
@@ -132,7 +143,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Authenticate finds the admin whose token the request carries in the catalogue snapshot: nil and
-// 401 invalid_admin_token when it is missing, unknown or revoked. Routes of other packages use it.
+// 401 invalid_admin_token when it is missing, unknown or revoked, 429 rate_limited when the caller's
+// address failed too often (see Throttle). Routes of other packages use it.
 func (h *Handler) Authenticate(r *http.Request) (*catalog.Admin, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
@@ -140,14 +152,19 @@ func (h *Handler) Authenticate(r *http.Request) (*catalog.Admin, error) {
 		return nil, apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
 			"send an admin token as Authorization: Bearer <token>")
 	}
-	snap, err := h.snaps.Get(r.Context())
+	a, _, err := h.snaps.Admin(r.Context(), catalog.HashSecret(strings.TrimSpace(token)))
 	if err != nil {
 		return nil, err
 	}
-	a := snap.Admins[catalog.HashSecret(strings.TrimSpace(token))]
 	if a == nil {
+		if err := h.guard.Fail(r.Context(), r); err != nil {
+			return nil, err
+		}
 		return nil, apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
 			"the admin token is unknown or revoked")
+	}
+	if err := h.guard.Check(r.Context(), r); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -148,6 +148,7 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		"GET /admin/admins":                   {accessRead, "/admin/admins", none},
 		"GET /admin/admins/{id}":              {accessRead, "/admin/admins/" + str(victim, "id"), none},
 		"DELETE /admin/admins/{id}":           {accessWrite, "/admin/admins/" + str(victim, "id"), none},
+		"DELETE /admin/admins/{id}/sessions":  {accessWrite, "/admin/admins/" + str(victim, "id") + "/sessions", none},
 		"GET /admin/usage":                    {usageRead, "/admin/usage?group_by=team", none},
 		"GET /admin/requests":                 {usageRead, "/admin/requests?limit=5", none},
 		"POST /admin/corpora": {catalogWrite, "/admin/corpora", func(r string) any {

@@ -27,11 +27,11 @@ func (a *App) AdminService() *admin.Service {
 	return svc
 }
 
-// AdminHandler serves /admin/*, authenticating admins against the catalogue snapshot.
-// Corpus and re-embed routes are served by the same handler, so they share its fallback and the
-// OpenAPI check.
+// AdminHandler serves /admin/*, authenticating admins against the catalogue snapshot, with failed
+// tokens throttled by a.Throttle. Corpus and re-embed routes are served by the same handler and
+// authenticated by the same check, so they share its throttle, fallback and the OpenAPI check.
 func (a *App) AdminHandler() http.Handler {
-	h := admin.NewHandler(a.AdminService(), a.Catalog, a.Log)
-	a.corpusHandlers().RegisterAdmin(h, corpusapi.SnapshotAdminAuth(a.Catalog))
+	h := admin.NewHandler(a.AdminService(), a.Catalog, a.Log).Throttle(a.Throttle)
+	a.corpusHandlers().RegisterAdmin(h, corpusapi.AdminAuthFrom(a.Log, h.Authenticate))
 	return h
 }

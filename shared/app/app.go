@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/throttle"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 	"github.com/switchyard-ai/switchyard/shared/usage"
 )
@@ -96,6 +96,10 @@ type App struct {
 	Corpora *reembed.Service
 	// Kick, when set, starts the worker at once after jobs were queued (the worker function in Lambda).
 	Kick func(ctx context.Context, reason string)
+	// Throttle counts failed admin tokens and console sign-ins per source address in Postgres and
+	// refuses a source that failed too often (package throttle). Handlers built after a change to it
+	// use the new one.
+	Throttle *throttle.Guard
 }
 
 // New builds an App on an open pool and starts its request logger; Close stops it. sealer seals
@@ -110,6 +114,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 		Usage:    usage.New(pool, usage.Options{Log: log}),
+		Throttle: throttle.New(pool, throttle.Options{Log: log}),
 	}
 	rc := cfg.Reembed
 	rc.InsertOnly = !cfg.Worker
@@ -191,7 +196,8 @@ func (a *App) Handler() http.Handler {
 	return reqlog.Middleware(a.Log, mux)
 }
 
-// healthz answers 200 when the database answers, 503 otherwise; it needs no credentials.
+// healthz answers 200 when the database answers, 503 with "database": "unreachable" otherwise; it
+// needs no credentials, so it never says why (the log does).
 func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -200,7 +206,8 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := a.Pool.Ping(ctx); err != nil {
 		status = http.StatusServiceUnavailable
 		body["status"] = "degraded"
-		body["database"] = fmt.Sprintf("unreachable: %v", err)
+		// The cause (host names, users, TLS details) goes to the log only: /healthz needs no credentials.
+		body["database"] = "unreachable"
 		reqlog.Logger(r.Context(), a.Log).Warn("health check: database unreachable", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -25,7 +25,7 @@ func (a *App) ConsoleServices() console.Services {
 // mountConsole serves /console and /console/ with the console. /console is the console's own (a
 // redirect under the public base path), not the mux's, whose redirect would leave the stage.
 func (a *App) mountConsole(mux *http.ServeMux) {
-	c, err := console.New(console.Config{Local: a.Config.Local, PublicBasePath: a.Config.PublicBasePath}, a.ConsoleServices(), a.Catalog,
+	c, err := console.New(console.Config{Local: a.Config.Local, PublicBasePath: a.Config.PublicBasePath, Throttle: a.Throttle}, a.ConsoleServices(), a.Catalog,
 		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
 	if err != nil {
 		// The templates are embedded and parsed by the console's tests, and FromEnv and the dev

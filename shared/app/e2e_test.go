@@ -47,7 +47,7 @@ func TestCorpusRequestsAreLoggedLikeEveryDeveloperRequest(t *testing.T) {
 	a, srv := newApp(t)
 	fake := fakeupstream.Start(fakeupstream.Config{Token: "up-secret-9876"})
 	t.Cleanup(fake.Close)
-	const token = "sya-e2e-bootstrap-0123456789"
+	const token = "sya-6f1cd64fb31df58f91425a602f1cb683f10ce67f"
 	if err := app.EnsureBootstrapAdmin(ctx, a.Pool, token); err != nil {
 		t.Fatal(err)
 	}

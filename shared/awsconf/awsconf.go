@@ -38,8 +38,11 @@ const (
 	EnvDatabaseUser = "DATABASE_USER"
 	// EnvDatabaseName is the database name for IAM auth, or overrides the secret's (default postgres).
 	EnvDatabaseName = "DATABASE_NAME"
-	// EnvDatabaseSSLMode is libpq's sslmode for secret and IAM connections (default require).
+	// EnvDatabaseSSLMode is libpq's sslmode for secret and IAM connections (default verify-full).
 	EnvDatabaseSSLMode = "DATABASE_SSLMODE"
+	// EnvDatabaseSSLRootCert is the path of the CA bundle that verifies the server's certificate
+	// (the RDS global bundle) for secret and IAM connections; unset, the system's roots are used.
+	EnvDatabaseSSLRootCert = "DATABASE_SSLROOTCERT"
 	// EnvDatabaseRDSProxy, "true", says connections go through RDS Proxy: pgx then avoids named
 	// prepared statements (default_query_exec_mode=exec, see QueryExecModeRDSProxy).
 	EnvDatabaseRDSProxy = "DATABASE_RDS_PROXY"

@@ -87,9 +87,15 @@ func TestDatabaseFromEnv(t *testing.T) {
 			wantURL: "postgres://a@b/c",
 		},
 		{
-			name:         "secret",
+			name:         "secret: the server's certificate is verified by default",
 			env:          env{EnvDatabaseSecretARN: dbSecretARN},
-			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=require",
+			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
+			wantPassword: "p@ss/word",
+		},
+		{
+			name:         "secret with the RDS CA bundle",
+			env:          env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabaseSSLRootCert: "/var/task/rds-global-bundle.pem"},
+			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full&sslrootcert=%2Fvar%2Ftask%2Frds-global-bundle.pem",
 			wantPassword: "p@ss/word",
 		},
 		{
@@ -101,7 +107,7 @@ func TestDatabaseFromEnv(t *testing.T) {
 		},
 		{
 			name:         "secret with a string port and no dbname",
-			env:          env{EnvDatabaseSecretARN: "string-port"},
+			env:          env{EnvDatabaseSecretARN: "string-port", EnvDatabaseSSLMode: "require"},
 			wantURL:      "postgres://u@h:6543/postgres?sslmode=require",
 			wantPassword: "pw-string-port",
 		},
@@ -141,7 +147,7 @@ func TestDatabaseFromEnv(t *testing.T) {
 		{
 			name:    "IAM",
 			env:     env{EnvDatabaseIAM: "true", EnvDatabaseHost: "db.example", EnvDatabaseUser: "switchyard_app", EnvDatabaseName: "sy"},
-			wantURL: "postgres://switchyard_app@db.example:5432/sy?sslmode=require",
+			wantURL: "postgres://switchyard_app@db.example:5432/sy?sslmode=verify-full",
 			// the token is checked below
 		},
 		{name: "IAM without host", env: env{EnvDatabaseIAM: "true", EnvDatabaseUser: "u"}, wantErr: "needs DATABASE_HOST"},

@@ -53,7 +53,8 @@ type Database struct {
 //   - DATABASE_IAM=true: DATABASE_HOST, DATABASE_PORT (5432), DATABASE_USER, DATABASE_NAME (postgres),
 //     and an IAM token per connection signed with the function's role in c.Config.Region.
 //
-// Secret and IAM URLs get sslmode=require (DATABASE_SSLMODE overrides). With DATABASE_RDS_PROXY=true
+// Secret and IAM URLs get sslmode=verify-full (DATABASE_SSLMODE overrides) and, when
+// DATABASE_SSLROOTCERT names a file (the RDS CA bundle), sslrootcert. With DATABASE_RDS_PROXY=true
 // the URL gets default_query_exec_mode=exec unless it already names a mode.
 func DatabaseFromEnv(ctx context.Context, getenv func(string) string, c Clients) (Database, error) {
 	proxy, err := boolEnv(getenv, EnvDatabaseRDSProxy)
@@ -156,7 +157,7 @@ func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clien
 		}
 	}
 	name := firstNonEmpty(getenv(EnvDatabaseName), sec.DBName, "postgres")
-	u := buildURL(sec.Username, host, port, name, getenv(EnvDatabaseSSLMode), proxy)
+	u := buildURL(sec.Username, host, port, name, getenv(EnvDatabaseSSLMode), getenv(EnvDatabaseSSLRootCert), proxy)
 
 	cached := &cachedPassword{ttl: 5 * time.Minute, value: sec.Password, fetched: time.Now(), refresh: func(ctx context.Context) (string, error) {
 		s, _, err := read(ctx)
@@ -190,12 +191,15 @@ func databaseFromIAM(getenv func(string) string, c Clients, proxy bool) (Databas
 		}
 		return t, nil
 	}
-	return Database{URL: buildURL(user, host, port, name, getenv(EnvDatabaseSSLMode), proxy), Password: token, Source: "iam"}, nil
+	return Database{URL: buildURL(user, host, port, name, getenv(EnvDatabaseSSLMode), getenv(EnvDatabaseSSLRootCert), proxy), Password: token, Source: "iam"}, nil
 }
 
-func buildURL(user, host string, port int, dbname, sslmode string, proxy bool) string {
+func buildURL(user, host string, port int, dbname, sslmode, sslrootcert string, proxy bool) string {
 	q := url.Values{}
-	q.Set("sslmode", firstNonEmpty(sslmode, "require"))
+	q.Set("sslmode", firstNonEmpty(sslmode, "verify-full"))
+	if root := strings.TrimSpace(sslrootcert); root != "" {
+		q.Set("sslrootcert", root)
+	}
 	addProxyMode(q, proxy)
 	u := url.URL{
 		Scheme:   "postgres",

@@ -32,6 +32,8 @@ type Source struct {
 	checkedAt time.Time
 	checking  chan struct{} // closed when the check under way ends; nil when none is
 	lastErr   error
+
+	misses misses // look-ups of hashes the snapshot lacks (Key, Admin)
 }
 
 // NewSource returns a Source polling loader at most every interval (300ms when zero).

@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
+	"github.com/switchyard-ai/switchyard/shared/throttle"
 )
 
 //go:embed templates/*.html static/*
@@ -40,6 +41,9 @@ type Config struct {
 	// distribution) that the Lambda event cannot tell about. When empty, each request's base path
 	// (package basepath) is used.
 	PublicBasePath string
+	// Throttle counts failed sign-ins per address and refuses an address that failed too often
+	// (nil: none).
+	Throttle *throttle.Guard
 }
 
 // Console is the /console/ handler.

@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	superToken   = "sya-console-test-super-0123456789"
+	superToken   = "sya-4bad3b3d845dc7d7d1dc4af5fe3b614d779108b7"
 	upstreamCred = "acme-secret-key-42"
 )
 

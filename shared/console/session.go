@@ -11,16 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 // Sessions are rows on the server; the cookie holds only a random session id. A row keeps the SHA-256
 // of the session id (so a read of the table yields no usable cookie), the hash of the admin token that
-// signed in, the session's CSRF token and its expiry. Every request looks the token hash up in the
-// catalogue snapshot (catalog.Source), whose admins exclude revoked ones, so revoking an admin ends
-// its console sessions within SPEC's one second, on every instance, with no key to share between
-// Lambda instances. Sign-out deletes the row, so a copied cookie is dead after it.
+// signed in, the session's CSRF token, its expiry (SessionTTL after sign-in) and when it was last used
+// (it ends after SessionIdle unused). Every request looks the token hash up in the catalogue snapshot
+// (catalog.Source), whose admins exclude revoked ones, so revoking an admin ends its console sessions
+// within SPEC's one second, on every instance, with no key to share between Lambda instances.
+// Sign-out deletes the row, so a copied cookie is dead after it; a super admin ends another admin's
+// sessions with DELETE /admin/admins/{id}/sessions. Failed sign-ins are throttled per address
+// (Config.Throttle).
 
 // Session is one signed-in browser.
 type Session struct {
@@ -29,17 +33,23 @@ type Session struct {
 	CSRF      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	LastSeen  time.Time
 }
 
-// SessionStore keeps sessions. Get returns (nil, nil) for an unknown or expired session.
+// SessionStore keeps sessions. GetSession returns (nil, nil) for a session that is unknown, expired
+// at now or unused for SessionIdle before now, and otherwise marks it used at now.
 type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, idHash [32]byte) error
 }
 
-// SessionTTL is how long a console session lasts from sign-in.
-const SessionTTL = 12 * time.Hour
+// A console session lasts SessionTTL from sign-in at most, and ends earlier when unused for
+// SessionIdle.
+const (
+	SessionTTL  = 12 * time.Hour
+	SessionIdle = time.Hour
+)
 
 const (
 	sessionCookie = "switchyard_session"
@@ -134,7 +144,7 @@ func (c *Console) session(r *http.Request) (*reqState, string) {
 		return nil, "the session could not be read"
 	}
 	if s == nil {
-		return nil, "signed out or expired"
+		return nil, "signed out, expired or unused for too long"
 	}
 	snap, err := c.catalog.Get(r.Context())
 	if err != nil {
@@ -175,20 +185,32 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	next := safeNext(r.PostForm.Get("next"))
-	snap, err := c.catalog.Get(r.Context())
+	th := catalog.HashSecret(token)
+	if token == "" {
+		c.renderSignin(w, r, http.StatusUnauthorized, "Enter an admin token. make dev prints a working one.", next)
+		return
+	}
+	a, _, err := c.catalog.Admin(r.Context(), th)
 	if err != nil {
 		c.log.Error("console: catalogue snapshot", "err", err)
 		c.renderSignin(w, r, http.StatusServiceUnavailable, "The catalogue could not be read; try again in a moment.", next)
 		return
 	}
-	th := catalog.HashSecret(token)
-	if token == "" || snap.Admins[th] == nil {
+	if a == nil {
+		if err := c.cfg.Throttle.Fail(r.Context(), r); err != nil {
+			c.throttled(w, r, err, next)
+			return
+		}
 		c.renderSignin(w, r, http.StatusUnauthorized, "That admin token is not valid: it is unknown or revoked. make dev prints a working one.", next)
+		return
+	}
+	if err := c.cfg.Throttle.Check(r.Context(), r); err != nil {
+		c.throttled(w, r, err, next)
 		return
 	}
 	id := randomToken(32)
 	now := c.now()
-	s := Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	s := Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL), LastSeen: now}
 	if err := c.sessions.CreateSession(r.Context(), s); err != nil {
 		c.log.Error("console: create session", "err", err)
 		c.renderSignin(w, r, http.StatusInternalServerError, "The session could not be stored; try again.", next)
@@ -197,6 +219,18 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, r, preCSRFCookie, "", -1)
 	c.setCookie(w, r, sessionCookie, id, int(SessionTTL/time.Second))
 	redirect(w, r, next)
+}
+
+// throttled answers a sign-in refused by the throttle (429 with Retry-After), or one the throttle
+// could not count (500).
+func (c *Console) throttled(w http.ResponseWriter, r *http.Request, err error, next string) {
+	if e, ok := apierror.As(err); ok {
+		w.Header().Set("Retry-After", e.RetryAfter)
+		c.renderSignin(w, r, e.Status, "Too many failed sign-ins from your address: every sign-in from it is refused for "+e.RetryAfter+" more seconds. Wait, then sign in with a valid token.", next)
+		return
+	}
+	c.log.Error("console: count a failed sign-in", "err", err)
+	c.renderSignin(w, r, http.StatusInternalServerError, "The sign-in could not be checked; try again in a moment.", next)
 }
 
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) {

@@ -17,27 +17,32 @@ type PGSessions struct {
 
 var _ SessionStore = (*PGSessions)(nil)
 
-// CreateSession stores s and removes sessions that have expired, so the table stays small.
+// CreateSession stores s and removes sessions that have expired or gone idle, so the table stays
+// small.
 func (c *PGSessions) CreateSession(ctx context.Context, s Session) error {
-	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, s.CreatedAt); err != nil {
+	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
+		s.CreatedAt, s.CreatedAt.Add(-SessionIdle)); err != nil {
 		return fmt.Errorf("remove expired console sessions: %w", err)
 	}
-	_, err := c.Pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt)
+	_, err := c.Pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at, last_seen_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt, s.LastSeen)
 	if err != nil {
 		return fmt.Errorf("store console session: %w", err)
 	}
 	return nil
 }
 
-// GetSession returns the session unless it is unknown or expired at now.
+// GetSession returns the session unless it is unknown, expired at now or unused since SessionIdle
+// before now, and marks it used at now, in one statement.
 func (c *PGSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error) {
 	var (
 		s         Session
 		tokenHash []byte
 	)
-	err := c.Pool.QueryRow(ctx, `SELECT token_hash, csrf, created_at, expires_at FROM console_sessions
-		WHERE id_hash = $1 AND expires_at > $2`, idHash[:], now).Scan(&tokenHash, &s.CSRF, &s.CreatedAt, &s.ExpiresAt)
+	err := c.Pool.QueryRow(ctx, `UPDATE console_sessions SET last_seen_at = greatest(last_seen_at, $2)
+		WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3
+		RETURNING token_hash, csrf, created_at, expires_at, last_seen_at`, idHash[:], now, now.Add(-SessionIdle)).
+		Scan(&tokenHash, &s.CSRF, &s.CreatedAt, &s.ExpiresAt, &s.LastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -2,11 +2,13 @@ package corpusapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/reqlog"
 )
 
 // Snapshots hands out the current catalogue (catalog.Source does).
@@ -39,17 +41,36 @@ func SnapshotKeyAuth(src Snapshots) KeyAuth {
 }
 
 // SnapshotAdminAuth is a plain AdminAuth over the catalogue snapshot: the bearer token looked up by
-// its hash, its role checked on the catalogue area. The admin function brings its own.
+// its hash. The admin function uses AdminAuthFrom over the admin API's own check instead.
 func SnapshotAdminAuth(src Snapshots) AdminAuth {
-	return func(r *http.Request, write bool) (string, *apierror.Error) {
+	return AdminAuthFrom(nil, func(r *http.Request) (*catalog.Admin, error) {
 		snap, err := src.Get(r.Context())
 		if err != nil {
-			return "", apierror.Internal("")
+			return nil, err
 		}
 		a := snap.Admins[catalog.HashSecret(bearer(r))]
 		if a == nil {
-			return "", apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
+			return nil, apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
 				"the admin token is missing, unknown or revoked; send it as Authorization: Bearer <token>")
+		}
+		return a, nil
+	})
+}
+
+// AdminAuthFrom is the AdminAuth of an admin check (admin.Handler.Authenticate, which also
+// throttles failures): the admin it finds, its role checked on the catalogue area. An error that
+// is not SPEC's is logged to log (when not nil) and answered as an internal error.
+func AdminAuthFrom(log *slog.Logger, authenticate func(r *http.Request) (*catalog.Admin, error)) AdminAuth {
+	return func(r *http.Request, write bool) (string, *apierror.Error) {
+		a, err := authenticate(r)
+		if err != nil {
+			if e, ok := apierror.As(err); ok {
+				return "", e
+			}
+			if log != nil {
+				reqlog.Logger(r.Context(), log).Error("authenticate an admin", "err", err)
+			}
+			return "", apierror.Internal(reqlog.ID(r.Context()))
 		}
 		if !a.Role.Can(catalog.AreaCatalog, write) {
 			return "", apierror.New(http.StatusForbidden, apierror.PermissionError, apierror.CodeForbidden, "",

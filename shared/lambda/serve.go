@@ -33,11 +33,8 @@ func RunLocalOrLambda(ctx context.Context, h http.Handler, addr string, ready fu
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := NewServer(h, LocalTimeouts)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -58,4 +55,23 @@ func RunLocalOrLambda(ctx context.Context, h http.Handler, addr string, ready fu
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// Timeouts bound what a slow client can hold of a local server (NewServer).
+type Timeouts struct {
+	ReadHeader time.Duration // from the connection's first byte to the end of the request's headers
+	Read       time.Duration // from the first byte to the end of the request body
+	Idle       time.Duration // a kept-alive connection waiting for its next request
+}
+
+// LocalTimeouts are the local server's. There is no write timeout: a streamed chat completion may
+// run for minutes and http.Server's WriteTimeout would cut it; the read timeouts do not (the server
+// clears the read deadline once the request body has been read).
+var LocalTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: time.Minute, Idle: 2 * time.Minute}
+
+// NewServer is the HTTP server that serves h outside Lambda (make dev, the functions run locally): a
+// client sending its headers or its body slowly (slowloris) is cut off after t.ReadHeader or t.Read,
+// an idle kept-alive connection after t.Idle.
+func NewServer(h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, IdleTimeout: t.Idle}
 }

@@ -945,3 +945,16 @@ func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string) (*catalog.Adm
 	}
 	return s.Admin(ctx, id)
 }
+
+// EndAdminSessions ends every console session signed in with admin id's token (the token itself
+// keeps working) and returns how many there were.
+func (s *CatalogStore) EndAdminSessions(ctx context.Context, id string) (int64, error) {
+	if _, err := s.Admin(ctx, id); err != nil {
+		return 0, err
+	}
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = (SELECT token_hash FROM admins WHERE id = $1)`, id)
+	if err != nil {
+		return 0, fmt.Errorf("end the console sessions of admin %s: %w", id, err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -218,3 +218,18 @@ func ScanModel(row pgx.Row) (*catalog.Model, error) {
 	}
 	return &m, nil
 }
+
+var _ catalog.HashChecker = (*SnapshotLoader)(nil)
+
+// ActiveHash reports whether hash belongs to an active key or admin: one query on a unique index.
+func (l *SnapshotLoader) ActiveHash(ctx context.Context, kind catalog.SecretKind, hash [32]byte) (bool, error) {
+	q := `SELECT EXISTS (SELECT 1 FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL)`
+	if kind == catalog.SecretAdmin {
+		q = `SELECT EXISTS (SELECT 1 FROM admins WHERE token_hash = $1 AND revoked_at IS NULL)`
+	}
+	var ok bool
+	if err := l.Pool.QueryRow(ctx, q, hash[:]).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up a secret's hash: %w", err)
+	}
+	return ok, nil
+}
