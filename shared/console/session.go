@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -31,8 +32,11 @@ type Session struct {
 }
 
 // SessionStore keeps sessions. Get returns (nil, nil) for an unknown or expired session.
+// CreateSession records the sign-in e in the audit log with the session; RecordFailedSignin records a
+// refused token.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s Session) error
+	CreateSession(ctx context.Context, s Session, e *audit.Entry) error
+	RecordFailedSignin(ctx context.Context, e *audit.Entry) error
 	GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, idHash [32]byte) error
 }
@@ -180,13 +184,14 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	th := catalog.HashSecret(token)
 	if token == "" || snap.Admins[th] == nil {
+		c.signinFailed(r)
 		c.renderSignin(w, r, http.StatusUnauthorized, "That admin token is not valid: it is unknown or revoked. make dev prints a working one.", next)
 		return
 	}
 	id := randomToken(32)
 	now := c.now()
 	s := Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	if err := c.sessions.CreateSession(r.Context(), s); err != nil {
+	if err := c.sessions.CreateSession(r.Context(), s, audit.New(r.Context(), snap.Admins[th], audit.SigninOK, snap.Admins[th].ID)); err != nil {
 		c.log.Error("console: create session", "err", err)
 		c.renderSignin(w, r, http.StatusInternalServerError, "The session could not be stored; try again.", next)
 		return

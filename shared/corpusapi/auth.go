@@ -41,20 +41,20 @@ func SnapshotKeyAuth(src Snapshots) KeyAuth {
 // SnapshotAdminAuth is a plain AdminAuth over the catalogue snapshot: the bearer token looked up by
 // its hash, its role checked on the catalogue area. The admin function brings its own.
 func SnapshotAdminAuth(src Snapshots) AdminAuth {
-	return func(r *http.Request, write bool) (string, *apierror.Error) {
+	return func(r *http.Request, write bool) (*catalog.Admin, *apierror.Error) {
 		snap, err := src.Get(r.Context())
 		if err != nil {
-			return "", apierror.Internal("")
+			return nil, apierror.Internal("")
 		}
 		a := snap.Admins[catalog.HashSecret(bearer(r))]
 		if a == nil {
-			return "", apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
+			return nil, apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",
 				"the admin token is missing, unknown or revoked; send it as Authorization: Bearer <token>")
 		}
 		if !a.Role.Can(catalog.AreaCatalog, write) {
-			return "", apierror.New(http.StatusForbidden, apierror.PermissionError, apierror.CodeForbidden, "",
+			return nil, apierror.New(http.StatusForbidden, apierror.PermissionError, apierror.CodeForbidden, "",
 				"role %s may not change corpora or re-embeds", a.Role)
 		}
-		return "admin " + a.ID, nil
+		return a, nil
 	}
 }
