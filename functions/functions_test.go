@@ -278,7 +278,7 @@ func TestWorkerFunctionReembedsUnderTheEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateCorpus(ctx, "handbook", "embed", nil); err != nil {
+	if _, err := svc.CreateCorpus(ctx, "handbook", "embed", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	docs := make([]corpus.Document, 300)
@@ -288,7 +288,7 @@ func TestWorkerFunctionReembedsUnderTheEmulator(t *testing.T) {
 	if _, err := svc.PutDocuments(ctx, "handbook", func(*corpus.Corpus) bool { return true }, docs); err != nil {
 		t.Fatal(err)
 	}
-	run, err := svc.StartRun(ctx, "handbook", "embed-v2", "test")
+	run, err := svc.StartRun(ctx, "handbook", "embed-v2", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,7 +220,7 @@ func rbCorpusOf(ctx context.Context, pool *pgxpool.Pool, n int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c, err := svc.CreateCorpus(ctx, rbCorpus, rbAlias, nil)
+	c, err := svc.CreateCorpus(ctx, rbCorpus, rbAlias, nil, nil)
 	if err != nil {
 		return 0, fmt.Errorf("create the corpus: %w", err)
 	}
@@ -330,7 +330,7 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 	if err != nil {
 		return r, err
 	}
-	run, err := svc.StartRun(ctx, rbCorpus, rbModelB, "bench")
+	run, err := svc.StartRun(ctx, rbCorpus, rbModelB, nil)
 	if err != nil {
 		return r, fmt.Errorf("start the run: %w", err)
 	}

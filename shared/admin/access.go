@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
@@ -47,7 +48,7 @@ func (s *Service) CreateTeam(ctx context.Context, by *catalog.Admin, in TeamInpu
 	if err := checkName("name", in.Name); err != nil {
 		return nil, err
 	}
-	t, err := s.Store.CreateTeam(ctx, in.Name)
+	t, err := s.Store.CreateTeam(ctx, in.Name, s.entry(ctx, by, audit.TeamCreate, in.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (s *Service) CreateKey(ctx context.Context, by *catalog.Admin, in KeyInput)
 		return nil, err
 	}
 	k, err := s.Store.CreateKey(ctx, &catalog.Key{ID: id, Team: in.Team, Name: in.Name, Models: in.Models,
-		Prefix: secret[:len(KeyPrefix)+4], Hash: catalog.HashSecret(secret)})
+		Prefix: secret[:len(KeyPrefix)+4], Hash: catalog.HashSecret(secret)}, s.entry(ctx, by, audit.KeyCreate, id))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (s *Service) RevokeKey(ctx context.Context, by *catalog.Admin, id string) (
 	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
 		return nil, err
 	}
-	k, err := s.Store.RevokeKey(ctx, id)
+	k, err := s.Store.RevokeKey(ctx, id, s.entry(ctx, by, audit.KeyRevoke, id))
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func (s *Service) SetAudience(ctx context.Context, by *catalog.Admin, name strin
 		}
 		seen[t] = true
 	}
-	teams, err := s.Store.SetAudience(ctx, name, in.Teams)
+	teams, err := s.Store.SetAudience(ctx, name, in.Teams, s.entry(ctx, by, audit.AudienceSet, name))
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +288,8 @@ func (s *Service) CreateAdmin(ctx context.Context, by *catalog.Admin, in AdminIn
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Store.CreateAdmin(ctx, &catalog.Admin{ID: id, Name: in.Name, Role: catalog.Role(in.Role), Hash: catalog.HashSecret(token)})
+	a, err := s.Store.CreateAdmin(ctx, &catalog.Admin{ID: id, Name: in.Name, Role: catalog.Role(in.Role), Hash: catalog.HashSecret(token)},
+		s.entry(ctx, by, audit.AdminCreate, id))
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +328,7 @@ func (s *Service) RevokeAdmin(ctx context.Context, by *catalog.Admin, id string)
 	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.RevokeAdmin(ctx, id)
+	a, err := s.Store.RevokeAdmin(ctx, id, s.entry(ctx, by, audit.AdminRevoke, id))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -57,7 +58,7 @@ func (s *Service) CreateAlias(ctx context.Context, by *catalog.Admin, name strin
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.CreateAlias(ctx, name, in.Target, actorName(by), in.Reason)
+	a, err := s.Store.CreateAlias(ctx, name, in.Target, in.Reason, s.entry(ctx, by, audit.AliasCreate, name))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func (s *Service) MoveAlias(ctx context.Context, by *catalog.Admin, name string,
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.MoveAlias(ctx, name, in.To, in.ExpectedFrom, actorName(by), in.Reason)
+	a, err := s.Store.MoveAlias(ctx, name, in.To, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasMove, name))
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (s *Service) RollbackAlias(ctx context.Context, by *catalog.Admin, name str
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.RollbackAlias(ctx, name, in.ExpectedFrom, actorName(by), in.Reason)
+	a, err := s.Store.RollbackAlias(ctx, name, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasRollback, name))
 	if err != nil {
 		return nil, err
 	}

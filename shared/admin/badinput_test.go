@@ -15,7 +15,7 @@ func (e *env) state() string {
 		(SELECT count(*) FROM catalog_names), (SELECT count(*) FROM aliases), (SELECT count(*) FROM alias_history),
 		(SELECT count(*) FROM teams), (SELECT count(*) FROM api_keys), (SELECT count(*) FROM grants),
 		(SELECT count(*) FROM admins), (SELECT count(*) FROM admins WHERE revoked_at IS NOT NULL),
-		(SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL))`).Scan(&s)
+		(SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL), (SELECT count(*) FROM audit_log))`).Scan(&s)
 	if err != nil {
 		e.t.Fatal(err)
 	}

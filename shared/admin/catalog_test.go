@@ -25,7 +25,8 @@ func history(t *testing.T, a map[string]any) []map[string]any {
 func TestAliasMoveRollbackHistory(t *testing.T) {
 	e := newEnv(t)
 	e.seedCatalog()
-	op := str(e.must(201, "POST", "/admin/admins", map[string]any{"name": "Dana (platform)", "role": "provider_admin"}), "token")
+	dana := e.must(201, "POST", "/admin/admins", map[string]any{"name": "Dana (platform)", "role": "provider_admin"})
+	op, danaID := str(dana, "token"), str(dana, "id")
 	e.refresh()
 
 	// PUT on an existing alias is alias_exists; on a model's name, already_exists.
@@ -54,10 +55,10 @@ func TestAliasMoveRollbackHistory(t *testing.T) {
 		t.Fatalf("move: %d %s", r.Status, r.Raw)
 	}
 	h := history(t, r.Body)
-	if len(h) != 2 || h[0]["from"] != "acme-llm-2026-04" || h[0]["to"] != "acme-llm-2026-06" || h[0]["who"] != "Dana (platform)" || h[0]["why"] != "v2 passed evals" || h[0]["when"] == "" {
+	if len(h) != 2 || h[0]["from"] != "acme-llm-2026-04" || h[0]["to"] != "acme-llm-2026-06" || h[0]["who"] != "Dana (platform) ("+danaID+")" || h[0]["why"] != "v2 passed evals" || h[0]["when"] == "" {
 		t.Errorf("history after move = %v", h)
 	}
-	if h[1]["from"] != "" || h[1]["to"] != "acme-llm-2026-04" || h[1]["who"] != "bootstrap" {
+	if h[1]["from"] != "" || h[1]["to"] != "acme-llm-2026-04" || h[1]["who"] != "bootstrap (adm_bootstrap)" {
 		t.Errorf("creation entry = %v", h[1])
 	}
 	// The previous target stays enabled.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
@@ -71,7 +73,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	(&corpusapi.Handlers{Service: corpora}).RegisterAdmin(h, corpusapi.SnapshotAdminAuth(src))
-	srv := httptest.NewServer(h)
+	// reqlog gives each request the id and origin the audit log records, as app wires it.
+	srv := httptest.NewServer(reqlog.Middleware(slog.New(slog.DiscardHandler), h))
 	t.Cleanup(srv.Close)
 	return &env{t: t, pool: pool, svc: svc, h: h, src: src, srv: srv, up: up, sealer: sealer}
 }

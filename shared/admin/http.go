@@ -101,6 +101,7 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 
 	h.Handle("GET", "/admin/usage", h.usage)
 	h.Handle("GET", "/admin/requests", h.requests)
+	h.Handle("GET", "/admin/audit", h.audit)
 	return h
 }
 
@@ -298,18 +299,9 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request, by *catalog.Admi
 		return
 	}
 	uq := UsageQuery{GroupBy: q.Get("group_by")}
-	for _, f := range []struct {
-		name string
-		t    *time.Time
-	}{{"from", &uq.From}, {"to", &uq.To}} {
-		if v := q.Get(f.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				h.fail(w, r, apierror.Invalid(f.name, "%s must be an RFC 3339 time such as 2026-06-01T00:00:00Z, not %q", f.name, v))
-				return
-			}
-			*f.t = t
-		}
+	if err := timeRange(q, &uq.From, &uq.To); err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	v, err := h.svc.Usage(r.Context(), by, uq)
 	h.answer(w, r, http.StatusOK, v, err)
@@ -322,16 +314,42 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request, by *catalog.A
 		return
 	}
 	rq := RequestsQuery{Outcome: q.Get("outcome"), After: q.Get("after"), Before: q.Get("before")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			h.fail(w, r, apierror.Invalid("limit", "limit must be a whole number between 1 and %d, not %q", MaxRequestsLimit, v))
-			return
-		}
-		rq.Limit = n
+	if rq.Limit, err = limit(q, MaxRequestsLimit); err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	v, err := h.svc.Requests(r.Context(), by, rq)
 	h.answer(w, r, http.StatusOK, v, err)
+}
+
+// timeRange reads the query parameters from and to (RFC 3339) into from and to; absent ones stay.
+func timeRange(q url.Values, from, to *time.Time) error {
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", from}, {"to", to}} {
+		if v := q.Get(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return apierror.Invalid(f.name, "%s must be an RFC 3339 time such as 2026-06-01T00:00:00Z, not %q", f.name, v)
+			}
+			*f.t = t
+		}
+	}
+	return nil
+}
+
+// limit reads the query parameter limit, 0 when absent.
+func limit(q url.Values, max int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, apierror.Invalid("limit", "limit must be a whole number between 1 and %d, not %q", max, v)
+	}
+	return n, nil
 }
 
 // query returns r's query parameters, refusing names not in allowed and repeated ones.

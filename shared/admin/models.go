@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
@@ -135,7 +136,7 @@ func (s *Service) CreateModel(ctx context.Context, by *catalog.Admin, in ModelIn
 	if err := checkText("description", m.Description, false, true); err != nil {
 		return nil, err
 	}
-	out, err := s.Store.CreateModel(ctx, m)
+	out, err := s.Store.CreateModel(ctx, m, s.entry(ctx, by, audit.ModelCreate, m.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (s *Service) UpdateModel(ctx context.Context, by *catalog.Admin, name strin
 			}
 		}
 	}
-	out, err := s.Store.UpdateModel(ctx, name, u)
+	out, err := s.Store.UpdateModel(ctx, name, u, s.entry(ctx, by, audit.ModelUpdate, name))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +221,7 @@ func (s *Service) ProbeModel(ctx context.Context, by *catalog.Admin, name string
 	pctx, cancel := context.WithTimeout(ctx, 3*s.callBound(p))
 	defer cancel()
 	res := s.Prober.Probe(pctx, p, m)
-	out, err := s.Store.SetProbe(ctx, name, res)
+	out, err := s.Store.SetProbe(ctx, name, res, s.entry(ctx, by, audit.ModelProbe, name))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -140,7 +141,7 @@ func (s *Service) CreateProvider(ctx context.Context, by *catalog.Admin, in Prov
 		return nil, err
 	}
 	p.Verification = s.verify(ctx, p, diags)
-	out, err := s.Store.CreateProvider(ctx, p)
+	out, err := s.Store.CreateProvider(ctx, p, s.entry(ctx, by, audit.ProviderCreate, p.Identifier))
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +205,7 @@ func (s *Service) UpdateProvider(ctx context.Context, by *catalog.Admin, identif
 	if v := s.verify(ctx, p, diags); v != nil {
 		p.Verification = v
 	}
-	out, err := s.Store.UpdateProvider(ctx, p, newCred)
+	out, err := s.Store.UpdateProvider(ctx, p, newCred, s.entry(ctx, by, audit.ProviderUpdate, identifier))
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +352,7 @@ func (s *Service) VerifyProvider(ctx context.Context, by *catalog.Admin, identif
 	if v == nil {
 		return providerView(p), nil
 	}
-	out, err := s.Store.SetVerification(ctx, identifier, *v)
+	out, err := s.Store.SetVerification(ctx, identifier, *v, s.entry(ctx, by, audit.ProviderVerify, identifier))
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +388,7 @@ func (s *Service) DeleteProvider(ctx context.Context, by *catalog.Admin, identif
 	if err := Authorize(by, catalog.AreaCatalog, true); err != nil {
 		return nil, err
 	}
-	if err := s.Store.DeleteProvider(ctx, identifier); err != nil {
+	if err := s.Store.DeleteProvider(ctx, identifier, s.entry(ctx, by, audit.ProviderDelete, identifier)); err != nil {
 		return nil, err
 	}
 	return &DeletedView{ID: identifier, Object: "provider", Deleted: true}, nil

@@ -151,6 +151,7 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		"DELETE /admin/admins/{id}/sessions":  {accessWrite, "/admin/admins/" + str(victim, "id") + "/sessions", none},
 		"GET /admin/usage":                    {usageRead, "/admin/usage?group_by=team", none},
 		"GET /admin/requests":                 {usageRead, "/admin/requests?limit=5", none},
+		"GET /admin/audit":                    {catalogRead, "/admin/audit?limit=5", none},
 		"POST /admin/corpora": {catalogWrite, "/admin/corpora", func(r string) any {
 			return map[string]any{"name": "c-" + strings.ReplaceAll(r, "_", "-"), "embedding_model": "acme-embed"}
 		}},

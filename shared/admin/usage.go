@@ -76,17 +76,43 @@ type RequestsQuery struct {
 	Before  string
 }
 
-// RequestsPage is a page of the request log, newest first. HasMore says whether more requests lie
-// beyond the page in the direction asked for: older ones, or newer ones when the query gave Before.
-// FirstID and LastID (null on an empty page) are the cursors of the neighbouring pages:
-// before=FirstID for newer requests, after=LastID for older ones.
-type RequestsPage struct {
-	Object  string                `json:"object"` // "list"
-	Data    []postgres.RequestRow `json:"data"`
-	FirstID *string               `json:"first_id"`
-	LastID  *string               `json:"last_id"`
-	HasMore bool                  `json:"has_more"`
+// Page is a page of a log (the request log, the audit log), newest first. HasMore says whether more
+// entries lie beyond the page in the direction asked for: older ones, or newer ones when the query
+// gave Before. FirstID and LastID (null on an empty page) are the cursors of the neighbouring pages:
+// before=FirstID for newer entries, after=LastID for older ones.
+type Page[T, ID any] struct {
+	Object  string `json:"object"` // "list"
+	Data    []T    `json:"data"`
+	FirstID *ID    `json:"first_id"`
+	LastID  *ID    `json:"last_id"`
+	HasMore bool   `json:"has_more"`
 }
+
+// newPage is the page of rows; id is a row's cursor.
+func newPage[T, ID any](rows []T, more bool, id func(*T) ID) *Page[T, ID] {
+	p := &Page[T, ID]{Object: "list", Data: rows, HasMore: more}
+	if len(rows) == 0 {
+		p.Data = []T{}
+	} else {
+		first, last := id(&rows[0]), id(&rows[len(rows)-1])
+		p.FirstID, p.LastID = &first, &last
+	}
+	return p
+}
+
+// pageLimit is the page size asked for: def when 0, refused outside 1 to max.
+func pageLimit(limit, def, max int) (int, error) {
+	if limit == 0 {
+		return def, nil
+	}
+	if limit < 1 || limit > max {
+		return 0, apierror.Invalid("limit", "limit must be between 1 and %d", max)
+	}
+	return limit, nil
+}
+
+// RequestsPage is a page of the request log, keyed by request id.
+type RequestsPage = Page[postgres.RequestRow, string]
 
 // Requests lists a page of the request log, newest first, filtered by outcome ("ok" or an error
 // code). Pages are keyed on the log's order, so new requests arriving never shift a page.
@@ -94,11 +120,9 @@ func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQue
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
 		return nil, err
 	}
-	if q.Limit == 0 {
-		q.Limit = DefaultRequestsLimit
-	}
-	if q.Limit < 1 || q.Limit > MaxRequestsLimit {
-		return nil, apierror.Invalid("limit", "limit must be between 1 and %d", MaxRequestsLimit)
+	var err error
+	if q.Limit, err = pageLimit(q.Limit, DefaultRequestsLimit, MaxRequestsLimit); err != nil {
+		return nil, err
 	}
 	for _, f := range []struct{ param, v string }{{"outcome", q.Outcome}, {"after", q.After}, {"before", q.Before}} {
 		if err := checkText(f.param, f.v, false, false); err != nil {
@@ -119,11 +143,5 @@ func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQue
 	if err != nil {
 		return nil, err
 	}
-	page := &RequestsPage{Object: "list", Data: rows, HasMore: more}
-	if len(rows) == 0 {
-		page.Data = []postgres.RequestRow{}
-	} else {
-		page.FirstID, page.LastID = &rows[0].RequestID, &rows[len(rows)-1].RequestID
-	}
-	return page, nil
+	return newPage(rows, more, func(r *postgres.RequestRow) string { return r.RequestID }), nil
 }

@@ -147,6 +147,7 @@ func (c *Console) routes() {
 
 	m.HandleFunc("GET /console/usage", c.authed(c.usagePage))
 	m.HandleFunc("GET /console/requests", c.authed(c.requestsPage))
+	m.HandleFunc("GET /console/audit", c.authed(c.auditPage))
 
 	m.HandleFunc("GET /console/playground", c.authed(c.playgroundPage))
 	m.HandleFunc("POST /console/playground/mint", c.authed(c.playgroundMint))
@@ -213,6 +214,7 @@ var nav = []navItem{
 	{"usage", "Usage", "/console/usage", "usage"},
 	{"requests", "Request log", "/console/requests", "usage"},
 	{"playground", "Playground", "/console/playground", "usage"},
+	{"audit", "Audit log", "/console/audit", "catalog"}, // every role reads it
 }
 
 func (c *Console) parse() error {

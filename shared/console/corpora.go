@@ -8,16 +8,14 @@ import (
 	"strconv"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
 
-// actor is how the corpus services record who did something, as the admin API records it.
-func actor(a *catalog.Admin) string {
-	if a.Name != "" {
-		return a.Name
-	}
-	return a.ID
+// entry is the audit entry of a corpus change by the signed-in admin, as the admin API records it.
+func entry(r *http.Request, action, target string) *audit.Entry {
+	return audit.New(r.Context(), stateOf(r).admin, action, target)
 }
 
 // corporaReady answers the page when this build has no corpora, and checks the read role.
@@ -110,7 +108,7 @@ func (c *Console) reembedStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	run, err := c.svc.Corpora.StartRun(r.Context(), name, r.PostForm.Get("model"), actor(stateOf(r).admin))
+	run, err := c.svc.Corpora.StartRun(r.Context(), name, r.PostForm.Get("model"), entry(r, audit.ReembedStart, name))
 	if err != nil {
 		p := &page{Form: r.PostForm}
 		status := c.serviceError(r, p, err)
@@ -128,7 +126,7 @@ func (c *Console) corpusRollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	co, err := c.svc.Corpora.Rollback(r.Context(), name, actor(stateOf(r).admin))
+	co, err := c.svc.Corpora.Rollback(r.Context(), name, entry(r, audit.CorpusRollback, name))
 	if err != nil {
 		p := &page{}
 		c.renderCorpus(w, r, c.bannerError(r, p, err), p)
@@ -227,7 +225,7 @@ func (c *Console) runCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if _, err := c.svc.Corpora.CancelRun(r.Context(), id, actor(stateOf(r).admin)); err != nil {
+	if _, err := c.svc.Corpora.CancelRun(r.Context(), id, entry(r, audit.ReembedCancel, strconv.FormatInt(id, 10))); err != nil {
 		p := &page{}
 		c.render(w, r, c.bannerError(r, p, err), "error", p)
 		return

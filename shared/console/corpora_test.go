@@ -94,8 +94,8 @@ func TestCorpusPagesCountDocuments(t *testing.T) {
 	e.embeddingAlias()
 	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
 	api, srv := e.corporaConsole(&reembedtest.Embedder{})
-	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil))
-	must(api.CreateCorpus(ctx, "empty", "acme-embed", nil))
+	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
+	must(api.CreateCorpus(ctx, "empty", "acme-embed", nil, nil))
 	must(api.PutDocuments(ctx, "kb", anyone, documents(1234)))
 	must(api.PutDocuments(ctx, "kb", anyone, documents(10))) // the same ids again: no new documents
 	if err := api.DeleteDocument(ctx, "kb", anyone, "doc-007"); err != nil {
@@ -135,7 +135,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 
 	emb := &slowEmbedder{}
 	api, srv := e.corporaConsole(emb)
-	must(api.CreateCorpus(ctx, "kb", "acme-embed", []string{"search-team"}))
+	must(api.CreateCorpus(ctx, "kb", "acme-embed", []string{"search-team"}, nil))
 	must(api.PutDocuments(ctx, "kb", anyone, documents(600)))
 	b := &tab{t: t, ctx: browser(t), base: srv.URL}
 	b.signIn(superToken)
@@ -213,7 +213,17 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("#run-state", "queued")
 	b.submit("#cancel-run")
 	b.wants("#run-state", "cancelled")
-	b.wants("#run-error", "cancelled by bootstrap")
+	b.wants("#run-error", "cancelled by bootstrap (adm_bootstrap)")
 	b.open("/console/corpora/kb")
 	b.wants("#active-index", "acme-embed-2026-06")
+
+	// Each of those changes is one audit row under the admin's id and name, as the API records them.
+	var n int
+	if err := e.app.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor_id = 'adm_bootstrap' AND actor_name = 'bootstrap'
+		AND action IN ('reembed.start', 'corpus.rollback', 'reembed.cancel') AND target IN ('kb', (SELECT max(id)::text FROM reembed_runs))`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("the console's two starts, rollback and cancel left %d audit rows, want 4", n)
+	}
 }

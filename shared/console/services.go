@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
@@ -22,10 +23,10 @@ import (
 type Corpora interface {
 	Corpora(ctx context.Context) ([]*corpus.Corpus, error)
 	Corpus(ctx context.Context, name string) (*corpus.Corpus, error)
-	StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error)
+	StartRun(ctx context.Context, name, model string, e *audit.Entry) (*corpus.Run, error)
 	Run(ctx context.Context, id int64) (*corpus.Run, error)
-	CancelRun(ctx context.Context, id int64, actor string) (*corpus.Run, error)
-	Rollback(ctx context.Context, name, actor string) (*corpus.Corpus, error)
+	CancelRun(ctx context.Context, id int64, e *audit.Entry) (*corpus.Run, error)
+	Rollback(ctx context.Context, name string, e *audit.Entry) (*corpus.Corpus, error)
 }
 
 // ReembedCorpora serves Corpora from a reembed.Service. Kick, when set, is told that a run was
@@ -36,8 +37,8 @@ type ReembedCorpora struct {
 }
 
 // StartRun starts a re-embed run and kicks the worker.
-func (r ReembedCorpora) StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error) {
-	run, err := r.Service.StartRun(ctx, name, model, actor)
+func (r ReembedCorpora) StartRun(ctx context.Context, name, model string, e *audit.Entry) (*corpus.Run, error) {
+	run, err := r.Service.StartRun(ctx, name, model, e)
 	if err == nil && r.Kick != nil {
 		r.Kick(ctx, "re-embed run started")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -37,9 +38,11 @@ type Session struct {
 }
 
 // SessionStore keeps sessions. GetSession returns (nil, nil) for a session that is unknown, expired
-// at now or unused for SessionIdle before now, and otherwise marks it used at now.
+// at now or unused for SessionIdle before now, and otherwise marks it used at now. CreateSession
+// records the sign-in e in the audit log with the session; RecordFailedSignin records a refused token.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s Session) error
+	CreateSession(ctx context.Context, s Session, e *audit.Entry) error
+	RecordFailedSignin(ctx context.Context, e *audit.Entry) error
 	GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, idHash [32]byte) error
 }
@@ -197,10 +200,13 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a == nil {
+		// A throttled attempt is refused before it is recorded: the throttle bounds how many failed
+		// sign-ins one source can add to the audit log.
 		if err := c.cfg.Throttle.Fail(r.Context(), r); err != nil {
 			c.throttled(w, r, err, next)
 			return
 		}
+		c.signinFailed(r)
 		c.renderSignin(w, r, http.StatusUnauthorized, "That admin token is not valid: it is unknown or revoked. make dev prints a working one.", next)
 		return
 	}
@@ -211,7 +217,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	id := randomToken(32)
 	now := c.now()
 	s := Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL), LastSeen: now}
-	if err := c.sessions.CreateSession(r.Context(), s); err != nil {
+	if err := c.sessions.CreateSession(r.Context(), s, audit.New(r.Context(), a, audit.SigninOK, a.ID)); err != nil {
 		c.log.Error("console: create session", "err", err)
 		c.renderSignin(w, r, http.StatusInternalServerError, "The session could not be stored; try again.", next)
 		return

@@ -8,6 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // PGSessions keeps sessions in Postgres (console_sessions, migrations/0004_console_sessions.sql).
@@ -18,18 +21,25 @@ type PGSessions struct {
 var _ SessionStore = (*PGSessions)(nil)
 
 // CreateSession stores s and removes sessions that have expired or gone idle, so the table stays
-// small.
-func (c *PGSessions) CreateSession(ctx context.Context, s Session) error {
-	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
-		s.CreatedAt, s.CreatedAt.Add(-SessionIdle)); err != nil {
-		return fmt.Errorf("remove expired console sessions: %w", err)
-	}
-	_, err := c.Pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at, last_seen_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt, s.LastSeen)
-	if err != nil {
-		return fmt.Errorf("store console session: %w", err)
-	}
-	return nil
+// small, and records the sign-in e in the audit log, in one transaction.
+func (c *PGSessions) CreateSession(ctx context.Context, s Session, e *audit.Entry) error {
+	return pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
+			s.CreatedAt, s.CreatedAt.Add(-SessionIdle)); err != nil {
+			return fmt.Errorf("remove expired console sessions: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt, s.LastSeen)
+		if err != nil {
+			return fmt.Errorf("store console session: %w", err)
+		}
+		return postgres.InsertAudit(ctx, tx, e, nil, nil)
+	})
+}
+
+// RecordFailedSignin records a sign-in with a token that is unknown or revoked.
+func (c *PGSessions) RecordFailedSignin(ctx context.Context, e *audit.Entry) error {
+	return postgres.InsertAudit(ctx, c.Pool, e, nil, nil)
 }
 
 // GetSession returns the session unless it is unknown, expired at now or unused since SessionIdle

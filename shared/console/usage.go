@@ -113,10 +113,7 @@ type requestsView struct {
 	Rows      []postgres.RequestRow
 	Highlight string // a request id to mark, from the playground's link
 	Found     bool   // the highlighted request is in Rows
-	// Paged is a page other than the newest; Newer and Older link to the neighbouring pages (with
-	// the same outcome), empty when there is none that way.
-	Paged        bool
-	Newer, Older string
+	pager            // the neighbouring pages, with the same outcome
 }
 
 func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
@@ -145,19 +142,9 @@ func (c *Console) requestsPage(w http.ResponseWriter, r *http.Request) {
 			v.Found = true
 		}
 	}
-	// has_more looks one way only, the way this page was read; the other way lies the page that
-	// linked here.
-	v.Paged = rq.After != "" || rq.Before != ""
-	older, newer := list.HasMore, rq.After != ""
-	if rq.Before != "" {
-		older, newer = true, list.HasMore
-	}
-	if older && list.LastID != nil {
-		v.Older = requestsHref(v.Outcome, "after", *list.LastID)
-	}
-	if newer && list.FirstID != nil {
-		v.Newer = requestsHref(v.Outcome, "before", *list.FirstID)
-	}
+	v.pager = pages(rq.After, rq.Before, list.HasMore, list.FirstID, list.LastID, func(dir, id string) string {
+		return requestsHref(v.Outcome, dir, id)
+	})
 	p.Data = v
 	c.render(w, r, http.StatusOK, "requests", p)
 }

@@ -61,21 +61,21 @@ func SnapshotAdminAuth(src Snapshots) AdminAuth {
 // throttles failures): the admin it finds, its role checked on the catalogue area. An error that
 // is not SPEC's is logged to log (when not nil) and answered as an internal error.
 func AdminAuthFrom(log *slog.Logger, authenticate func(r *http.Request) (*catalog.Admin, error)) AdminAuth {
-	return func(r *http.Request, write bool) (string, *apierror.Error) {
+	return func(r *http.Request, write bool) (*catalog.Admin, *apierror.Error) {
 		a, err := authenticate(r)
 		if err != nil {
 			if e, ok := apierror.As(err); ok {
-				return "", e
+				return nil, e
 			}
 			if log != nil {
 				reqlog.Logger(r.Context(), log).Error("authenticate an admin", "err", err)
 			}
-			return "", apierror.Internal(reqlog.ID(r.Context()))
+			return nil, apierror.Internal(reqlog.ID(r.Context()))
 		}
 		if !a.Role.Can(catalog.AreaCatalog, write) {
-			return "", apierror.New(http.StatusForbidden, apierror.PermissionError, apierror.CodeForbidden, "",
+			return nil, apierror.New(http.StatusForbidden, apierror.PermissionError, apierror.CodeForbidden, "",
 				"role %s may not change corpora or re-embeds", a.Role)
 		}
-		return "admin " + a.ID, nil
+		return a, nil
 	}
 }

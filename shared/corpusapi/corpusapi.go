@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -30,9 +31,9 @@ import (
 type KeyAuth func(*http.Request) (*catalog.Key, *catalog.Snapshot, *apierror.Error)
 
 // AdminAuth authenticates an admin request for a read (write false) or a write of the catalogue area
-// (corpora and re-embeds belong to it): the actor recorded for changes ("admin <id>"), or the error to
-// answer (401 invalid_admin_token, 403 forbidden).
-type AdminAuth func(r *http.Request, write bool) (actor string, err *apierror.Error)
+// (corpora and re-embeds belong to it): the admin, recorded in the audit log for changes, or the error
+// to answer (401 invalid_admin_token, 403 forbidden).
+type AdminAuth func(r *http.Request, write bool) (*catalog.Admin, *apierror.Error)
 
 // Handlers serves the corpus routes.
 type Handlers struct {
@@ -117,7 +118,7 @@ func (h *Handlers) RegisterAdmin(mux Mux, auth AdminAuth) {
 }
 
 type keyHandler func(w http.ResponseWriter, r *http.Request, may reembed.Access) error
-type adminHandler func(w http.ResponseWriter, r *http.Request, actor string) error
+type adminHandler func(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error
 
 // withKey authenticates the developer key and writes one request-log row per request, whatever
 // its outcome, as the gateway does for its routes.
@@ -164,12 +165,12 @@ func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 
 func (h *Handlers) withAdmin(auth AdminAuth, write bool, next adminHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		actor, aerr := auth(r, write)
+		by, aerr := auth(r, write)
 		if aerr != nil {
 			apierror.Write(w, aerr)
 			return
 		}
-		h.finish(w, r, next(w, r, actor))
+		h.finish(w, r, next(w, r, by))
 	}
 }
 
@@ -400,7 +401,7 @@ func (h *Handlers) corpusOut(ctx context.Context, c *corpus.Corpus) corpusJSON {
 	return out
 }
 
-func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, _ string) error {
+func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
 	var body struct {
 		Name           string    `json:"name"`
 		EmbeddingModel string    `json:"embedding_model"`
@@ -422,14 +423,14 @@ func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, _ string
 			return apierror.Invalid("teams", "teams is empty: no key could use the corpus; leave teams out to use the alias's audience")
 		}
 	}
-	c, err := h.Service.CreateCorpus(r.Context(), body.Name, body.EmbeddingModel, teams)
+	c, err := h.Service.CreateCorpus(r.Context(), body.Name, body.EmbeddingModel, teams, audit.New(r.Context(), by, audit.CorpusCreate, body.Name))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, h.corpusOut(r.Context(), c))
 }
 
-func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ string) error {
+func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
 	list, err := h.Service.Store().Corpora(r.Context())
 	if err != nil {
 		return err
@@ -441,7 +442,7 @@ func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ string)
 	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
-func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ string) error {
+func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
 	c, err := h.Service.Store().Corpus(r.Context(), r.PathValue("name"))
 	if errors.Is(err, postgres.ErrCorpusNotFound) {
 		return apierror.NotFound("name", "there is no corpus %q", r.PathValue("name"))
@@ -485,7 +486,7 @@ func (h *Handlers) runOut(run *corpus.Run) runJSON {
 	return out
 }
 
-func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, actor string) error {
+func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
 	var body struct {
 		Model string `json:"model"`
 	}
@@ -495,7 +496,7 @@ func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, actor string
 	if body.Model == "" {
 		return apierror.Invalid("model", "name the pinned embedding model to re-embed with in model")
 	}
-	run, err := h.Service.StartRun(r.Context(), r.PathValue("name"), body.Model, actor)
+	run, err := h.Service.StartRun(r.Context(), r.PathValue("name"), body.Model, audit.New(r.Context(), by, audit.ReembedStart, r.PathValue("name")))
 	if err != nil {
 		return err
 	}
@@ -511,7 +512,7 @@ func runID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (h *Handlers) getRun(w http.ResponseWriter, r *http.Request, _ string) error {
+func (h *Handlers) getRun(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
 	id, err := runID(r)
 	if err != nil {
 		return err
@@ -523,20 +524,20 @@ func (h *Handlers) getRun(w http.ResponseWriter, r *http.Request, _ string) erro
 	return writeJSON(w, http.StatusOK, h.runOut(run))
 }
 
-func (h *Handlers) cancelRun(w http.ResponseWriter, r *http.Request, actor string) error {
+func (h *Handlers) cancelRun(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
 	id, err := runID(r)
 	if err != nil {
 		return err
 	}
-	run, err := h.Service.CancelRun(r.Context(), id, actor)
+	run, err := h.Service.CancelRun(r.Context(), id, audit.New(r.Context(), by, audit.ReembedCancel, strconv.FormatInt(id, 10)))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, h.runOut(run))
 }
 
-func (h *Handlers) rollback(w http.ResponseWriter, r *http.Request, actor string) error {
-	c, err := h.Service.Rollback(r.Context(), r.PathValue("name"), actor)
+func (h *Handlers) rollback(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
+	c, err := h.Service.Rollback(r.Context(), r.PathValue("name"), audit.New(r.Context(), by, audit.CorpusRollback, r.PathValue("name")))
 	if err != nil {
 		return err
 	}

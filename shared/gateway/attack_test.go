@@ -40,7 +40,7 @@ func TestAttackUpstreamErrorTextReachesDevelopers(t *testing.T) {
 	t.Cleanup(leaky.Close)
 	store := &postgres.CatalogStore{Pool: e.pool, Sealer: e.app.Sealer}
 	if _, err := store.CreateProvider(e.ctx, &catalog.Provider{Identifier: "leaky", DisplayName: "leaky", BaseURL: leaky.URL,
-		AuthMethod: catalog.AuthBearer, Credential: leakyCredential}); err != nil {
+		AuthMethod: catalog.AuthBearer, Credential: leakyCredential}, nil); err != nil {
 		t.Fatal(err)
 	}
 	e.model("leaky-v1", "leaky", "demo-chat", catalog.KindChat, 0, true, true, true)

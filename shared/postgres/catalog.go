@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -33,7 +34,8 @@ type CorpusFollowers interface {
 
 // CatalogStore writes the catalogue: providers, models, aliases, teams, keys, audience grants and
 // admins. Every change that touches more than one row runs in one transaction, so bad input never
-// leaves anything half-written. Errors a caller should see are *apierror.Error (not found,
+// leaves anything half-written. Every write takes the audit entry of the change (*audit.Entry, nil
+// for none) and records it in the change's transaction, with the entity before and after. Errors a caller should see are *apierror.Error (not found,
 // conflicts, references to things that do not exist); any other error is an internal failure.
 type CatalogStore struct {
 	Pool      *pgxpool.Pool
@@ -56,7 +58,7 @@ func (s *CatalogStore) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // CreateProvider stores p, sealing p.Credential. The identifier is unique: a taken one is
 // 409 already_exists.
-func (s *CatalogStore) CreateProvider(ctx context.Context, p *catalog.Provider) (*catalog.Provider, error) {
+func (s *CatalogStore) CreateProvider(ctx context.Context, p *catalog.Provider, e *audit.Entry) (*catalog.Provider, error) {
 	blob, err := s.seal(ctx, p)
 	if err != nil {
 		return nil, err
@@ -65,27 +67,32 @@ func (s *CatalogStore) CreateProvider(ctx context.Context, p *catalog.Provider) 
 	if err != nil {
 		return nil, err
 	}
-	row := s.Pool.QueryRow(ctx, `INSERT INTO providers (identifier, display_name, base_url, auth_method, auth_header,
-			credential_sealed, credential_hint, ca_bundle, connect_ms, first_byte_ms, idle_ms, total_ms, verification)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (identifier) DO NOTHING
-		RETURNING `+ProviderColumns,
-		p.Identifier, p.DisplayName, p.BaseURL, p.AuthMethod, p.AuthHeader, blob, hint(p.Credential), p.CABundle,
-		ms(p.Timeouts.Connect), ms(p.Timeouts.FirstByte), ms(p.Timeouts.Idle), ms(p.Timeouts.Total), v)
-	out, _, err := ScanProvider(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.Conflict(CodeAlreadyExists, "identifier", "a provider named %s already exists; pick another identifier or PATCH /admin/providers/%s", p.Identifier, p.Identifier)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create provider %s: %w", p.Identifier, err)
-	}
-	return out, nil
+	var out *catalog.Provider
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `INSERT INTO providers (identifier, display_name, base_url, auth_method, auth_header,
+				credential_sealed, credential_hint, ca_bundle, connect_ms, first_byte_ms, idle_ms, total_ms, verification)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (identifier) DO NOTHING
+			RETURNING `+ProviderColumns,
+			p.Identifier, p.DisplayName, p.BaseURL, p.AuthMethod, p.AuthHeader, blob, hint(p.Credential), p.CABundle,
+			ms(p.Timeouts.Connect), ms(p.Timeouts.FirstByte), ms(p.Timeouts.Idle), ms(p.Timeouts.Total), v)
+		var err error
+		out, _, err = ScanProvider(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apierror.Conflict(CodeAlreadyExists, "identifier", "a provider named %s already exists; pick another identifier or PATCH /admin/providers/%s", p.Identifier, p.Identifier)
+		}
+		if err != nil {
+			return fmt.Errorf("create provider %s: %w", p.Identifier, err)
+		}
+		return InsertAudit(ctx, tx, e, nil, out)
+	})
+	return out, err
 }
 
 // UpdateProvider replaces the changeable fields of the provider p.Identifier names (display name,
 // base URL, auth, CA bundle, timeouts, verification). The credential is sealed again only when
 // newCredential is true; otherwise the stored one stays.
-func (s *CatalogStore) UpdateProvider(ctx context.Context, p *catalog.Provider, newCredential bool) (*catalog.Provider, error) {
+func (s *CatalogStore) UpdateProvider(ctx context.Context, p *catalog.Provider, newCredential bool, e *audit.Entry) (*catalog.Provider, error) {
 	v, err := verificationJSON(p.Verification)
 	if err != nil {
 		return nil, err
@@ -96,40 +103,57 @@ func (s *CatalogStore) UpdateProvider(ctx context.Context, p *catalog.Provider, 
 			return nil, err
 		}
 	}
-	row := s.Pool.QueryRow(ctx, `UPDATE providers SET display_name = $2, base_url = $3, auth_method = $4, auth_header = $5,
-			credential_sealed = CASE WHEN $6 THEN $7 ELSE credential_sealed END,
-			credential_hint = CASE WHEN $6 THEN $8 ELSE credential_hint END,
-			ca_bundle = $9, connect_ms = $10, first_byte_ms = $11, idle_ms = $12, total_ms = $13, verification = $14,
-			updated_at = now()
-		WHERE identifier = $1
-		RETURNING `+ProviderColumns,
-		p.Identifier, p.DisplayName, p.BaseURL, p.AuthMethod, p.AuthHeader, newCredential, blob, hint(p.Credential),
-		p.CABundle, ms(p.Timeouts.Connect), ms(p.Timeouts.FirstByte), ms(p.Timeouts.Idle), ms(p.Timeouts.Total), v)
-	out, _, err := ScanProvider(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, providerNotFound(p.Identifier)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update provider %s: %w", p.Identifier, err)
-	}
-	return out, nil
+	return s.changeProvider(ctx, p.Identifier, e, func(tx pgx.Tx) pgx.Row {
+		return tx.QueryRow(ctx, `UPDATE providers SET display_name = $2, base_url = $3, auth_method = $4, auth_header = $5,
+				credential_sealed = CASE WHEN $6 THEN $7 ELSE credential_sealed END,
+				credential_hint = CASE WHEN $6 THEN $8 ELSE credential_hint END,
+				ca_bundle = $9, connect_ms = $10, first_byte_ms = $11, idle_ms = $12, total_ms = $13, verification = $14,
+				updated_at = now()
+			WHERE identifier = $1
+			RETURNING `+ProviderColumns,
+			p.Identifier, p.DisplayName, p.BaseURL, p.AuthMethod, p.AuthHeader, newCredential, blob, hint(p.Credential),
+			p.CABundle, ms(p.Timeouts.Connect), ms(p.Timeouts.FirstByte), ms(p.Timeouts.Idle), ms(p.Timeouts.Total), v)
+	})
 }
 
-// SetVerification records the result of a verification.
-func (s *CatalogStore) SetVerification(ctx context.Context, identifier string, ver catalog.Verification) (*catalog.Provider, error) {
-	v, err := verificationJSON(&ver)
-	if err != nil {
-		return nil, err
-	}
-	row := s.Pool.QueryRow(ctx, `UPDATE providers SET verification = $2 WHERE identifier = $1 RETURNING `+ProviderColumns, identifier, v)
-	out, _, err := ScanProvider(row)
+// changeProvider locks the provider, runs update (which returns the changed row) and records e
+// with the provider before and after, in one transaction.
+func (s *CatalogStore) changeProvider(ctx context.Context, identifier string, e *audit.Entry, update func(pgx.Tx) pgx.Row) (*catalog.Provider, error) {
+	var out *catalog.Provider
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		before, err := lockProvider(ctx, tx, identifier)
+		if err != nil {
+			return err
+		}
+		if out, _, err = ScanProvider(update(tx)); err != nil {
+			return fmt.Errorf("update provider %s: %w", identifier, err)
+		}
+		return InsertAudit(ctx, tx, e, before, out)
+	})
+	return out, err
+}
+
+// lockProvider reads a provider (without its credential) and locks it until tx ends.
+func lockProvider(ctx context.Context, tx pgx.Tx, identifier string) (*catalog.Provider, error) {
+	p, _, err := ScanProvider(tx.QueryRow(ctx, `SELECT `+ProviderColumns+` FROM providers WHERE identifier = $1 FOR UPDATE`, identifier))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, providerNotFound(identifier)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("record verification of provider %s: %w", identifier, err)
+		return nil, fmt.Errorf("lock provider %s: %w", identifier, err)
 	}
-	return out, nil
+	return p, nil
+}
+
+// SetVerification records the result of a verification.
+func (s *CatalogStore) SetVerification(ctx context.Context, identifier string, ver catalog.Verification, e *audit.Entry) (*catalog.Provider, error) {
+	v, err := verificationJSON(&ver)
+	if err != nil {
+		return nil, err
+	}
+	return s.changeProvider(ctx, identifier, e, func(tx pgx.Tx) pgx.Row {
+		return tx.QueryRow(ctx, `UPDATE providers SET verification = $2 WHERE identifier = $1 RETURNING `+ProviderColumns, identifier, v)
+	})
 }
 
 // Provider reads one provider; with withCredential its credential is unsealed into Credential.
@@ -174,18 +198,14 @@ func (s *CatalogStore) Providers(ctx context.Context) ([]*catalog.Provider, erro
 
 // DeleteProvider deletes a provider no model uses; while models use it the answer is
 // 409 provider_in_use naming them.
-func (s *CatalogStore) DeleteProvider(ctx context.Context, identifier string) error {
+func (s *CatalogStore) DeleteProvider(ctx context.Context, identifier string, e *audit.Entry) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM providers WHERE identifier = $1 FOR UPDATE`, identifier).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return providerNotFound(identifier)
-		}
+		p, err := lockProvider(ctx, tx, identifier)
 		if err != nil {
-			return fmt.Errorf("lock provider %s: %w", identifier, err)
+			return err
 		}
 		var names []string
-		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM models WHERE provider_id = $1`, id).Scan(&names); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM models WHERE provider_id = $1`, p.ID).Scan(&names); err != nil {
 			return fmt.Errorf("list the models of provider %s: %w", identifier, err)
 		}
 		if len(names) > 0 {
@@ -193,10 +213,10 @@ func (s *CatalogStore) DeleteProvider(ctx context.Context, identifier string) er
 				"provider %s is used by %d model(s): %s; models are never deleted, so the provider stays (point it at a new base URL with PATCH instead)",
 				identifier, len(names), strings.Join(names, ", "))
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM providers WHERE id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM providers WHERE id = $1`, p.ID); err != nil {
 			return fmt.Errorf("delete provider %s: %w", identifier, err)
 		}
-		return nil
+		return InsertAudit(ctx, tx, e, p, nil)
 	})
 }
 
@@ -245,7 +265,7 @@ func verificationJSON(v *catalog.Verification) ([]byte, error) {
 
 // CreateModel stores a model, claiming its name in the namespace models and aliases share. The
 // provider must exist (400 naming provider otherwise).
-func (s *CatalogStore) CreateModel(ctx context.Context, m *catalog.Model) (*catalog.Model, error) {
+func (s *CatalogStore) CreateModel(ctx context.Context, m *catalog.Model, e *audit.Entry) (*catalog.Model, error) {
 	var out *catalog.Model
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var pid int64
@@ -268,8 +288,10 @@ func (s *CatalogStore) CreateModel(ctx context.Context, m *catalog.Model) (*cata
 		if err != nil {
 			return fmt.Errorf("create model %s: %w", m.Name, err)
 		}
-		out, err = modelByID(ctx, tx, id)
-		return err
+		if out, err = modelByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, nil, out)
 	})
 	return out, err
 }
@@ -350,16 +372,12 @@ type ModelUpdate struct {
 // UpdateModel changes what may change of a model. Enabling an embedding model whose last probe
 // found another dimension is refused (400 enabled); disabling a model an alias points at is
 // 409 model_in_use naming the aliases, since an alias always points at an enabled model.
-func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpdate) (*catalog.Model, error) {
+func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpdate, e *audit.Entry) (*catalog.Model, error) {
 	var out *catalog.Model
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		m, err := ScanModel(tx.QueryRow(ctx, `SELECT `+ModelColumns+` FROM models m JOIN providers p ON p.id = m.provider_id
-			WHERE m.name = $1 FOR UPDATE OF m`, name))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return modelNotFound(name)
-		}
+		m, err := lockModel(ctx, tx, name)
 		if err != nil {
-			return fmt.Errorf("lock model %s: %w", name, err)
+			return err
 		}
 		if u.Enabled != nil && *u.Enabled && !m.Enabled {
 			if m.Kind == catalog.KindEmbedding && m.Probe != nil && m.Probe.Dimension != nil && *m.Probe.Dimension != m.Dimension {
@@ -385,34 +403,55 @@ func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpda
 		if err != nil {
 			return fmt.Errorf("update model %s: %w", name, err)
 		}
-		out, err = modelByID(ctx, tx, m.ID)
-		return err
+		if out, err = modelByID(ctx, tx, m.ID); err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, m, out)
 	})
 	return out, err
 }
 
-// SetProbe records the result of a probe.
-func (s *CatalogStore) SetProbe(ctx context.Context, name string, p catalog.Probe) (*catalog.Model, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode probe: %w", err)
-	}
-	var id int64
-	err = s.Pool.QueryRow(ctx, `UPDATE models SET probe = $2 WHERE name = $1 RETURNING id`, name, b).Scan(&id)
+// lockModel reads a model and locks it until tx ends.
+func lockModel(ctx context.Context, tx pgx.Tx, name string) (*catalog.Model, error) {
+	m, err := ScanModel(tx.QueryRow(ctx, `SELECT `+ModelColumns+` FROM models m JOIN providers p ON p.id = m.provider_id
+		WHERE m.name = $1 FOR UPDATE OF m`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, modelNotFound(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("record probe of model %s: %w", name, err)
+		return nil, fmt.Errorf("lock model %s: %w", name, err)
 	}
-	return s.Model(ctx, name)
+	return m, nil
+}
+
+// SetProbe records the result of a probe.
+func (s *CatalogStore) SetProbe(ctx context.Context, name string, p catalog.Probe, e *audit.Entry) (*catalog.Model, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode probe: %w", err)
+	}
+	var out *catalog.Model
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		m, err := lockModel(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE models SET probe = $2 WHERE id = $1`, m.ID, b); err != nil {
+			return fmt.Errorf("record probe of model %s: %w", name, err)
+		}
+		if out, err = modelByID(ctx, tx, m.ID); err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, m, out)
+	})
+	return out, err
 }
 
 // ---- aliases
 
 // CreateAlias creates an alias pointing at target and records the creation in its history. An
 // existing alias is 409 alias_exists; a name a model holds is 409 already_exists.
-func (s *CatalogStore) CreateAlias(ctx context.Context, name, target, actor, reason string) (*catalog.Alias, error) {
+func (s *CatalogStore) CreateAlias(ctx context.Context, name, target, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := claimName(ctx, tx, name, "alias"); err != nil {
 			return err
@@ -424,7 +463,10 @@ func (s *CatalogStore) CreateAlias(ctx context.Context, name, target, actor, rea
 		if _, err := tx.Exec(ctx, `INSERT INTO aliases (name, kind, model_id) VALUES ($1, $2, $3)`, name, kind, id); err != nil {
 			return fmt.Errorf("create alias %s: %w", name, err)
 		}
-		return recordMove(ctx, tx, name, nil, id, actor, reason)
+		if err := recordMove(ctx, tx, name, nil, id, e.ActorString(), reason); err != nil {
+			return err
+		}
+		return auditAlias(ctx, tx, e, name, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -472,20 +514,23 @@ func recordMove(ctx context.Context, tx pgx.Tx, alias string, from *int64, to in
 // expectedFrom (409 alias_moved otherwise, and nothing changes). An embedding alias that corpora
 // follow is 409 reembed_required. Moving an alias to where it already points changes nothing and
 // records nothing.
-func (s *CatalogStore) MoveAlias(ctx context.Context, name, to, expectedFrom, actor, reason string) (*catalog.Alias, error) {
+func (s *CatalogStore) MoveAlias(ctx context.Context, name, to, expectedFrom, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		cur, err := s.lockAlias(ctx, tx, name, expectedFrom)
 		if err != nil {
 			return err
 		}
 		if cur.target == to {
-			return nil
+			return auditAlias(ctx, tx, e, name, cur)
 		}
 		id, _, err := lockTarget(ctx, tx, to, "to", cur.kind)
 		if err != nil {
 			return err
 		}
-		return s.move(ctx, tx, name, cur, id, actor, reason)
+		if err := s.move(ctx, tx, name, cur, id, e.ActorString(), reason); err != nil {
+			return err
+		}
+		return auditAlias(ctx, tx, e, name, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -495,7 +540,7 @@ func (s *CatalogStore) MoveAlias(ctx context.Context, name, to, expectedFrom, ac
 
 // RollbackAlias moves an alias back to where its last move took it from. With expectedFrom set,
 // it does so only if the alias still points there.
-func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, actor, reason string) (*catalog.Alias, error) {
+func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		cur, err := s.lockAlias(ctx, tx, name, expectedFrom)
 		if err != nil {
@@ -518,7 +563,10 @@ func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, ac
 		if reason == "" {
 			reason = "rollback"
 		}
-		return s.move(ctx, tx, name, cur, id, actor, reason)
+		if err := s.move(ctx, tx, name, cur, id, e.ActorString(), reason); err != nil {
+			return err
+		}
+		return auditAlias(ctx, tx, e, name, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -527,10 +575,29 @@ func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, ac
 }
 
 type aliasRow struct {
-	kind     catalog.Kind
-	modelID  int64
-	target   string
-	followed []string
+	kind      catalog.Kind
+	modelID   int64
+	target    string
+	followed  []string
+	createdAt time.Time
+	updatedAt time.Time
+}
+
+// auditAlias records e with the alias before (cur, as it was locked; nil for a creation) and as it is
+// now in tx. The history is left out: the log's own rows are the history.
+func auditAlias(ctx context.Context, tx pgx.Tx, e *audit.Entry, name string, cur *aliasRow) error {
+	if e == nil {
+		return nil
+	}
+	after, err := readAlias(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	var before *catalog.Alias
+	if cur != nil {
+		before = &catalog.Alias{Name: name, Kind: cur.kind, Target: cur.target, CreatedAt: cur.createdAt, UpdatedAt: cur.updatedAt}
+	}
+	return InsertAudit(ctx, tx, e, before, after)
 }
 
 func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedFrom string) (*aliasRow, error) {
@@ -538,7 +605,8 @@ func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedF
 	// Lock the alias row alone, then read its target: with a join, a concurrent move's new model_id
 	// fails the re-checked join condition and the row would vanish from this query (read committed
 	// re-evaluates a locked row against the old joined row).
-	err := tx.QueryRow(ctx, `SELECT kind, model_id FROM aliases WHERE name = $1 FOR UPDATE`, name).Scan(&a.kind, &a.modelID)
+	err := tx.QueryRow(ctx, `SELECT kind, model_id, created_at, updated_at FROM aliases WHERE name = $1 FOR UPDATE`, name).
+		Scan(&a.kind, &a.modelID, &a.createdAt, &a.updatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
 	}
@@ -597,17 +665,9 @@ func corporaFollowing(ctx context.Context, tx pgx.Tx, alias string) ([]string, e
 
 // Alias reads one alias, with its history (newest first) when withHistory.
 func (s *CatalogStore) Alias(ctx context.Context, name string, withHistory bool) (*catalog.Alias, error) {
-	var a catalog.Alias
-	err := s.Pool.QueryRow(ctx, `SELECT a.name, a.kind, m.name, a.created_at, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id
-		WHERE a.name = $1`, name).Scan(&a.Name, &a.Kind, &a.Target, &a.CreatedAt, &a.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read alias %s: %w", name, err)
-	}
-	if !withHistory {
-		return &a, nil
+	a, err := readAlias(ctx, s.Pool, name)
+	if err != nil || !withHistory {
+		return a, err
 	}
 	rows, _ := s.Pool.Query(ctx, `SELECT coalesce(fm.name, ''), tm.name, h.actor, h.reason, h.at
 		FROM alias_history h LEFT JOIN models fm ON fm.id = h.from_model_id JOIN models tm ON tm.id = h.to_model_id
@@ -619,6 +679,20 @@ func (s *CatalogStore) Alias(ctx context.Context, name string, withHistory bool)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the history of alias %s: %w", name, err)
+	}
+	return a, nil
+}
+
+// readAlias reads one alias, without its history.
+func readAlias(ctx context.Context, q Querier, name string) (*catalog.Alias, error) {
+	var a catalog.Alias
+	err := q.QueryRow(ctx, `SELECT a.name, a.kind, m.name, a.created_at, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id
+		WHERE a.name = $1`, name).Scan(&a.Name, &a.Kind, &a.Target, &a.CreatedAt, &a.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read alias %s: %w", name, err)
 	}
 	return &a, nil
 }
@@ -640,15 +714,21 @@ func (s *CatalogStore) Aliases(ctx context.Context) ([]*catalog.Alias, error) {
 // ---- teams
 
 // CreateTeam creates a team; a taken name is 409 already_exists.
-func (s *CatalogStore) CreateTeam(ctx context.Context, name string) (*catalog.Team, error) {
+func (s *CatalogStore) CreateTeam(ctx context.Context, name string, e *audit.Entry) (*catalog.Team, error) {
 	var t catalog.Team
-	err := s.Pool.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`, name).
-		Scan(&t.ID, &t.Name, &t.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.Conflict(CodeAlreadyExists, "name", "a team named %s already exists", name)
-	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`, name).
+			Scan(&t.ID, &t.Name, &t.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apierror.Conflict(CodeAlreadyExists, "name", "a team named %s already exists", name)
+		}
+		if err != nil {
+			return fmt.Errorf("create team %s: %w", name, err)
+		}
+		return InsertAudit(ctx, tx, e, nil, &t)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create team %s: %w", name, err)
+		return nil, err
 	}
 	return &t, nil
 }
@@ -697,7 +777,7 @@ func (s *CatalogStore) teams(ctx context.Context, name string) ([]*TeamInfo, err
 
 // CreateKey stores a key (its hash only) for k.Team; the team and every name of the allow-list
 // must exist (400 naming team or models[i]).
-func (s *CatalogStore) CreateKey(ctx context.Context, k *catalog.Key) (*catalog.Key, error) {
+func (s *CatalogStore) CreateKey(ctx context.Context, k *catalog.Key, e *audit.Entry) (*catalog.Key, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var teamID int64
 		err := tx.QueryRow(ctx, `SELECT id FROM teams WHERE name = $1 FOR SHARE`, k.Team).Scan(&teamID)
@@ -719,7 +799,11 @@ func (s *CatalogStore) CreateKey(ctx context.Context, k *catalog.Key) (*catalog.
 		if err != nil {
 			return fmt.Errorf("create key for team %s: %w", k.Team, err)
 		}
-		return nil
+		after, err := readKey(ctx, tx, k.ID, false)
+		if err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, nil, after)
 	})
 	if err != nil {
 		return nil, err
@@ -760,7 +844,16 @@ func scanKey(r pgx.Row) (*catalog.Key, error) {
 
 // Key reads one key, revoked or not.
 func (s *CatalogStore) Key(ctx context.Context, id string) (*catalog.Key, error) {
-	k, err := scanKey(s.Pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k JOIN teams t ON t.id = k.team_id WHERE k.id = $1`, id))
+	return readKey(ctx, s.Pool, id, false)
+}
+
+// readKey reads one key through q, locking it until the transaction ends when lock is set.
+func readKey(ctx context.Context, q Querier, id string, lock bool) (*catalog.Key, error) {
+	sql := `SELECT ` + keyColumns + ` FROM api_keys k JOIN teams t ON t.id = k.team_id WHERE k.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF k`
+	}
+	k, err := scanKey(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierror.NotFound("id", "no key with id %s; GET /admin/keys lists them", id)
 	}
@@ -799,25 +892,41 @@ func (s *CatalogStore) Keys(ctx context.Context, team string) ([]*catalog.Key, e
 	return out, nil
 }
 
-// RevokeKey revokes a key; revoking a revoked key changes nothing.
-func (s *CatalogStore) RevokeKey(ctx context.Context, id string) (*catalog.Key, error) {
-	if _, err := s.Pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id); err != nil {
-		return nil, fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	return s.Key(ctx, id)
+// RevokeKey revokes a key; revoking a revoked key changes nothing. An unknown key is 404.
+func (s *CatalogStore) RevokeKey(ctx context.Context, id string, e *audit.Entry) (*catalog.Key, error) {
+	var out *catalog.Key
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		before, err := readKey(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id); err != nil {
+			return fmt.Errorf("revoke key %s: %w", id, err)
+		}
+		if out, err = readKey(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, before, out)
+	})
+	return out, err
 }
 
 // ---- audience
 
 // SetAudience makes teams exactly the set of teams that may call name (a model or an alias).
-func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []string) ([]string, error) {
+func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []string, e *audit.Entry) ([]string, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// The name's row is locked, so that two changes of one audience record what each replaced.
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catalog_names WHERE name = $1)`, name).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catalog_names WHERE name = $1 FOR UPDATE)`, name).Scan(&exists); err != nil {
 			return fmt.Errorf("look up %s: %w", name, err)
 		}
 		if !exists {
 			return audienceNotFound(name)
+		}
+		before, err := readAudience(ctx, tx, name)
+		if err != nil {
+			return err
 		}
 		var ids []int64
 		for i, t := range teams {
@@ -837,7 +946,11 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 		if _, err := tx.Exec(ctx, `INSERT INTO grants (name, team_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, name, ids); err != nil {
 			return fmt.Errorf("grant %s: %w", name, err)
 		}
-		return nil
+		after, err := readAudience(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return InsertAudit(ctx, tx, e, &Audience{Name: name, Teams: before}, &Audience{Name: name, Teams: after})
 	})
 	if err != nil {
 		return nil, err
@@ -847,9 +960,19 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 
 // Audience lists the teams that may call name, sorted.
 func (s *CatalogStore) Audience(ctx context.Context, name string) ([]string, error) {
+	return readAudience(ctx, s.Pool, name)
+}
+
+// Audience is the teams that may call a model or an alias, as the audit log records it.
+type Audience struct {
+	Name  string
+	Teams []string
+}
+
+func readAudience(ctx context.Context, q Querier, name string) ([]string, error) {
 	var exists bool
 	var teams []string
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catalog_names WHERE name = $1),
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catalog_names WHERE name = $1),
 		(SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}') FROM grants g JOIN teams t ON t.id = g.team_id WHERE g.name = $1)`, name).
 		Scan(&exists, &teams)
 	if err != nil {
@@ -880,13 +1003,18 @@ func scanAdmin(r pgx.Row) (*catalog.Admin, error) {
 }
 
 // CreateAdmin stores an admin (its token's hash only).
-func (s *CatalogStore) CreateAdmin(ctx context.Context, a *catalog.Admin) (*catalog.Admin, error) {
-	out, err := scanAdmin(s.Pool.QueryRow(ctx, `INSERT INTO admins (id, name, role, token_hash) VALUES ($1, $2, $3, $4) RETURNING `+adminColumns,
-		a.ID, a.Name, a.Role, a.Hash[:]))
-	if err != nil {
-		return nil, fmt.Errorf("create admin %s: %w", a.Name, err)
-	}
-	return out, nil
+func (s *CatalogStore) CreateAdmin(ctx context.Context, a *catalog.Admin, e *audit.Entry) (*catalog.Admin, error) {
+	var out *catalog.Admin
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanAdmin(tx.QueryRow(ctx, `INSERT INTO admins (id, name, role, token_hash) VALUES ($1, $2, $3, $4) RETURNING `+adminColumns,
+			a.ID, a.Name, a.Role, a.Hash[:]))
+		if err != nil {
+			return fmt.Errorf("create admin %s: %w", a.Name, err)
+		}
+		return InsertAudit(ctx, tx, e, nil, out)
+	})
+	return out, err
 }
 
 // Admin reads one admin, revoked or not.
@@ -913,7 +1041,8 @@ func (s *CatalogStore) Admins(ctx context.Context) ([]*catalog.Admin, error) {
 
 // RevokeAdmin revokes an admin's token. Revoking the last active super admin is refused
 // (409 last_super_admin): nobody could create admins afterwards.
-func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string) (*catalog.Admin, error) {
+func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string, e *audit.Entry) (*catalog.Admin, error) {
+	var out *catalog.Admin
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// Lock every active super admin, so two revocations cannot each leave the other as the last.
 		rows, _ := tx.Query(ctx, `SELECT id FROM admins WHERE role = 'super_admin' AND revoked_at IS NULL ORDER BY id FOR UPDATE`)
@@ -928,22 +1057,21 @@ func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string) (*catalog.Adm
 		if err != nil {
 			return fmt.Errorf("lock admin %s: %w", id, err)
 		}
-		if a.RevokedAt != nil {
-			return nil
+		if a.RevokedAt == nil {
+			if a.Role == catalog.RoleSuperAdmin && len(supers) == 1 && supers[0] == id {
+				return apierror.New(http.StatusConflict, apierror.ConflictError, CodeLastSuperAdmin, "id",
+					"admin %s (%s) is the last active super admin; create another super admin before revoking this one", id, a.Name)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE admins SET revoked_at = now() WHERE id = $1`, id); err != nil {
+				return fmt.Errorf("revoke admin %s: %w", id, err)
+			}
 		}
-		if a.Role == catalog.RoleSuperAdmin && len(supers) == 1 && supers[0] == id {
-			return apierror.New(http.StatusConflict, apierror.ConflictError, CodeLastSuperAdmin, "id",
-				"admin %s (%s) is the last active super admin; create another super admin before revoking this one", id, a.Name)
+		if out, err = scanAdmin(tx.QueryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = $1`, id)); err != nil {
+			return fmt.Errorf("read admin %s: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE admins SET revoked_at = now() WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("revoke admin %s: %w", id, err)
-		}
-		return nil
+		return InsertAudit(ctx, tx, e, a, out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Admin(ctx, id)
+	return out, err
 }
 
 // EndAdminSessions ends every console session signed in with admin id's token (the token itself

@@ -212,11 +212,16 @@ func (s *CorpusStore) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
 
 // Corpus reads one corpus with its live indexes, newest first, and its number of documents.
 func (s *CorpusStore) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
-	c, err := scanCounted(s.Pool.QueryRow(ctx, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c WHERE c.name = $1`, name))
+	return s.CorpusIn(ctx, s.Pool, name)
+}
+
+// CorpusIn is Corpus read through q (a transaction sees its own changes).
+func (s *CorpusStore) CorpusIn(ctx context.Context, q Querier, name string) (*corpus.Corpus, error) {
+	c, err := scanCounted(q.QueryRow(ctx, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c WHERE c.name = $1`, name))
 	if err != nil {
 		return nil, err
 	}
-	c.Indexes, err = s.LiveIndexes(ctx, s.Pool, c.ID)
+	c.Indexes, err = s.LiveIndexes(ctx, q, c.ID)
 	return c, err
 }
 

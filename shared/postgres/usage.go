@@ -146,12 +146,19 @@ func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow,
 	if err != nil {
 		return nil, false, fmt.Errorf("list requests: %w", err)
 	}
-	more := len(out) > q.Limit
-	if more {
-		out = out[:q.Limit]
-	}
-	if q.Before != "" {
-		slices.Reverse(out)
-	}
+	out, more := endPage(out, q.Limit, q.Before != "")
 	return out, more, nil
+}
+
+// endPage cuts rows, read with one more than limit past a cursor, to the page: whether there were
+// more, and the page newest first again when it was read towards the newer end (backwards).
+func endPage[T any](rows []T, limit int, backwards bool) ([]T, bool) {
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if backwards {
+		slices.Reverse(rows)
+	}
+	return rows, more
 }

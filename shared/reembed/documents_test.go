@@ -83,7 +83,7 @@ func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
 	check("search of an unknown corpus", err)
 
 	// Explicit teams replace the alias's audience.
-	if _, err := e.svc.CreateCorpus(e.ctx, "private", reembedtest.Alias, []string{reembedtest.Other}); err != nil {
+	if _, err := e.svc.CreateCorpus(e.ctx, "private", reembedtest.Alias, []string{reembedtest.Other}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.svc.Search(e.ctx, "private", e.keyAccess(reembedtest.Key), "x", 3)

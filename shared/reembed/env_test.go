@@ -115,7 +115,7 @@ func (e *env) keyAccess(secret string) Access {
 
 func (e *env) createCorpus(name string) *corpus.Corpus {
 	e.t.Helper()
-	c, err := e.svc.CreateCorpus(e.ctx, name, reembedtest.Alias, nil)
+	c, err := e.svc.CreateCorpus(e.ctx, name, reembedtest.Alias, nil, nil)
 	if err != nil {
 		e.t.Fatalf("create corpus: %v", err)
 	}

@@ -256,7 +256,7 @@ func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
 // startRun starts a re-embed of the corpus "handbook"'s alias to model.
 func (e *env) startRun(model string) *corpus.Run {
 	e.t.Helper()
-	run, err := e.svc.StartRun(e.ctx, "handbook", model, "admin test")
+	run, err := e.svc.StartRun(e.ctx, "handbook", model, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -349,15 +349,15 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 	e.put("handbook", 0, 500, 1)
 	e.waitSynced()
 	run := e.startRun(reembedtest.ModelV2)
-	_, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, "admin test")
+	_, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, nil)
 	if ae, ok := apierror.As(err); !ok || ae.Status != 409 || ae.Code != apierror.CodeRunInProgress {
 		t.Fatalf("second run on the alias: %v; want 409 run_in_progress", err)
 	}
-	if _, err := e.svc.CreateCorpus(e.ctx, "another", reembedtest.Alias, nil); err == nil {
+	if _, err := e.svc.CreateCorpus(e.ctx, "another", reembedtest.Alias, nil, nil); err == nil {
 		t.Fatal("a corpus was created on an alias with a run in progress")
 	}
 	time.Sleep(100 * time.Millisecond)
-	r, err := e.svc.CancelRun(e.ctx, run.ID, "admin test")
+	r, err := e.svc.CancelRun(e.ctx, run.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 		t.Fatalf("cancelled run: %s, index %s", r.State, r.Indexes[0].State)
 	}
 	e.expectUntouched(r)
-	if _, err := e.svc.CancelRun(e.ctx, run.ID, "admin test"); err == nil {
+	if _, err := e.svc.CancelRun(e.ctx, run.ID, nil); err == nil {
 		t.Fatal("cancelling an ended run succeeded")
 	}
 	// The alias is free for a new run, which succeeds.
@@ -394,7 +394,7 @@ func TestRollbackAndRetire(t *testing.T) {
 	}
 	e.put("handbook", 0, 20, 2) // written after the cut-over: must survive the rollback
 	e.waitSynced()
-	c, err := e.svc.Rollback(e.ctx, "handbook", "admin test")
+	c, err := e.svc.Rollback(e.ctx, "handbook", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestRollbackAndRetire(t *testing.T) {
 	if err != nil || ix.State != corpus.IndexRetired {
 		t.Fatalf("retired index: %+v %v", ix, err)
 	}
-	if _, err := e.svc.Rollback(e.ctx, "handbook", "admin test"); err == nil {
+	if _, err := e.svc.Rollback(e.ctx, "handbook", nil); err == nil {
 		t.Fatal("rollback without a standby index succeeded")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -26,13 +27,16 @@ func NotFound(name string) *apierror.Error {
 }
 
 // CreateCorpus creates a corpus following an embedding alias, with a first, empty index on the alias's
-// current target, active at once. teams nil means the teams granted the alias.
-func (s *Service) CreateCorpus(ctx context.Context, name, alias string, teams []string) (*corpus.Corpus, error) {
+// current target, active at once. teams nil means the teams granted the alias. e (nil for none) is
+// recorded in the audit log in the same transaction, as are the other admin changes below.
+func (s *Service) CreateCorpus(ctx context.Context, name, alias string, teams []string, e *audit.Entry) (*corpus.Corpus, error) {
 	var c *corpus.Corpus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		c, err = s.store.CreateCorpus(ctx, tx, name, alias, teams)
-		return err
+		if c, err = s.store.CreateCorpus(ctx, tx, name, alias, teams); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, e, nil, c)
 	})
 	return c, err
 }
@@ -152,7 +156,7 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 
 // StartRun starts re-embedding every corpus following the alias of corpus name with model, in one
 // transaction with its fill jobs. A run in progress on the alias is 409 run_in_progress.
-func (s *Service) StartRun(ctx context.Context, name, model, actor string) (*corpus.Run, error) {
+func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Entry) (*corpus.Run, error) {
 	var run *corpus.Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var alias string
@@ -164,7 +168,7 @@ func (s *Service) StartRun(ctx context.Context, name, model, actor string) (*cor
 		}
 		var shards []postgres.Shard
 		var err error
-		run, shards, err = s.store.CreateRun(ctx, tx, alias, model, actor, s.cfg.Shards)
+		run, shards, err = s.store.CreateRun(ctx, tx, alias, model, e.ActorString(), s.cfg.Shards)
 		if err != nil {
 			return err
 		}
@@ -175,7 +179,7 @@ func (s *Service) StartRun(ctx context.Context, name, model, actor string) (*cor
 		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("queue %d fill jobs: %w", len(params), err)
 		}
-		return nil
+		return record(ctx, tx, e, nil, s.readRun(ctx, tx, run.ID))
 	})
 	if err != nil {
 		return nil, err
@@ -194,9 +198,14 @@ func (s *Service) Run(ctx context.Context, id int64) (*corpus.Run, error) {
 
 // CancelRun stops a run in progress and drops its unfinished indexes; the active ones keep serving. A
 // run that has ended is 409.
-func (s *Service) CancelRun(ctx context.Context, id int64, actor string) (*corpus.Run, error) {
+func (s *Service) CancelRun(ctx context.Context, id int64, e *audit.Entry) (*corpus.Run, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ids, ok, err := s.store.EndRun(ctx, tx, id, corpus.RunCancelled, "cancelled by "+actor, nil)
+		var before *corpus.Run
+		if e != nil {
+			// EndRun locks the run; read it first so that the log shows the state it cancelled.
+			before, _ = s.store.Run(ctx, tx, id)
+		}
+		ids, ok, err := s.store.EndRun(ctx, tx, id, corpus.RunCancelled, "cancelled by "+e.ActorString(), nil)
 		if err != nil {
 			return err
 		}
@@ -206,7 +215,10 @@ func (s *Service) CancelRun(ctx context.Context, id int64, actor string) (*corpu
 			}
 			return apierror.Conflict("run_ended", "", "re-embed run %d has already ended; there is nothing to cancel", id)
 		}
-		return s.queueRetire(ctx, tx, ids, time.Time{})
+		if err := s.queueRetire(ctx, tx, ids, time.Time{}); err != nil {
+			return err
+		}
+		return record(ctx, tx, e, before, s.readRun(ctx, tx, id))
 	})
 	if err != nil {
 		return nil, err
@@ -217,17 +229,24 @@ func (s *Service) CancelRun(ctx context.Context, id int64, actor string) (*corpu
 // Rollback swaps every corpus following name's alias back to its standby index, and the alias back to
 // that index's model, in one transaction: instant, and nothing written meanwhile is lost, since the
 // standby index was kept current.
-func (s *Service) Rollback(ctx context.Context, name, actor string) (*corpus.Corpus, error) {
+func (s *Service) Rollback(ctx context.Context, name string, e *audit.Entry) (*corpus.Corpus, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		until := s.cfg.Now().Add(s.cfg.Retention)
-		standby, err := s.store.RollbackCorpus(ctx, tx, name, actor, until)
+		var before *corpus.Corpus
+		if e != nil {
+			before, _ = s.store.CorpusIn(ctx, tx, name)
+		}
+		standby, err := s.store.RollbackCorpus(ctx, tx, name, e.ActorString(), until)
 		if errors.Is(err, postgres.ErrCorpusNotFound) {
 			return apierror.NotFound("name", "there is no corpus %q", name)
 		}
 		if err != nil {
 			return err
 		}
-		return s.queueRetire(ctx, tx, standby, until)
+		if err := s.queueRetire(ctx, tx, standby, until); err != nil {
+			return err
+		}
+		return record(ctx, tx, e, before, func() (*corpus.Corpus, error) { return s.store.CorpusIn(ctx, tx, name) })
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,8 @@ type ctxKey struct{}
 // requests never log anything but their one line. One allocation holds it and the status recorder.
 type info struct {
 	id   string
+	ip   string // the caller's address, for the audit log
+	ua   string
 	base *slog.Logger
 	log  atomic.Pointer[slog.Logger]
 	rec  statusRecorder
@@ -42,7 +45,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			id = NewID()
 		}
 		w.Header().Set(Header, id)
-		i := &info{id: id, base: log, rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
+		i := &info{id: id, ip: clientIP(r.RemoteAddr), ua: r.UserAgent(), base: log, rec: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
 		ctx := context.WithValue(r.Context(), ctxKey{}, i)
 		start := time.Now()
 		next.ServeHTTP(&i.rec, r.WithContext(ctx))
@@ -61,6 +64,23 @@ func ID(ctx context.Context) string {
 		return i.id
 	}
 	return ""
+}
+
+// Client returns the request's caller address and user agent, or "" outside a request. The address
+// is the connection's peer (the Lambda adapter sets it from API Gateway's source IP); a forwarded
+// header is not trusted, since any caller can write one.
+func Client(ctx context.Context) (ip, userAgent string) {
+	if i, ok := ctx.Value(ctxKey{}).(*info); ok {
+		return i.ip, i.ua
+	}
+	return "", ""
+}
+
+func clientIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }
 
 // Logger returns the request's logger, or fallback outside a request.
