@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
@@ -27,24 +26,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
 
-func apiEvent(method, path, body string, headers map[string]string) events.APIGatewayProxyRequest {
-	h := map[string][]string{"Host": {"abc.execute-api.eu-west-1.amazonaws.com"}, "Content-Type": {"application/json"}}
-	for k, v := range headers {
-		h[k] = []string{v}
-	}
-	return events.APIGatewayProxyRequest{
-		HTTPMethod:        method,
-		Path:              path,
-		Body:              body,
-		MultiValueHeaders: h,
-		RequestContext: events.APIGatewayProxyRequestContext{
-			RequestID: "apigw-" + strings.ReplaceAll(path, "/", "-"),
-			Stage:     "prod",
-			Path:      "/prod" + path,
-			Identity:  events.APIGatewayRequestIdentity{SourceIP: "198.51.100.4"},
-		},
-	}
-}
+var apiEvent = lambdatest.APIEvent
 
 // env is a deployed function's environment, with the test's database and local-kms.
 type env struct {
