@@ -63,9 +63,11 @@ fuzz:
 	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzSSERelay$$' -fuzztime $(FUZZTIME)
 
-# Direct vs the ReverseProxy floor vs the gateway, then the re-embed figures (raw COPY vs a run's fill,
-# HNSW build vs a bare CREATE INDEX, the worker's peak memory), in one run (docs/benchmarks.md).
-# BENCHFLAGS: -n, -only (-only reembed: the re-embed part alone), -rounds, -reembed-docs, -reembed-mem-docs.
+# Direct vs the ReverseProxy floor vs the gateway, then the functions' cold start against a hello-world
+# Lambda (first answer under the Runtime Interface Emulator, package init), then the re-embed figures (raw
+# COPY vs a run's fill, HNSW build vs a bare CREATE INDEX, the worker's peak memory), in one run
+# (docs/benchmarks.md). BENCHFLAGS: -n, -only (-only coldstart / -only reembed: that part alone), -rounds,
+# -coldstart-n, -coldstart-compare DIR, -reembed-docs, -reembed-mem-docs.
 bench:
 	$(WITH_DB) $(GO) run ./infra/bench $(BENCHFLAGS)
 

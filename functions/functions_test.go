@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
@@ -44,10 +43,15 @@ func TestMain(m *testing.M) {
 	}
 	start := time.Now()
 	bootstraps.bins, bootstraps.err = lambdatest.BuildMains(dir, "./functions/migrate", "./functions/admin", "./functions/gateway", "./worker")
+	root, err := lambdatest.FindModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if bootstraps.err == nil {
 		// The emulator and local-kms are tools in go.mod, built on first use: build them now too.
 		for _, tool := range []string{"aws-lambda-rie", "local-kms"} {
-			if _, err := lambdatest.ToolPath(tool); err != nil {
+			if _, err := lambdatest.ToolIn(root, tool); err != nil {
 				bootstraps.err = err
 			}
 		}
@@ -67,24 +71,7 @@ func bootstrap(t *testing.T, pkg string) string {
 	return bootstraps.bins[pkg]
 }
 
-func apiEvent(method, path, body string, headers map[string]string) events.APIGatewayProxyRequest {
-	h := map[string][]string{"Host": {"abc.execute-api.eu-west-1.amazonaws.com"}, "Content-Type": {"application/json"}}
-	for k, v := range headers {
-		h[k] = []string{v}
-	}
-	return events.APIGatewayProxyRequest{
-		HTTPMethod:        method,
-		Path:              path,
-		Body:              body,
-		MultiValueHeaders: h,
-		RequestContext: events.APIGatewayProxyRequestContext{
-			RequestID: "apigw-" + strings.ReplaceAll(path, "/", "-"),
-			Stage:     "prod",
-			Path:      "/prod" + path,
-			Identity:  events.APIGatewayRequestIdentity{SourceIP: "198.51.100.4"},
-		},
-	}
-}
+var apiEvent = lambdatest.APIEvent
 
 // env is a deployed function's environment, with the test's database and local-kms.
 type env struct {

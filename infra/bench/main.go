@@ -63,6 +63,9 @@ func main() {
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, upstream, floor and gateway) to this file")
 		rb       reembedOptions
 		worker   = flag.String("reembed-worker", "", "internal: run only the re-embed worker on this database URL (the memory figures' child process)")
+		coldN    = flag.Int("coldstart-n", 20, "cold start: timed cold starts per function")
+		coldInit = flag.Int("coldstart-inittrace", 5, "cold start: GODEBUG=inittrace=1 starts per binary (0: none)")
+		coldCmp  = flag.String("coldstart-compare", "", "cold start: also build and time the gateway and admin functions of the Switchyard checkout in this folder (say, an older commit)")
 	)
 	flag.IntVar(&rb.docs, "reembed-docs", 100_000, "re-embed: documents of the throughput and HNSW run")
 	flag.IntVar(&rb.dim, "reembed-dim", 768, "re-embed: the target model's dimension")
@@ -95,8 +98,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// -only reembed runs the re-embed part alone; any other -only runs the matching gateway cases.
-	gatewayPart := *only != "reembed"
+	// -only reembed and -only coldstart run that part alone; any other -only runs the matching
+	// gateway cases.
+	gatewayPart := *only != "reembed" && *only != "coldstart"
+	coldPart := *soak == 0 && (*only == "" || *only == "coldstart")
 	reembedPart := *soak == 0 && (*only == "" || *only == "reembed")
 	if gatewayPart {
 		if err := gatewayBench(ctx, *soak, *soakConc, *failRate, *requests, *maxCase, *rounds, *only); err != nil {
@@ -104,8 +109,17 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if reembedPart {
+	if coldPart {
 		if gatewayPart {
+			fmt.Println()
+		}
+		if err := coldstartBench(ctx, os.Getenv("DATABASE_URL"), *coldN, *coldInit, *coldCmp); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cold start:", err)
+			os.Exit(1)
+		}
+	}
+	if reembedPart {
+		if gatewayPart || coldPart {
 			fmt.Println()
 		}
 		if err := reembedBench(ctx, os.Getenv("DATABASE_URL"), rb); err != nil {
@@ -268,10 +282,20 @@ func dropDatabase(base, name string) {
 }
 
 func (h *harness) fixtures(ctx context.Context, upstreamBase string) error {
+	var err error
+	if h.key, err = insertFixtures(ctx, h.pool, upstreamBase); err != nil {
+		return err
+	}
+	return h.app.Catalog.Refresh(ctx)
+}
+
+// insertFixtures adds a provider at upstreamBase (no credentials), models chat-v1 and embed-v1 with
+// aliases chat and embed, a team granted both, and an API key of that team, which it returns.
+func insertFixtures(ctx context.Context, pool *pgxpool.Pool, upstreamBase string) (string, error) {
 	secret := make([]byte, 24)
 	_, _ = rand.Read(secret)
-	h.key = "sk-" + hex.EncodeToString(secret)
-	hash := catalog.HashSecret(h.key)
+	key := "sk-" + hex.EncodeToString(secret)
+	hash := catalog.HashSecret(key)
 	stmts := []struct {
 		sql  string
 		args []any
@@ -289,11 +313,11 @@ func (h *harness) fixtures(ctx context.Context, upstreamBase string) error {
 		{`INSERT INTO api_keys (id, team_id, key_hash, prefix) SELECT 'key_bench', id, $1, 'sk-' FROM teams`, []any{hash[:]}},
 	}
 	for _, s := range stmts {
-		if _, err := h.pool.Exec(ctx, s.sql, s.args...); err != nil {
-			return fmt.Errorf("fixture %q: %w", s.sql, err)
+		if _, err := pool.Exec(ctx, s.sql, s.args...); err != nil {
+			return "", fmt.Errorf("fixture %q: %w", s.sql, err)
 		}
 	}
-	return h.app.Catalog.Refresh(ctx)
+	return key, nil
 }
 
 func (h *harness) close() {

@@ -11,8 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
-
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -60,9 +58,7 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func
 		return nil, err
 	}
 	if fn := strings.TrimSpace(os.Getenv(awsconf.EnvWorkerFunction)); fn != "" && inLambda {
-		// A method value, not the client in an interface: the console's templates make the linker keep
-		// every method of every type that is stored in an interface, and the Lambda client has hundreds.
-		k := &kicker{invoker: invokerFunc(lambdasvc.NewFromConfig(clients.Config).Invoke), function: fn, interval: 2 * time.Second, now: time.Now, log: log}
+		k := &kicker{invoker: clients.Lambda, function: fn, interval: 2 * time.Second, now: time.Now, log: log}
 		a.Kick = k.kick
 	}
 	return a, nil

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
 	"github.com/switchyard-ai/switchyard/shared/workerlambda"
 )
 
@@ -40,11 +38,4 @@ func (k *kicker) kick(ctx context.Context, reason string) {
 	if err := workerlambda.KickWorker(ctx, k.invoker, k.function, reason); err != nil {
 		k.log.WarnContext(ctx, "kick the worker function; the schedule will run the jobs", "function", k.function, "err", err)
 	}
-}
-
-// invokerFunc adapts a function to workerlambda.Invoker.
-type invokerFunc func(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
-
-func (f invokerFunc) Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
-	return f(ctx, in, opts...)
 }

@@ -4,7 +4,9 @@
 //
 // The names of the variables are the constants below; template.yaml sets them and docs/deploy.md lists
 // them. Nothing here talks to AWS until a function that needs a secret is called, and creating the
-// clients (NewClients) reads only the environment and local files, so a cold start stays cheap.
+// clients (NewClients) reads only the environment, so a cold start stays cheap. The clients are
+// package awsapi's signed calls, not aws-sdk-go-v2's service packages, whose package init alone
+// (endpoint tables, schemas) cost every cold start.
 package awsconf
 
 import (
@@ -13,11 +15,12 @@ import (
 	"strconv"
 	"strings"
 
+	"os"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/switchyard-ai/switchyard/shared/awsapi"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 )
 
@@ -86,49 +89,37 @@ type SecretsClient interface {
 // Clients are the AWS pieces the configuration may need. Zero fields are fine for a local run that
 // names no secret and no KMS key.
 type Clients struct {
+	// Config has the region and credentials (RDS IAM tokens are signed with them).
 	Config  aws.Config
 	Secrets SecretsClient
 	KMS     seal.KMSClient
+	// Lambda invokes functions (the worker's kick).
+	Lambda *awsapi.Lambda
 }
 
-// NewClients loads the default AWS configuration (environment, shared files, the Lambda role's
-// credentials) and creates the clients. It makes no network call.
+// NewClients reads the region and credentials from the environment (AWS_REGION, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: what Lambda sets; see package awsapi) and creates the
+// clients. It makes no network call and reads no file; without credentials, the first AWS call fails
+// saying what to set.
 func NewClients(ctx context.Context) (Clients, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return Clients{}, fmt.Errorf("loading the AWS configuration: %w", err)
-	}
-	// The clients are held through method values, never stored in an interface themselves: the admin
-	// function's html/template makes the linker keep every exported method of every type that is, and
-	// these clients have hundreds (megabytes of binary).
-	sm := secretsmanager.NewFromConfig(cfg)
-	k := kms.NewFromConfig(cfg)
+	c := awsapi.ConfigFromEnv(os.Getenv)
 	return Clients{
-		Config:  cfg,
-		Secrets: secretsFuncs{get: sm.GetSecretValue},
-		KMS:     kmsFuncs{generate: k.GenerateDataKey, decrypt: k.Decrypt},
+		Config:  aws.Config{Region: c.Region, Credentials: c.Credentials},
+		Secrets: secretsClient{&awsapi.SecretsManager{Config: c}},
+		KMS:     &awsapi.KMS{Config: c},
+		Lambda:  &awsapi.Lambda{Config: c},
 	}, nil
 }
 
-type secretsFuncs struct {
-	get func(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
+// secretsClient serves SecretsClient's shape (the SDK's input and output types) with awsapi.
+type secretsClient struct{ sm *awsapi.SecretsManager }
 
-func (f secretsFuncs) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return f.get(ctx, in, opts...)
-}
-
-type kmsFuncs struct {
-	generate func(context.Context, *kms.GenerateDataKeyInput, ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
-	decrypt  func(context.Context, *kms.DecryptInput, ...func(*kms.Options)) (*kms.DecryptOutput, error)
-}
-
-func (f kmsFuncs) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
-	return f.generate(ctx, in, opts...)
-}
-
-func (f kmsFuncs) Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error) {
-	return f.decrypt(ctx, in, opts...)
+func (s secretsClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	v, err := s.sm.GetSecretValue(ctx, aws.ToString(in.SecretId))
+	if err != nil {
+		return nil, err
+	}
+	return &secretsmanager.GetSecretValueOutput{ARN: in.SecretId, SecretString: aws.String(v)}, nil
 }
 
 // Sealer returns the credential sealer the environment asks for: KMS with EnvKMSKeyID when set;

@@ -6,16 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// KMSClient is the part of the AWS KMS client that KMS uses; *kms.Client satisfies it.
+// KMSClient is the part of AWS KMS that KMS uses; *awsapi.KMS satisfies it. (Not the SDK's client:
+// its package's endpoint tables and schemas cost every cold start, see package awsapi.)
 type KMSClient interface {
-	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
-	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
+	// GenerateDataKey returns a new AES-256 data key under keyID, in plaintext and encrypted, bound
+	// to encryptionContext.
+	GenerateDataKey(ctx context.Context, keyID string, encryptionContext map[string]string) (plaintext, ciphertext []byte, err error)
+	// Decrypt returns the plaintext of ciphertext, encrypted under keyID with encryptionContext.
+	Decrypt(ctx context.Context, keyID string, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
 }
 
 // encryptionContext is the KMS encryption context of every data key KMS asks for. KMS binds it to the
@@ -49,26 +49,22 @@ func NewKMS(client KMSClient, keyID string, cacheSize int) *KMS {
 
 // Seal encrypts plaintext with a new data key.
 func (k *KMS) Seal(ctx context.Context, plaintext []byte) ([]byte, error) {
-	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
-		KeyId:             aws.String(k.keyID),
-		KeySpec:           types.DataKeySpecAes256,
-		EncryptionContext: encryptionContext,
-	})
+	dataKey, encKey, err := k.client.GenerateDataKey(ctx, k.keyID, encryptionContext)
 	if err != nil {
 		return nil, fmt.Errorf("seal: KMS GenerateDataKey with key %s: %w", k.keyID, err)
 	}
-	if len(out.CiphertextBlob) == 0 || len(out.CiphertextBlob) > 0xffff {
-		return nil, fmt.Errorf("seal: KMS returned an encrypted data key of %d bytes", len(out.CiphertextBlob))
+	if len(encKey) == 0 || len(encKey) > 0xffff {
+		return nil, fmt.Errorf("seal: KMS returned an encrypted data key of %d bytes", len(encKey))
 	}
-	header := make([]byte, 4, 4+len(out.CiphertextBlob))
+	header := make([]byte, 4, 4+len(encKey))
 	header[0], header[1] = version1, byte(KindKMS)
-	binary.BigEndian.PutUint16(header[2:], uint16(len(out.CiphertextBlob)))
-	header = append(header, out.CiphertextBlob...)
-	sealed, err := sealWith(out.Plaintext, header, plaintext)
+	binary.BigEndian.PutUint16(header[2:], uint16(len(encKey)))
+	header = append(header, encKey...)
+	sealed, err := sealWith(dataKey, header, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	k.cache.put(string(out.CiphertextBlob), out.Plaintext)
+	k.cache.put(string(encKey), dataKey)
 	return sealed, nil
 }
 
@@ -90,15 +86,10 @@ func (k *KMS) Open(ctx context.Context, sealed []byte) ([]byte, error) {
 	encKey := sealed[4:h]
 	key, ok := k.cache.get(string(encKey))
 	if !ok {
-		out, err := k.client.Decrypt(ctx, &kms.DecryptInput{
-			CiphertextBlob:    encKey,
-			KeyId:             aws.String(k.keyID),
-			EncryptionContext: encryptionContext,
-		})
-		if err != nil {
+		var err error
+		if key, err = k.client.Decrypt(ctx, k.keyID, encKey, encryptionContext); err != nil {
 			return nil, fmt.Errorf("seal: KMS Decrypt of the data key with key %s: %w", k.keyID, err)
 		}
-		key = out.Plaintext
 		k.cache.put(string(encKey), key)
 	}
 	return openWith(key, sealed[:h], sealed[h:])

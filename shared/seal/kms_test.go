@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/switchyard-ai/switchyard/shared/seal/sealtest"
 )
 
@@ -20,14 +18,14 @@ type countingKMS struct {
 	generates, decrypts atomic.Int64
 }
 
-func (c *countingKMS) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
+func (c *countingKMS) GenerateDataKey(ctx context.Context, keyID string, encryptionContext map[string]string) ([]byte, []byte, error) {
 	c.generates.Add(1)
-	return c.KMSClient.GenerateDataKey(ctx, in, opts...)
+	return c.KMSClient.GenerateDataKey(ctx, keyID, encryptionContext)
 }
 
-func (c *countingKMS) Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+func (c *countingKMS) Decrypt(ctx context.Context, keyID string, ciphertext []byte, encryptionContext map[string]string) ([]byte, error) {
 	c.decrypts.Add(1)
-	return c.KMSClient.Decrypt(ctx, in, opts...)
+	return c.KMSClient.Decrypt(ctx, keyID, ciphertext, encryptionContext)
 }
 
 func TestKMSAgainstLocalKMS(t *testing.T) {

@@ -16,10 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // Window is how one bounded worker invocation spends its time.
@@ -74,9 +70,10 @@ func WindowFromContext(ctx context.Context) (w Window, ok bool) {
 	return WindowFor(time.Now(), deadline), true
 }
 
-// Invoker is the part of the Lambda client KickWorker uses; *lambda.Client satisfies it.
+// Invoker is the part of Lambda KickWorker uses; *awsapi.Lambda satisfies it.
 type Invoker interface {
-	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+	// InvokeEvent invokes function asynchronously with payload and returns Lambda's HTTP status.
+	InvokeEvent(ctx context.Context, function string, payload []byte) (int, error)
 }
 
 // KickSource marks the payload of a kick, so the worker's logs tell kicks from scheduled runs.
@@ -102,16 +99,12 @@ func KickWorker(ctx context.Context, client Invoker, functionName, reason string
 	if err != nil {
 		return fmt.Errorf("encoding the kick: %w", err)
 	}
-	out, err := client.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName:   aws.String(functionName),
-		InvocationType: types.InvocationTypeEvent,
-		Payload:        payload,
-	})
+	status, err := client.InvokeEvent(ctx, functionName, payload)
 	if err != nil {
 		return fmt.Errorf("kicking worker function %s: %w", functionName, err)
 	}
-	if out.StatusCode != 202 {
-		return fmt.Errorf("kicking worker function %s: Lambda answered %d, want 202", functionName, out.StatusCode)
+	if status != 202 {
+		return fmt.Errorf("kicking worker function %s: Lambda answered %d, want 202", functionName, status)
 	}
 	return nil
 }

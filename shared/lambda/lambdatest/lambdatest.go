@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // BuildFlags are the go build flags of a Lambda bootstrap: lambda.norpc drops aws-lambda-go's legacy
@@ -39,24 +41,22 @@ var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"
 // folder, and returns the binary's path, named bootstrap as Lambda wants it.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	bins, err := BuildMains(t.TempDir(), pkg)
+	out, err := BuildIn(ModuleRoot(t), t.TempDir(), pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bins[pkg]
+	return out
 }
 
-// BuildMains compiles the main packages pkgs in one go build, so the dependencies they share are
-// compiled once rather than once per package (several go builds at once each compile them again), and
-// returns each package's binary: dir/<last element of pkg>/bootstrap. It takes no testing.TB so that a
-// TestMain can build before any test's clock starts: a cold build on a loaded 2-core machine takes
-// minutes, which must not eat an invocation's deadline.
-func BuildMains(dir string, pkgs ...string) (map[string]string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return nil, err
-	}
-	out := filepath.Join(dir, "out") + string(filepath.Separator)
+// BuildIn is Build outside a test: it builds pkg of the module at root into dir/bootstrap.
+func BuildIn(root, dir, pkg string) (string, error) {
+	out := filepath.Join(dir, "bootstrap")
+	return out, goBuild(root, out, pkg)
+}
+
+// goBuild runs go build with BuildFlags for this machine in the module at root; out is the binary, or
+// a folder (ending in a separator) for several packages.
+func goBuild(root, out string, pkgs ...string) error {
 	args := append([]string{"build"}, BuildFlags...)
 	args = append(args, "-o", out)
 	args = append(args, pkgs...)
@@ -65,7 +65,24 @@ func BuildMains(dir string, pkgs ...string) (map[string]string, error) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	start := time.Now()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s: %v after %v\n%s", strings.Join(pkgs, " "), err, time.Since(start).Round(time.Second), b)
+		return fmt.Errorf("go build %s: %w after %v\n%s", strings.Join(pkgs, " "), err, time.Since(start).Round(time.Second), b)
+	}
+	return nil
+}
+
+// BuildMains compiles the main packages pkgs in one go build, so the dependencies they share are
+// compiled once rather than once per package (several go builds at once each compile them again), and
+// returns each package's binary: dir/<last element of pkg>/bootstrap. It takes no testing.TB so that a
+// TestMain can build before any test's clock starts: a cold build on a loaded 2-core machine takes
+// minutes, which must not eat an invocation's deadline.
+func BuildMains(dir string, pkgs ...string) (map[string]string, error) {
+	root, err := FindModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, "out") + string(filepath.Separator)
+	if err := goBuild(root, out, pkgs...); err != nil {
+		return nil, err
 	}
 	bins := make(map[string]string, len(pkgs))
 	for _, pkg := range pkgs {
@@ -85,14 +102,15 @@ func BuildMains(dir string, pkgs ...string) (map[string]string, error) {
 // ModuleRoot returns the folder of the main module's go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := FindModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
 }
 
-func moduleRoot() (string, error) {
+// FindModuleRoot is ModuleRoot outside a test.
+func FindModuleRoot() (string, error) {
 	b, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -107,19 +125,15 @@ func moduleRoot() (string, error) {
 // Tool returns the path of a tool declared in go.mod, building it into Go's build cache when needed.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := ToolPath(name)
+	p, err := ToolIn(ModuleRoot(t), name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// ToolPath is Tool without a test: a TestMain calls it to build a tool before any test's clock starts.
-func ToolPath(name string) (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
+// ToolIn is Tool outside a test, for the module at root.
+func ToolIn(root, name string) (string, error) {
 	cmd := exec.Command("go", "tool", "-n", name)
 	cmd.Dir = root
 	b, err := cmd.Output()
@@ -157,8 +171,30 @@ type Emulator struct {
 // the test ends.
 func Start(t testing.TB, bootstrap string, env ...string) *Emulator {
 	t.Helper()
-	rie := Tool(t, "aws-lambda-rie")
-	apiAddr, runtimeAddr := freeAddr(t), freeAddr(t)
+	e, err := StartWith(Tool(t, "aws-lambda-rie"), bootstrap, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			t.Logf("aws-lambda-rie output:\n%s", e.Logs())
+		}
+	})
+	return e
+}
+
+// StartWith is Start outside a test, with the emulator's binary at rie (see ToolIn). It returns once
+// the emulator listens; Stop stops it.
+func StartWith(rie, bootstrap string, env ...string) (*Emulator, error) {
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	runtimeAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", apiAddr,
 		"--runtime-api-address", runtimeAddr,
@@ -172,7 +208,7 @@ func Start(t testing.TB, bootstrap string, env ...string) *Emulator {
 	// A process group of its own, so stopping it stops the bootstrap the emulator started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting aws-lambda-rie: %v", err)
+		return nil, fmt.Errorf("starting aws-lambda-rie: %w", err)
 	}
 	e := &Emulator{
 		URL:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
@@ -180,28 +216,24 @@ func Start(t testing.TB, bootstrap string, env ...string) *Emulator {
 		logs:   logs,
 		client: &http.Client{Timeout: 5 * time.Minute},
 	}
-	t.Cleanup(func() {
-		e.stop()
-		if t.Failed() {
-			t.Logf("aws-lambda-rie output:\n%s", e.Logs())
-		}
-	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", apiAddr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			break
+			return e, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("aws-lambda-rie did not listen on %s within 15s:\n%s", apiAddr, e.Logs())
+			e.Stop()
+			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s within 15s:\n%s", apiAddr, e.Logs())
 		}
-		time.Sleep(10 * time.Millisecond)
+		// Short, since the cold-start benchmark times from the emulator's start.
+		time.Sleep(time.Millisecond)
 	}
-	return e
 }
 
-func (e *Emulator) stop() {
+// Stop stops the emulator and the bootstrap it started, and waits for them to exit.
+func (e *Emulator) Stop() {
 	pgid := -e.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -279,6 +311,28 @@ func descendants(pid int) []int {
 
 // Logs returns what the emulator and the function printed so far.
 func (e *Emulator) Logs() string { return e.logs.String() }
+
+// APIEvent is an API Gateway REST API proxy event for method and path, as API Gateway sends it on
+// stage "prod" from 198.51.100.4, with a JSON content type, the headers given, and a request id
+// made from the path ("apigw--healthz" for /healthz).
+func APIEvent(method, path, body string, headers map[string]string) events.APIGatewayProxyRequest {
+	h := map[string][]string{"Host": {"abc.execute-api.eu-west-1.amazonaws.com"}, "Content-Type": {"application/json"}}
+	for k, v := range headers {
+		h[k] = []string{v}
+	}
+	return events.APIGatewayProxyRequest{
+		HTTPMethod:        method,
+		Path:              path,
+		Body:              body,
+		MultiValueHeaders: h,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: "apigw-" + strings.ReplaceAll(path, "/", "-"),
+			Stage:     "prod",
+			Path:      "/prod" + path,
+			Identity:  events.APIGatewayRequestIdentity{SourceIP: "198.51.100.4"},
+		},
+	}
+}
 
 // Response is an invocation's answer as the emulator gave it.
 type Response struct {
@@ -387,14 +441,13 @@ func truncate(b []byte) []byte {
 	return b
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+		return "", fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 type syncBuffer struct {

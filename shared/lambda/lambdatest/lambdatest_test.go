@@ -170,7 +170,7 @@ func TestColdStart(t *testing.T) {
 			t.Fatalf("cold invoke: %v %+v", err, r)
 		}
 		samples = append(samples, took)
-		e.stop()
+		e.Stop()
 	}
 	slices.Sort(samples)
 	t.Logf("cold start (first event to first answer) over %d runs: min %v, median %v, max %v",

@@ -9,13 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
+	"github.com/switchyard-ai/switchyard/shared/awsapi"
 	"github.com/switchyard-ai/switchyard/shared/lambda/lambdatest"
 )
 
@@ -25,11 +23,12 @@ const Region = "eu-west-2"
 // LocalKMS is one local-kms process.
 type LocalKMS struct {
 	Endpoint string // http://127.0.0.1:PORT
-	Client   *kms.Client
+	// Client is the functions' own KMS client (package awsapi) configured by Env.
+	Client *awsapi.KMS
 }
 
-// Env is what a child process needs to reach this KMS through aws-sdk-go-v2's default
-// configuration: the endpoint, the region and dummy credentials.
+// Env is what a child process needs to reach this KMS (see package awsapi): the endpoint, the
+// region and dummy credentials.
 func (l *LocalKMS) Env() []string {
 	return []string{
 		"AWS_ENDPOINT_URL_KMS=" + l.Endpoint,
@@ -42,11 +41,11 @@ func (l *LocalKMS) Env() []string {
 // CreateKey creates a symmetric key and returns its ARN.
 func (l *LocalKMS) CreateKey(ctx context.Context, t testing.TB) string {
 	t.Helper()
-	out, err := l.Client.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("switchyard test key")})
+	arn, err := l.Client.CreateKey(ctx, "switchyard test key")
 	if err != nil {
 		t.Fatalf("local-kms CreateKey: %v", err)
 	}
-	return aws.ToString(out.KeyMetadata.Arn)
+	return arn
 }
 
 // Start runs github.com/nsmithuk/local-kms (a go.mod tool) on a free port until the test ends.
@@ -86,12 +85,14 @@ func Start(t testing.TB) *LocalKMS {
 	}()
 	select {
 	case p := <-port:
-		endpoint := "http://127.0.0.1:" + p
-		return &LocalKMS{Endpoint: endpoint, Client: kms.New(kms.Options{
-			Region:       Region,
-			BaseEndpoint: aws.String(endpoint),
-			Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		})}
+		l := &LocalKMS{Endpoint: "http://127.0.0.1:" + p}
+		env := map[string]string{}
+		for _, kv := range l.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		l.Client = &awsapi.KMS{Config: awsapi.ConfigFromEnv(func(k string) string { return env[k] })}
+		return l
 	case <-time.After(30 * time.Second):
 		t.Fatal("local-kms did not say which port it listens on within 30s")
 		return nil
