@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // AdminToken returns the bootstrap super admin's token: from the Secrets Manager secret
@@ -23,11 +21,11 @@ func AdminToken(ctx context.Context, getenv func(string) string, c Clients) (str
 	if c.Secrets == nil {
 		return "", fmt.Errorf("%s is set but no Secrets Manager client was given", EnvAdminTokenSecretARN)
 	}
-	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	out, err := c.Secrets.GetSecretValue(ctx, arn)
 	if err != nil {
 		return "", fmt.Errorf("reading the admin token secret %s: %w", arn, err)
 	}
-	tok, err := parseAdminTokenSecret(aws.ToString(out.SecretString))
+	tok, err := parseAdminTokenSecret(out)
 	if err != nil {
 		return "", fmt.Errorf("admin token secret %s: %w", arn, err)
 	}

@@ -18,7 +18,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/switchyard-ai/switchyard/shared/awsapi"
 	"github.com/switchyard-ai/switchyard/shared/seal"
@@ -81,9 +80,10 @@ const DefaultSealKeyFile = "infra/dev/.local/seal.key"
 // from the Go values, so nothing session-bound is left behind.
 const QueryExecModeRDSProxy = "exec"
 
-// SecretsClient is the part of the Secrets Manager client this package uses.
+// SecretsClient is the part of the Secrets Manager client this package uses (awsapi.SecretsManager):
+// the current string value of a secret, by name or ARN.
 type SecretsClient interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, id string) (string, error)
 }
 
 // Clients are the AWS pieces the configuration may need. Zero fields are fine for a local run that
@@ -105,21 +105,10 @@ func NewClients(ctx context.Context) (Clients, error) {
 	c := awsapi.ConfigFromEnv(os.Getenv)
 	return Clients{
 		Config:  aws.Config{Region: c.Region, Credentials: c.Credentials},
-		Secrets: secretsClient{&awsapi.SecretsManager{Config: c}},
+		Secrets: &awsapi.SecretsManager{Config: c},
 		KMS:     &awsapi.KMS{Config: c},
 		Lambda:  &awsapi.Lambda{Config: c},
 	}, nil
-}
-
-// secretsClient serves SecretsClient's shape (the SDK's input and output types) with awsapi.
-type secretsClient struct{ sm *awsapi.SecretsManager }
-
-func (s secretsClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	v, err := s.sm.GetSecretValue(ctx, aws.ToString(in.SecretId))
-	if err != nil {
-		return nil, err
-	}
-	return &secretsmanager.GetSecretValueOutput{ARN: in.SecretId, SecretString: aws.String(v)}, nil
 }
 
 // Sealer returns the credential sealer the environment asks for: KMS with EnvKMSKeyID when set;

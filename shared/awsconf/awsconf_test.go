@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/switchyard-ai/switchyard/shared/seal"
 )
@@ -26,13 +25,13 @@ type fakeSecrets struct {
 	calls  int
 }
 
-func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (f *fakeSecrets) GetSecretValue(_ context.Context, id string) (string, error) {
 	f.calls++
-	v, ok := f.values[aws.ToString(in.SecretId)]
+	v, ok := f.values[id]
 	if !ok {
-		return nil, errors.New("ResourceNotFoundException")
+		return "", errors.New("ResourceNotFoundException")
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+	return v, nil
 }
 
 const dbSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
@@ -114,13 +113,13 @@ func TestDatabaseFromEnv(t *testing.T) {
 		{
 			name:         "RDS-managed secret (username and password only), host and name from the parameters",
 			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "sy.abc.eu-west-1.rds.amazonaws.com", EnvDatabaseName: "switchyard"},
-			wantURL:      "postgres://postgres@sy.abc.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=require",
+			wantURL:      "postgres://postgres@sy.abc.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
 			wantPassword: "Xq7:managed/pw",
 		},
 		{
 			name:         "RDS-managed secret with a port parameter",
 			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "db.internal", EnvDatabasePort: "6432", EnvDatabaseName: "sy"},
-			wantURL:      "postgres://postgres@db.internal:6432/sy?sslmode=require",
+			wantURL:      "postgres://postgres@db.internal:6432/sy?sslmode=verify-full",
 			wantPassword: "Xq7:managed/pw",
 		},
 		{
@@ -131,7 +130,7 @@ func TestDatabaseFromEnv(t *testing.T) {
 		{
 			name:         "full secret, an empty port and name in the environment keep the secret's",
 			env:          env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabasePort: "", EnvDatabaseName: " "},
-			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=require",
+			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
 			wantPassword: "p@ss/word",
 		},
 		{name: "secret without password", env: env{EnvDatabaseSecretARN: "no-password"}, wantErr: "lacks password"},

@@ -12,9 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Database is how to reach Postgres.
@@ -133,11 +131,11 @@ func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clien
 		return Database{}, fmt.Errorf("%s is set but no Secrets Manager client was given", EnvDatabaseSecretARN)
 	}
 	read := func(ctx context.Context) (rdsSecret, int, error) {
-		out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+		out, err := c.Secrets.GetSecretValue(ctx, arn)
 		if err != nil {
 			return rdsSecret{}, 0, fmt.Errorf("reading database secret %s: %w", arn, err)
 		}
-		sec, port, err := parseRDSSecret(aws.ToString(out.SecretString))
+		sec, port, err := parseRDSSecret(out)
 		if err != nil {
 			return rdsSecret{}, 0, fmt.Errorf("database secret %s: %w", arn, err)
 		}
