@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
 )
 
 // AdminToken returns the bootstrap super admin's token: from the Secrets Manager secret
