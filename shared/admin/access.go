@@ -348,7 +348,7 @@ func (s *Service) EndAdminSessions(ctx context.Context, by *catalog.Admin, id st
 	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
 		return nil, err
 	}
-	n, err := s.Store.EndAdminSessions(ctx, id)
+	n, err := s.Store.EndAdminSessions(ctx, id, s.entry(ctx, by, audit.AdminSignOut, id))
 	if err != nil {
 		return nil, err
 	}

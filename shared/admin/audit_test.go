@@ -110,6 +110,7 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 		{route: "PUT /admin/audience/{name}", path: fixed("/admin/audience/acme-llm"), action: "audience.set", target: "acme-llm", body: map[string]any{"teams": []string{"search", "t2"}}},
 		{route: "POST /admin/admins", path: fixed("/admin/admins"), action: "admin.create", body: map[string]any{"name": "n", "role": "viewer"},
 			target2: func() string { return adminID }, answer: func(b map[string]any) { adminID = str(b, "id"); secrets = append(secrets, str(b, "token")) }},
+		{route: "DELETE /admin/admins/{id}/sessions", path: func() string { return "/admin/admins/" + adminID + "/sessions" }, action: "admin.end_sessions", target2: func() string { return adminID }},
 		{route: "DELETE /admin/admins/{id}", path: func() string { return "/admin/admins/" + adminID }, action: "admin.revoke", target2: func() string { return adminID }},
 		{route: "POST /admin/corpora", path: fixed("/admin/corpora"), action: "corpus.create", target: "kb", body: map[string]any{"name": "kb", "embedding_model": "acme-embed"}},
 		{route: "POST /admin/corpora/{name}/reembed", path: fixed("/admin/corpora/kb/reembed"), action: "reembed.start", target: "kb", body: map[string]any{"model": "acme-embed-2026-06"},

@@ -96,6 +96,7 @@ const (
 	KeyRevoke      = "key.revoke"
 	AdminCreate    = "admin.create"
 	AdminRevoke    = "admin.revoke"
+	AdminSignOut   = "admin.end_sessions"
 	CorpusCreate   = "corpus.create"
 	CorpusRollback = "corpus.rollback"
 	ReembedStart   = "reembed.start"
@@ -106,5 +107,5 @@ const (
 
 // Actions lists every action, in the order above (the console's filter offers them).
 var Actions = []string{ProviderCreate, ProviderUpdate, ProviderDelete, ProviderVerify, ModelCreate, ModelUpdate, ModelProbe,
-	AliasCreate, AliasMove, AliasRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke,
+	AliasCreate, AliasMove, AliasRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
 	CorpusCreate, CorpusRollback, ReembedStart, ReembedCancel, SigninOK, SigninFailed}

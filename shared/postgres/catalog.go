@@ -1075,14 +1075,23 @@ func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string, e *audit.Entr
 }
 
 // EndAdminSessions ends every console session signed in with admin id's token (the token itself
-// keeps working) and returns how many there were.
-func (s *CatalogStore) EndAdminSessions(ctx context.Context, id string) (int64, error) {
-	if _, err := s.Admin(ctx, id); err != nil {
-		return 0, err
-	}
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = (SELECT token_hash FROM admins WHERE id = $1)`, id)
-	if err != nil {
-		return 0, fmt.Errorf("end the console sessions of admin %s: %w", id, err)
-	}
-	return tag.RowsAffected(), nil
+// keeps working) and returns how many there were; e is recorded with the change, in its transaction.
+func (s *CatalogStore) EndAdminSessions(ctx context.Context, id string, e *audit.Entry) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM admins WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return fmt.Errorf("look up admin %s: %w", id, err)
+		}
+		if !exists {
+			return apierror.NotFound("id", "no admin with id %s; GET /admin/admins lists them", id)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = (SELECT token_hash FROM admins WHERE id = $1)`, id)
+		if err != nil {
+			return fmt.Errorf("end the console sessions of admin %s: %w", id, err)
+		}
+		n = tag.RowsAffected()
+		return InsertAudit(ctx, tx, e, map[string]any{"console_sessions": n}, map[string]any{"console_sessions": 0})
+	})
+	return n, err
 }
