@@ -23,7 +23,7 @@ import (
 // requestContext.path /prod/console/...: its redirects and cookies must carry /prod, or the browser
 // leaves the stage and sign-in cannot work.
 func TestConsoleSignInAtTheStageURL(t *testing.T) {
-	const token = "sya-lambda-console-test-0123456789"
+	const token = "9f2c61d0b8e34a7f95c2e1d07a6b3f48c5e9d2a1"
 	pool := pgtest.NewPool(t)
 	if err := app.EnsureBootstrapAdmin(context.Background(), pool, token); err != nil {
 		t.Fatal(err)
