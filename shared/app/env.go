@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/workerlambda"
 )
 
 // FromEnv builds the App a Lambda function or a standalone local binary runs: the database from
@@ -57,7 +58,8 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func
 	if fn := strings.TrimSpace(os.Getenv(awsconf.EnvWorkerFunction)); fn != "" && inLambda {
 		// A method value, not the client in an interface: the console's templates make the linker keep
 		// every method of every type that is stored in an interface, and the Lambda client has hundreds.
-		k := &kicker{invoker: invokerFunc(lambdasvc.NewFromConfig(clients.Config).Invoke), function: fn, interval: 2 * time.Second, now: time.Now, log: log}
+		k := &kicker{invoker: invokerFunc(lambdasvc.NewFromConfig(clients.Config).Invoke), function: fn,
+			interval: workerlambda.KickInterval, now: time.Now, log: log, busy: a.Corpora.WorkerFetching}
 		a.Kick = k.kick
 	}
 	return a, nil
