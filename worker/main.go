@@ -1,7 +1,8 @@
 // Command worker is Switchyard's River worker: it embeds written documents into every live index and
-// runs re-embeds. In Lambda each invocation (the one-minute schedule, or a kick when an operator starts
-// a re-embed) works for a bounded time and hands running jobs back before its deadline; elsewhere it
-// is a long-lived process that stops on SIGTERM or Ctrl-C.
+// runs re-embeds. In Lambda each invocation (the one-minute schedule, or a kick after documents were
+// written or a re-embed started) works until the queue has nothing for it, at most for a bounded time,
+// and hands running jobs back before its deadline; elsewhere it is a long-lived process that stops on
+// SIGTERM or Ctrl-C.
 package main
 
 import (
@@ -40,7 +41,7 @@ func main() {
 				w = workerlambda.WindowFor(time.Now(), time.Now().Add(time.Minute))
 			}
 			log.Info("worker invocation", "source", kick.Source, "reason", kick.Reason, "stop_fetching", w.StopFetching)
-			return a.Corpora.RunFor(ctx, w.Deadline, w.Deadline.Sub(w.StopFetching))
+			return a.Corpora.RunFor(ctx, w.Deadline, w.Deadline.Sub(w.StopFetching), workerlambda.Linger(kick))
 		}, awslambda.WithContext(ctx))
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/workerlambda"
 )
 
 // FromEnv builds the App a Lambda function or a standalone local binary runs: the database from
@@ -58,7 +59,8 @@ func FromEnv(ctx context.Context, log *slog.Logger, inLambda bool, tweak ...func
 		return nil, err
 	}
 	if fn := strings.TrimSpace(os.Getenv(awsconf.EnvWorkerFunction)); fn != "" && inLambda {
-		k := &kicker{invoker: clients.Lambda, function: fn, interval: 2 * time.Second, now: time.Now, log: log}
+		k := &kicker{invoker: clients.Lambda, function: fn,
+			interval: workerlambda.KickInterval, now: time.Now, log: log, busy: a.Corpora.WorkerFetching}
 		a.Kick = k.kick
 	}
 	return a, nil

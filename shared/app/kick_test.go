@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 )
 
 type invocation struct {
@@ -48,5 +51,63 @@ func TestKickerStartsTheWorkerOncePerInterval(t *testing.T) {
 	var payload map[string]string
 	if err := json.Unmarshal(first.payload, &payload); err != nil || payload["reason"] != "reembed run 7" {
 		t.Errorf("payload %s; want the reason", first.payload)
+	}
+}
+
+// Kicks from any number of instances start no worker invocation while one takes jobs (it sees every
+// job committed before the kick looked), and start one again once none does.
+func TestKicksStartNoWorkerWhileAnInvocationTakesJobs(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	discard := slog.New(slog.DiscardHandler)
+	inv := &recordingInvoker{}
+	var instances []*kicker
+	for range 3 {
+		api, err := reembed.New(pool, nil, nil, reembed.Config{InsertOnly: true, Log: discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		instances = append(instances, &kicker{invoker: inv, function: "switchyard-worker", now: time.Now, log: discard, busy: api.WorkerFetching})
+	}
+	worker, err := reembed.New(pool, nil, nil, reembed.Config{Log: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	// An invocation that waits a minute for work before it returns idle.
+	go func() { done <- worker.RunFor(ctx, time.Now().Add(2*time.Minute), 10*time.Second, time.Minute) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		busy, err := worker.WorkerFetching(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker invocation never took jobs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 5 {
+		for _, k := range instances {
+			k.kick(ctx, "documents written to handbook")
+		}
+	}
+	if len(inv.calls) != 0 {
+		t.Fatalf("%d worker invocations started while one takes jobs; want none", len(inv.calls))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range instances {
+		k.kick(context.Background(), "documents written to handbook")
+	}
+	if len(inv.calls) != len(instances) {
+		t.Fatalf("%d invocations for a kick from each of %d instances with no worker running", len(inv.calls), len(instances))
 	}
 }

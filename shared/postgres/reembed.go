@@ -544,9 +544,12 @@ func (s *CorpusStore) OutOfSync(ctx context.Context, ix *corpus.Index, limit int
 }
 
 // BuildHNSW builds ix's HNSW index with memMB of maintenance memory and up to workers parallel
-// maintenance workers (pgvector builds in parallel from 0.6).
-func (s *CorpusStore) BuildHNSW(ctx context.Context, ix *corpus.Index, memMB, workers int) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+// maintenance workers (pgvector builds in parallel from 0.6), in a transaction begun on db (the pool,
+// or the one connection a caller holds a lock on).
+func (s *CorpusStore) BuildHNSW(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, ix *corpus.Index, memMB, workers int) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if memMB > 0 {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL maintenance_work_mem = '%dMB'`, memMB)); err != nil {
 				return fmt.Errorf("set maintenance_work_mem: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -369,7 +370,7 @@ func (s *Service) finishShard(ctx context.Context, tx pgx.Tx, job *river.Job[Fil
 // fillFailed fails the run at once when err is permanent (a wrong dimension, a vector pgvector
 // refuses); otherwise River retries the job, and lastAttempts fails the run if its attempts run out.
 func (s *Service) fillFailed(ctx context.Context, job *river.Job[FillArgs], err error) error {
-	if ctx.Err() != nil && s.handingBack() {
+	if s.cutByHandBack(ctx) {
 		return river.JobSnooze(0)
 	}
 	if !permanent(err) {
@@ -434,29 +435,77 @@ func (w *buildWorker) Work(ctx context.Context, job *river.Job[BuildArgs]) error
 	if run.State != corpus.RunIndexing {
 		return nil
 	}
-	for _, ix := range run.Indexes {
-		if ix.State != corpus.IndexBuilding {
-			continue
-		}
-		if err := s.store.BuildHNSW(ctx, ix, s.cfg.HNSWMemoryMB, s.cfg.HNSWWorkers); err != nil {
-			return err
-		}
-	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		ok, err := s.store.AdvanceRun(ctx, tx, run.ID, corpus.RunVerifying, corpus.RunIndexing)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := s.store.SetRunIndexesState(ctx, tx, run.ID, corpus.IndexBuilding, corpus.IndexVerifying); err != nil {
+	return s.asBuilder(ctx, job.JobRow, func(conn *pgxpool.Conn) error {
+		if s.cfg.beforeBuild != nil {
+			if err := s.cfg.beforeBuild(ctx, conn); err != nil {
 				return err
 			}
-			if _, err := s.client.InsertTx(ctx, tx, VerifyArgs{RunID: run.ID}, nil); err != nil {
-				return fmt.Errorf("queue the verification of run %d: %w", run.ID, err)
+		}
+		for _, ix := range run.Indexes {
+			if ix.State != corpus.IndexBuilding {
+				continue
+			}
+			if err := s.store.BuildHNSW(ctx, conn, ix, s.cfg.HNSWMemoryMB, s.cfg.HNSWWorkers); err != nil {
+				return err
 			}
 		}
-		return complete(ctx, tx, job)
+		return s.inTx(ctx, func(tx pgx.Tx) error {
+			ok, err := s.store.AdvanceRun(ctx, tx, run.ID, corpus.RunVerifying, corpus.RunIndexing)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := s.store.SetRunIndexesState(ctx, tx, run.ID, corpus.IndexBuilding, corpus.IndexVerifying); err != nil {
+					return err
+				}
+				if _, err := s.client.InsertTx(ctx, tx, VerifyArgs{RunID: run.ID}, nil); err != nil {
+					return fmt.Errorf("queue the verification of run %d: %w", run.ID, err)
+				}
+			}
+			return complete(ctx, tx, job)
+		})
 	})
+}
+
+// asBuilder runs a step that cannot be sliced (an HNSW build, a verification) holding the job's
+// builder lock on a connection of its own, which fn may use: when the worker dies the lock goes with
+// its session, and rescueDeadBuilders puts the job back within seconds instead of River after the
+// step's timeout. That session checks every second that its client is still there
+// (client_connection_check_interval), so a statement of a dead worker, a CREATE INDEX, stops and frees
+// the lock at once instead of running to its end.
+//
+// A step cut by the invocation's end (its context ended while the worker hands back) is snoozed: it
+// costs no attempt, however often it is cut, and the next invocation starts it again from the start.
+func (s *Service) asBuilder(ctx context.Context, job *rivertype.JobRow, fn func(conn *pgxpool.Conn) error) error {
+	l, ok, err := tryLock(ctx, s.pool, lockBuilder, int32(job.ID%(1<<31)))
+	if err != nil {
+		return s.stepCut(ctx, job, err)
+	}
+	if !ok {
+		// The job's last worker still works it (River gave it out again after its timeout): wait.
+		return river.JobSnooze(builderGrace)
+	}
+	defer l.release()
+	if _, err := l.conn.Exec(ctx, `SET client_connection_check_interval = '1s'`); err != nil {
+		return s.stepCut(ctx, job, fmt.Errorf("watch the builder's connection: %w", err))
+	}
+	defer l.conn.Exec(context.WithoutCancel(ctx), `RESET client_connection_check_interval`) //nolint:errcheck // release closes a broken connection
+	return s.stepCut(ctx, job, fn(l.conn))
+}
+
+// stepCut is err, or a snooze when err comes from the invocation's end cutting the step.
+func (s *Service) stepCut(ctx context.Context, job *rivertype.JobRow, err error) error {
+	if err == nil || !s.cutByHandBack(ctx) {
+		return err
+	}
+	s.cfg.Log.WarnContext(ctx, "a build step was cut by the worker invocation's end and starts again in the next one; a step that never fits one invocation needs a long-lived worker",
+		"job", job.ID, "kind", job.Kind, "ran", time.Since(*job.AttemptedAt).Round(time.Second), "err", err)
+	return river.JobSnooze(0)
+}
+
+// cutByHandBack reports whether ctx ended because the worker is handing its jobs back.
+func (s *Service) cutByHandBack(ctx context.Context) bool {
+	return ctx.Err() != nil && s.handingBack()
 }
 
 // --- verify ---
@@ -478,6 +527,11 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	if run.State != corpus.RunVerifying {
 		return nil
 	}
+	return s.asBuilder(ctx, job.JobRow, func(*pgxpool.Conn) error { return s.verifyRun(ctx, job, run) })
+}
+
+// verifyRun verifies run's indexes, then cuts over or fails the run, completing job with it.
+func (s *Service) verifyRun(ctx context.Context, job *river.Job[VerifyArgs], run *corpus.Run) error {
 	var total corpus.Verification
 	for _, ix := range run.Indexes {
 		if ix.State != corpus.IndexVerifying {

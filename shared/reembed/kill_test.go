@@ -12,13 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 )
 
-// workerEnv, set in a child process of the test binary, makes it a worker on that database.
-const workerEnv = "REEMBED_TEST_WORKER_DB"
+// workerEnv, set in a child process of the test binary, makes it a worker on that database;
+// buildTimeoutEnv sets its BuildTimeout, and slowBuildEnv makes its HNSW builds never end.
+const (
+	workerEnv       = "REEMBED_TEST_WORKER_DB"
+	buildTimeoutEnv = "REEMBED_TEST_BUILD_TIMEOUT"
+	slowBuildEnv    = "REEMBED_TEST_SLOW_BUILD"
+)
 
 func TestMain(m *testing.M) {
 	if url := os.Getenv(workerEnv); url != "" {
@@ -38,6 +46,15 @@ func runTestWorker(url string) int {
 	}
 	cfg := testConfig()
 	cfg.RescueStuckJobsAfter = time.Second
+	if d, err := time.ParseDuration(os.Getenv(buildTimeoutEnv)); err == nil {
+		cfg.BuildTimeout = d
+	}
+	if os.Getenv(slowBuildEnv) != "" {
+		cfg.beforeBuild = func(ctx context.Context, conn *pgxpool.Conn) error {
+			_, err := conn.Exec(ctx, `SELECT pg_sleep(600)`) // a build statement longer than the test
+			return err
+		}
+	}
 	if os.Getenv("REEMBED_TEST_WORKER_LOG") != "" {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -56,15 +73,16 @@ func runTestWorker(url string) int {
 	return 0
 }
 
-// startWorker runs the test binary as a worker process on e's database.
-func (e *env) startWorker(url string) *exec.Cmd {
+// startWorker runs the test binary as a worker process on e's database, with vars added to its
+// environment.
+func (e *env) startWorker(url string, vars ...string) *exec.Cmd {
 	e.t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+url)
+	cmd.Env = append(append(os.Environ(), workerEnv+"="+url), vars...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -78,19 +96,26 @@ func (e *env) startWorker(url string) *exec.Cmd {
 	return cmd
 }
 
+// runOnWorkerProcess gives a test its own database with a corpus of docs documents, synced by a worker
+// process started with vars in its environment, and a run of that corpus to ModelV2 started.
+func runOnWorkerProcess(t *testing.T, docs int, vars ...string) (e *env, url string, w *exec.Cmd, run *corpus.Run) {
+	t.Helper()
+	url = pgtestURL(t)
+	e = newEnvOn(t, url, Config{InsertOnly: true})
+	e.createCorpus("handbook")
+	e.put("handbook", 0, docs, 1)
+	w = e.startWorker(url, vars...)
+	e.waitSynced()
+	return e, url, w, e.startRun(reembedtest.ModelV2)
+}
+
 // TestRunResumesAfterWorkerSIGKILL kills worker processes with SIGKILL at random points of a run; the
 // next worker rescues their jobs and the index ends exact.
 func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills worker processes; takes about a minute")
 	}
-	url := pgtestURL(t)
-	e := newEnvOn(t, url, Config{InsertOnly: true})
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 3000, 1)
-	w := e.startWorker(url)
-	e.waitSynced()
-	run := e.startRun(reembedtest.ModelV2)
+	e, url, w, run := runOnWorkerProcess(t, 3000)
 	kills := 0
 	for kills < 2 {
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
@@ -115,4 +140,64 @@ func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 		t.Fatal("the run ended before any worker was killed")
 	}
 	e.checkIndexExact(e.activeIndex("handbook"))
+}
+
+// TestDeadBuilderIsPutBackAtOnce kills worker processes with SIGKILL in the middle of a run's HNSW build
+// (a build statement running on the builder's connection), as Lambda kills an invocation at its
+// timeout: each time the next worker takes the build up again within seconds, although the build's
+// timeout is ten minutes, and after more kills the run still succeeds.
+func TestDeadBuilderIsPutBackAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills worker processes")
+	}
+	slow := []string{buildTimeoutEnv + "=10m", slowBuildEnv + "=1"}
+	e, url, w, run := runOnWorkerProcess(t, 300, slow...)
+	const kills = 3
+	const within = 30 * time.Second // generous on two busy cores; River alone would wait for the 10m timeout
+	var attempt time.Time
+	for kill := 1; kill <= kills; kill++ {
+		if kill == 1 {
+			attempt = e.waitBuilding(attempt, within)
+		}
+		_ = w.Process.Kill() // SIGKILL: the build statement's session is all that is left of it
+		_ = w.Wait()
+		killed := time.Now()
+		if kill < kills {
+			w = e.startWorker(url, slow...)
+			attempt = e.waitBuilding(attempt, within)
+			t.Logf("kill %d: the next worker building after %v", kill, time.Since(killed).Round(time.Millisecond))
+			continue
+		}
+		w = e.startWorker(url, buildTimeoutEnv+"=10m")
+		done := e.waitRun(run.ID, within)
+		if done.State != corpus.RunSucceeded {
+			t.Fatalf("run ended %s: %s", done.State, done.Error)
+		}
+		t.Logf("kill %d: the run succeeded %v later", kill, time.Since(killed).Round(time.Millisecond))
+	}
+	_ = w.Process.Signal(syscall.SIGTERM)
+	_ = w.Wait()
+	e.checkIndexExact(e.activeIndex("handbook"))
+}
+
+// waitBuilding waits until a worker holds the builder lock of a build attempt other than the one
+// that started at after: a new attempt is building now. It returns when that attempt started.
+func (e *env) waitBuilding(after time.Time, within time.Duration) time.Time {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rows, _ := e.pool.Query(e.ctx, `SELECT j.attempted_at FROM river_job j WHERE j.kind = $1 AND j.state = 'running'
+			AND j.attempted_at <> $3 AND `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648"), BuildArgs{}.Kind(), lockBuilder, after)
+		started, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(started) > 0 {
+			return started[0]
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no worker is building after %v", within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

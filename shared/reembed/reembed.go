@@ -8,6 +8,7 @@
 package reembed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,9 +81,10 @@ type Config struct {
 	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m);
 	// JobTimeout bounds a job's run (1m; at most RescueStuckJobsAfter). Fill jobs are sliced well
 	// within it; the HNSW build and the verification have longer timeouts of their own (BuildTimeout,
-	// 15m: a Lambda invocation's longest life, so a build that fits Lambda fits it), so a killed build
-	// is rescued only after BuildTimeout. A long-lived worker building very large indexes may raise it
-	// (SWITCHYARD_REEMBED_BUILD_TIMEOUT), at the price of a longer wait when it dies mid-build.
+	// 15m: a Lambda invocation's longest life, so a build that fits Lambda fits it). A build step whose
+	// worker died is not left for River's rescue after BuildTimeout: its builder lock is free, and every
+	// worker puts it back within seconds (rescueDeadBuilders). A long-lived worker building very large
+	// indexes may raise BuildTimeout (SWITCHYARD_REEMBED_BUILD_TIMEOUT) at no such price.
 	RescueStuckJobsAfter time.Duration
 	JobTimeout           time.Duration
 	BuildTimeout         time.Duration
@@ -104,6 +106,9 @@ type Config struct {
 
 	// afterBatch, when set, runs after each committed fill batch (tests inject crashes here).
 	afterBatch func(runID, indexID int64, shard int)
+	// beforeBuild, when set, runs on the builder's connection before an HNSW build (tests make builds
+	// slow here).
+	beforeBuild func(ctx context.Context, conn *pgxpool.Conn) error
 }
 
 // WithDefaults is c with every zero value replaced by its default: the settings a Service built with
@@ -176,8 +181,10 @@ type Service struct {
 	emb    Embedder
 	cfg    Config
 
-	mu       sync.Mutex
-	handBack chan struct{} // closed when running jobs must hand back to the queue
+	mu         sync.Mutex
+	handBack   chan struct{} // closed when running jobs must hand back to the queue
+	stopRescue context.CancelFunc
+	rescueDone chan struct{}
 }
 
 // New builds the service and its River client (riverpgxv5 on pool). Call Start, or RunFor, to work jobs.
@@ -223,7 +230,9 @@ func (s *Service) Client() *river.Client[pgx.Tx] { return s.client }
 // Store is the corpus store the service writes through.
 func (s *Service) Store() *postgres.CorpusStore { return s.store }
 
-// Start begins working jobs until Stop, or until ctx ends (a hard stop).
+// Start begins working jobs until Stop, or until ctx ends (a hard stop). Beside River it looks every
+// second for HNSW builds and verifications whose worker died (their builder lock is free) and puts them
+// back at once, rather than after River's rescue of a job past its timeout.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.handBack = make(chan struct{}) // a bounded invocation starts afresh after the last one handed back
@@ -231,6 +240,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.client.Start(ctx); err != nil {
 		return fmt.Errorf("start River: %w", err)
 	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.stopRescue, s.rescueDone = cancel, done
+	s.mu.Unlock()
+	go s.rescueLoop(rctx, done)
 	return nil
 }
 
@@ -238,6 +253,14 @@ func (s *Service) Start(ctx context.Context) error {
 // them until ctx ends; then it cancels what is still running.
 func (s *Service) Stop(ctx context.Context) error {
 	s.handBackNow()
+	s.mu.Lock()
+	cancel, done := s.stopRescue, s.rescueDone
+	s.stopRescue, s.rescueDone = nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 	err := s.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -247,22 +270,83 @@ func (s *Service) Stop(ctx context.Context) error {
 	return err
 }
 
-// RunFor works jobs until shortly before deadline, as a bounded (Lambda) invocation does: at deadline
-// minus margin it stops fetching and running jobs hand back with JobSnooze(0) at their next checkpoint,
-// which costs them no attempt; a killed invocation's jobs come back after RescueStuckJobsAfter.
-func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin time.Duration) error {
+// RunFor works jobs as one bounded (Lambda) invocation does, and returns as soon as there is nothing
+// left for it to do:
+//
+//   - It first takes the fetch lease (an advisory lock; see WorkerFetching). When another invocation
+//     holds it, that one takes the jobs, and RunFor returns at once without starting River.
+//   - It returns when it has had no work (hasWork: no job available, due within 10 s, running in this
+//     process, or left behind by a dead worker) for linger (0: at the first empty look, once River has
+//     started). The lease is released before the last look, so a job committed while a kicker saw the
+//     lease held is seen by that look.
+//   - Otherwise at deadline minus margin it releases the lease and stops fetching; running jobs hand
+//     back with JobSnooze(0) at their next checkpoint, which costs them no attempt; what still runs
+//     shortly before deadline is cancelled (a cut HNSW build or verification snoozes too). A killed
+//     invocation's jobs come back after RescueStuckJobsAfter, its build steps at once.
+func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin, linger time.Duration) error {
 	if margin <= 0 {
 		margin = s.cfg.JobSlice + 5*time.Second
 	}
-	if err := s.Start(ctx); err != nil {
+	lease, ok, err := tryLock(ctx, s.pool, lockWorker, 0)
+	if err != nil {
 		return err
 	}
-	wait := time.Until(deadline.Add(-margin))
-	t := time.NewTimer(max(wait, 0))
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+	if !ok {
+		s.cfg.Log.InfoContext(ctx, "another worker invocation is taking jobs; this one has nothing to do")
+		return nil
+	}
+	defer func() {
+		if lease != nil {
+			lease.release()
+		}
+	}()
+	if err := s.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // ended before River started: nothing ran, nothing to hand back
+		}
+		return err
+	}
+	stopFetching := time.NewTimer(max(time.Until(deadline.Add(-margin)), 0))
+	defer stopFetching.Stop()
+	look := time.NewTicker(cmp.Or(s.cfg.FetchPollInterval, time.Second))
+	defer look.Stop()
+	var idleSince time.Time
+wait:
+	for {
+		work, err := s.hasWork(ctx, lease.conn)
+		switch {
+		case err != nil:
+			s.cfg.Log.WarnContext(ctx, "look for work; the invocation keeps working", "err", err)
+			idleSince = time.Time{}
+		case work:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		}
+		if !idleSince.IsZero() && time.Since(idleSince) >= linger {
+			// Release the lease, then look once more: a job whose kick was skipped because the
+			// lease was held committed before the release, so this look sees it.
+			lease.release()
+			lease = nil
+			if work, err := s.hasWork(ctx, s.pool); err != nil || !work {
+				break wait
+			}
+			if lease, ok, err = tryLock(ctx, s.pool, lockWorker, 0); err != nil || !ok {
+				break wait // another invocation took the lease, and the work with it
+			}
+			idleSince = time.Time{}
+		}
+		select {
+		case <-look.C:
+		case <-stopFetching.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	if lease != nil {
+		lease.release()
+		lease = nil
 	}
 	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-time.Second))
 	defer cancel()

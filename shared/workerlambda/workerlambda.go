@@ -1,8 +1,10 @@
 // Package workerlambda holds the reusable parts of running the River worker inside a bounded Lambda
 // invocation: how to split the invocation's time, and how the admin function kicks the worker.
 //
-// A worker invocation (from the one-minute schedule, or a kick) runs River until Window.StopFetching,
-// then stops taking jobs (River's Stop with a context ending at Window.HandBack lets running jobs
+// A worker invocation (from the one-minute schedule, or a kick) takes jobs only while no other
+// invocation does, and returns as soon as the queue has nothing for it (reembed.Service.RunFor), so an
+// idle deployment costs one short invocation a minute. At the latest it runs River until
+// Window.StopFetching, then stops taking jobs (River's Stop with a context ending at Window.HandBack lets running jobs
 // finish); at Window.HandBack it cancels what still runs (StopAndCancel), and jobs that see their
 // context end checkpoint and return JobSnooze(0), which River does not count as an attempt. The last
 // stretch before the deadline is left for River to record those snoozes and for usage rows to be
@@ -83,6 +85,20 @@ const KickSource = "switchyard.kick"
 type Kick struct {
 	Source string `json:"source"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// KickInterval is the least time between two kicks from one instance. A kicked invocation looks for
+// work for at least as long (Linger) before it returns idle, so a job whose kick was skipped as too
+// soon after the last one is still seen by the invocation that kick started.
+const KickInterval = 2 * time.Second
+
+// Linger is how long an invocation started by event ev waits for work before it returns idle:
+// KickInterval after a kick, nothing after the schedule.
+func Linger(ev Kick) time.Duration {
+	if ev.Source == KickSource {
+		return KickInterval
+	}
+	return 0
 }
 
 // ErrNoWorkerFunction is returned by KickWorker when no function name is configured.

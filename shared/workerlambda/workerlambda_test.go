@@ -104,3 +104,14 @@ func TestKickWorker(t *testing.T) {
 		})
 	}
 }
+
+// A kicked invocation waits for work at least as long as kicks from one instance are apart; a
+// scheduled one returns at its first look at an empty queue.
+func TestLinger(t *testing.T) {
+	if got := Linger(Kick{Source: KickSource}); got < KickInterval {
+		t.Errorf("a kicked invocation lingers %v, less than the kick interval %v", got, KickInterval)
+	}
+	if got := Linger(Kick{Source: "switchyard.schedule"}); got != 0 {
+		t.Errorf("a scheduled invocation lingers %v", got)
+	}
+}
