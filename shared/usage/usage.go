@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 // Row is one request as the request log keeps it. Outcome is "ok" or SPEC's error code; Detail says
@@ -107,8 +109,25 @@ func (l *Logger) Start() {
 	}
 }
 
-// Log queues r. It never blocks on the database.
+// What a row keeps at most of each text field (plus a note of the full length when cut): a caller
+// controls names, paths and ids, and megabytes of them must not reach the table.
+const (
+	maxNameBytes = 256  // route, key, team, requested, model, provider, outcome
+	maxTextBytes = 2048 // message, detail
+)
+
+// bound cuts r's text fields to the sizes above.
+func (r *Row) bound() {
+	for _, f := range []*string{&r.Route, &r.KeyID, &r.Team, &r.Requested, &r.Model, &r.Provider, &r.Outcome} {
+		*f = catalog.Quote(*f, maxNameBytes)
+	}
+	r.Message = catalog.Quote(r.Message, maxTextBytes)
+	r.Detail = catalog.Quote(r.Detail, maxTextBytes)
+}
+
+// Log queues r, its text fields bounded. It never blocks on the database.
 func (l *Logger) Log(r Row) {
+	r.bound()
 	l.mu.Lock()
 	if len(l.queue) >= l.opt.MaxQueued {
 		l.dropped++
