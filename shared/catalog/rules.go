@@ -15,7 +15,7 @@ func ValidateName(name string) error {
 		return fmt.Errorf("a name is required")
 	}
 	if len(name) > MaxNameLength {
-		return fmt.Errorf("%q is %d characters long; names have at most %d", name, len(name), MaxNameLength)
+		return fmt.Errorf("the name is %d characters long; names have at most %d", len(name), MaxNameLength)
 	}
 	for i, r := range name {
 		switch {

@@ -46,7 +46,7 @@ func (s *Snapshot) Resolve(key *Key, name string) (*Model, *Alias, Outcome) {
 	if !s.Grants[name][key.Team] {
 		return m, alias, NotGranted
 	}
-	if len(key.Models) > 0 && !contains(key.Models, name) {
+	if !key.Allows(name) {
 		return m, alias, NotInAllowList
 	}
 	if !m.Enabled {

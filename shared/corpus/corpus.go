@@ -46,9 +46,12 @@ type Document struct {
 
 // Limits on documents.
 const (
-	MaxBatch     = 1000      // documents per PUT
-	MaxIDLength  = 512       // bytes
-	MaxTextBytes = 64 * 1024 // bytes of text per document
+	MaxBatch         = 1000      // documents per PUT
+	MaxIDLength      = 512       // bytes
+	MaxTextBytes     = 64 * 1024 // bytes of text per document
+	MaxMetadataBytes = 16 * 1024 // bytes of a document's metadata, as JSON
+	// MaxQueryBytes bounds a search's query, which is embedded as a document's text is.
+	MaxQueryBytes = MaxTextBytes
 )
 
 // ContentHash identifies a document's text: a write with the same hash needs no new embedding.

@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"encoding/json"
 	"fmt"
 	"unicode/utf8"
 )
@@ -13,8 +14,8 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Param + ": " + e.Message }
 
-// ValidateDocuments checks a batch for PUT: 1 to MaxBatch documents, each with an id and a text within
-// the limits, ids unique within the batch.
+// ValidateDocuments checks a batch for PUT: 1 to MaxBatch documents, each with an id, a text and
+// metadata within the limits, ids unique within the batch.
 func ValidateDocuments(docs []Document) error {
 	if len(docs) == 0 {
 		return &FieldError{"documents", "give at least one document"}
@@ -40,6 +41,17 @@ func ValidateDocuments(docs []Document) error {
 		}
 		if !utf8.ValidString(d.Text) {
 			return &FieldError{p + ".text", "text is not valid UTF-8"}
+		}
+		if len(d.Metadata) > 0 {
+			// Measured as stored: the JSON encoding. Metadata is returned with every hit, so its size
+			// is bounded as the text's is.
+			b, err := json.Marshal(d.Metadata)
+			if err != nil {
+				return &FieldError{p + ".metadata", fmt.Sprintf("metadata cannot be stored as JSON: %v", err)}
+			}
+			if len(b) > MaxMetadataBytes {
+				return &FieldError{p + ".metadata", fmt.Sprintf("metadata of %d bytes (as JSON); at most %d", len(b), MaxMetadataBytes)}
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@
 package corpusapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
@@ -130,7 +133,8 @@ func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 			id = reqlog.NewID()
 		}
 		_, route, _ := strings.Cut(r.Pattern, " ")
-		row := &usage.Row{RequestID: id, At: start, Route: route, Requested: r.PathValue("corpus"), Outcome: usage.OutcomeOK}
+		name := r.PathValue("corpus")
+		row := &usage.Row{RequestID: id, At: start, Route: route, Requested: catalog.Quote(name, catalog.QuoteLimit), Outcome: usage.OutcomeOK}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if h.Usage == nil {
@@ -153,7 +157,11 @@ func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 				row.Provider = m.Provider
 			}
 		}()
-		if err := next(sw, r, reembed.KeyAccess(key, snap)); err != nil {
+		err := corpusName(name)
+		if err == nil {
+			err = next(sw, r, keyAccess(key, snap))
+		}
+		if err != nil {
 			row.Outcome, row.Message = "internal_error", "internal error"
 			if ae, ok := apierror.As(err); ok {
 				row.Outcome, row.Message = ae.Code, ae.Message
@@ -161,6 +169,22 @@ func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 			h.finish(sw, r, err)
 		}
 	}
+}
+
+// keyAccess is what a developer key may use: the corpora of its team (reembed.KeyAccess) whose
+// embedding alias its own allow-list admits, as the gateway admits a call through that alias. A
+// corpus outside it answers corpus_not_found, exactly as an unknown one.
+func keyAccess(key *catalog.Key, snap *catalog.Snapshot) reembed.Access {
+	team := reembed.KeyAccess(key, snap)
+	return func(c *corpus.Corpus) bool { return key.Allows(c.Alias) && team(c) }
+}
+
+// corpusName refuses a corpus name longer than any corpus's before it reaches a query or a message.
+func corpusName(name string) error {
+	if len(name) > catalog.MaxNameLength {
+		return apierror.Invalid("corpus", "the corpus name is %d bytes long; corpus names have at most %d characters", len(name), catalog.MaxNameLength)
+	}
+	return nil
 }
 
 func (h *Handlers) withAdmin(auth AdminAuth, write bool, next adminHandler) http.HandlerFunc {
@@ -202,20 +226,31 @@ func (h *Handlers) now() time.Time {
 	return h.Now()
 }
 
-// decode reads a JSON body strictly: unknown fields and trailing data are refused, naming the field.
+// decode reads a JSON body strictly: unknown fields and trailing data are refused, naming the field,
+// and so is a field given twice or in another letter case (encoding/json would take "Query" for
+// query, and the last of two), as the gateway refuses them. Messages quote at most a bounded prefix
+// of what the caller sent.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return apierror.Invalid("", "the body is larger than %d bytes; send fewer documents at a time", MaxBody)
+	case err != nil:
+		return apierror.Invalid("", "the body could not be read: %v", err)
+	}
+	if e := gateway.CheckFields(body, fieldsOf(reflect.TypeOf(v))); e != nil {
+		return e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
 		var ute *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &mbe):
-			return apierror.Invalid("", "the body is larger than %d bytes; send fewer documents at a time", MaxBody)
 		case errors.As(err, &ute):
-			return apierror.Invalid(ute.Field, "%s must be %s, not %s", ute.Field, jsonType(ute.Type.Kind().String()), ute.Value)
+			return apierror.Invalid(ute.Field, "%s must be %s, not %s", ute.Field, jsonType(ute.Type.Kind().String()), catalog.Quote(ute.Value, 64))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			f := catalog.Quote(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), 64)
 			return apierror.Invalid(f, "unknown field %q", f)
 		case errors.Is(err, io.EOF):
 			return apierror.Invalid("", "the body is empty; send a JSON object")
@@ -226,6 +261,30 @@ func decode(r *http.Request, v any) error {
 		return apierror.Invalid("", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// fieldsOf lists the JSON members a struct type (behind pointers) reads, with those read inside
+// members that are structs or slices of structs.
+func fieldsOf(t reflect.Type) []gateway.Field {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var fields []gateway.Field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields = append(fields, gateway.Field{Name: strings.ToLower(name), Inside: fieldsOf(f.Type)})
+	}
+	return fields
 }
 
 func jsonType(kind string) string {
@@ -278,7 +337,11 @@ func (h *Handlers) putDocuments(w http.ResponseWriter, r *http.Request, may reem
 }
 
 func (h *Handlers) deleteDocument(w http.ResponseWriter, r *http.Request, may reembed.Access) error {
-	if err := h.Service.DeleteDocument(r.Context(), r.PathValue("corpus"), may, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	if err := corpus.ValidateDocumentID(id); err != nil {
+		return apierror.Invalid("id", "%v", err)
+	}
+	if err := h.Service.DeleteDocument(r.Context(), r.PathValue("corpus"), may, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -298,6 +361,9 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	}
 	if body.Query == nil || strings.TrimSpace(*body.Query) == "" {
 		return apierror.Invalid("query", "give the text to search for in query")
+	}
+	if len(*body.Query) > corpus.MaxQueryBytes {
+		return apierror.Invalid("query", "query of %d bytes; at most %d", len(*body.Query), corpus.MaxQueryBytes)
 	}
 	k := 10
 	if body.K != nil {
@@ -445,7 +511,7 @@ func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ *catalo
 func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
 	c, err := h.Service.Store().Corpus(r.Context(), r.PathValue("name"))
 	if errors.Is(err, postgres.ErrCorpusNotFound) {
-		return apierror.NotFound("name", "there is no corpus %q", r.PathValue("name"))
+		return apierror.NotFound("name", "there is no corpus %q", catalog.Quote(r.PathValue("name"), catalog.QuoteLimit))
 	}
 	if err != nil {
 		return err

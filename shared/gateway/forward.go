@@ -46,7 +46,9 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	if req.stream {
 		hdr = streamHeader
 	}
-	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/chat/completions", out.b, hdr)
+	ctx, release := c.watch(c.key, req.model)
+	defer release()
+	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr)
 	if err != nil {
 		c.upstreamFailed(err)
 		return
@@ -79,7 +81,9 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
-	resp, err := g.up.Send(r.Context(), p, http.MethodPost, "/embeddings", out.b, jsonHeader)
+	ctx, release := c.watch(c.key, req.model)
+	defer release()
+	resp, err := g.up.Send(ctx, p, http.MethodPost, "/embeddings", out.b, jsonHeader)
 	if err != nil {
 		c.upstreamFailed(err)
 		return
@@ -116,6 +120,10 @@ func (c *call) prepare() (body *buffer, req *request, m *catalog.Model, p *catal
 
 // upstreamFailed answers a failed upstream call with the error Send classified.
 func (c *call) upstreamFailed(err error) {
+	if e, detail := c.withdrawn(); e != nil {
+		c.fail(e, detail)
+		return
+	}
 	if c.r.Context().Err() != nil {
 		c.clientClosed("the client went away before the answer")
 		return

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// FuzzParseRequest: the strict scanner accepts exactly what encoding/json accepts (one object), and
-// the body sent upstream is valid JSON equal to the client's in every member but model (and
-// stream_options when the gateway asks for usage).
+// FuzzParseRequest: the strict scanner accepts exactly what encoding/json accepts (one object); a
+// body the gateway accepts reads the same, in every field the gateway reads, to every upstream
+// decoder (Decoders: first or last duplicate wins, any letter case), with the model the gateway
+// authorises; and the body sent upstream is valid JSON equal to the client's in every member but
+// model (and stream_options when the gateway asks for usage).
 // Seeds: testdata/fuzz/FuzzParseRequest. Run: go test ./shared/gateway -run '^$' -fuzz '^FuzzParseRequest$' -fuzztime 30s
 func FuzzParseRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, stream bool) {
@@ -32,6 +35,15 @@ func FuzzParseRequest(f *testing.F) {
 			var in, got map[string]any
 			if err := json.Unmarshal(body, &in); err != nil {
 				t.Fatalf("parseRequest accepted invalid JSON %q", body)
+			}
+			seen := Decoders[0].Parse(body)
+			for _, d := range Decoders[1:] {
+				if v := d.Parse(body); !maps.Equal(v, seen) {
+					t.Fatalf("accepted %q, which decoder %s reads as %v and %s as %v", body, Decoders[0].Name, seen, d.Name, v)
+				}
+			}
+			if authorised := string(body[req.modelSpan[0]:req.modelSpan[1]]); seen["model"] != authorised {
+				t.Fatalf("accepted %q: the gateway authorises %s, upstreams read %s", body, authorised, seen["model"])
 			}
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("upstream body is not JSON: %q → %q: %v", body, out, err)

@@ -138,6 +138,9 @@ type call struct {
 	start time.Time
 	row   usage.Row
 	done  bool
+	key   *catalog.Key // the caller's key, once authenticated
+	// upstreamCtx is the upstream call's context (see watch); nil before the call.
+	upstreamCtx context.Context
 }
 
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, route string) *call {
@@ -221,6 +224,7 @@ func (c *call) authenticate() (*catalog.Key, *catalog.Snapshot, bool) {
 		return nil, nil, false
 	}
 	c.row.KeyID, c.row.Team = key.ID, key.Team
+	c.key = key
 	return key, snap, true
 }
 
@@ -232,7 +236,14 @@ func modelNotFound(name string) *apierror.Error {
 }
 
 // resolve finds the pinned model and its provider for name, recording them in the row.
+// A name longer than any name can be is refused before it reaches a message or the log.
 func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*catalog.Model, *catalog.Provider, bool) {
+	if len(name) > catalog.MaxNameLength {
+		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
+		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
+			len(name), catalog.MaxNameLength), "name too long")
+		return nil, nil, false
+	}
 	c.row.Requested = name
 	m, _, outcome := snap.Resolve(key, name)
 	if outcome != catalog.Resolved {
@@ -253,19 +264,20 @@ func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*
 }
 
 func (g *Gateway) noRoute(w http.ResponseWriter, r *http.Request) {
-	c := g.begin(w, r, r.URL.Path)
+	path := catalog.Quote(r.URL.Path, catalog.QuoteLimit)
+	c := g.begin(w, r, path)
 	defer c.finish()
 	switch r.URL.Path {
 	case RouteChat, RouteEmbeddings, RouteModels:
 		c.fail(apierror.New(http.StatusMethodNotAllowed, apierror.InvalidRequestError, "method_not_allowed", "",
-			"%s does not accept %s; see the OpenAI API reference for this route", r.URL.Path, r.Method), "")
+			"%s does not accept %s; see the OpenAI API reference for this route", path, catalog.Quote(r.Method, 16)), "")
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, RouteModels+"/") {
 		c.fail(apierror.New(http.StatusMethodNotAllowed, apierror.InvalidRequestError, "method_not_allowed", "",
-			"%s does not accept %s; use GET", r.URL.Path, r.Method), "")
+			"%s does not accept %s; use GET", path, catalog.Quote(r.Method, 16)), "")
 		return
 	}
 	c.fail(apierror.New(http.StatusNotFound, apierror.InvalidRequestError, "unknown_route", "",
-		"Invalid URL (%s %s): Switchyard serves /v1/chat/completions, /v1/embeddings, /v1/models and /v1/corpora", r.Method, r.URL.Path), "")
+		"Invalid URL (%s %s): Switchyard serves /v1/chat/completions, /v1/embeddings, /v1/models and /v1/corpora", catalog.Quote(r.Method, 16), path), "")
 }

@@ -117,38 +117,51 @@ type request struct {
 	dimensions     int64
 }
 
+// The fields the gateway reads at the top level of a chat or embeddings body.
+const (
+	fieldModel = iota
+	fieldStream
+	fieldStreamOptions
+	fieldTools
+	fieldFunctions
+	fieldMessages
+	fieldInput
+	fieldEncodingFormat
+	fieldDimensions
+)
+
+var (
+	requestFields = []string{"model", "stream", "stream_options", "tools", "functions", "messages", "input", "encoding_format", "dimensions"}
+	usageFields   = []string{"include_usage"}
+)
+
 // parseRequest checks that body is one JSON object and reads the fields the gateway acts on.
-// Fields the gateway reads must appear once: upstreams disagree on which duplicate wins, and
-// "model" must mean one thing to both.
+// Fields the gateway reads must appear once, spelled exactly: upstreams disagree on which duplicate
+// wins and on letter case, and "model" must mean one thing to both (see lookupField).
 func parseRequest(body []byte, route string) (*request, *apierror.Error) {
 	req := &request{streamOpts: [2]int{-1, -1}, includeUsage: [2]int{-1, -1}}
 	var seen uint16
 	var fieldErr *apierror.Error
-	once := func(bit uint16, name string) bool {
-		if seen&bit != 0 {
-			fieldErr = apierror.Invalid(name, "`%s` appears more than once in the body; send it once.", name)
+	end, err := scanDocument(body, true, func(m member) bool {
+		f, exact := lookupField(m.key, requestFields)
+		if f < 0 {
+			return true
+		}
+		if !exact || seen&(1<<f) != 0 {
+			fieldErr = fieldTwice(requestFields[f], m.key, exact)
 			return false
 		}
-		seen |= bit
-		return true
-	}
-	end, err := scanDocument(body, true, func(m member) bool {
+		seen |= 1 << f
 		v := body[m.valStart:m.valEnd]
-		switch string(m.key) {
-		case "model":
-			if !once(1, "model") {
-				return false
-			}
+		switch f {
+		case fieldModel:
 			s, ok := jsonString(v)
 			if !ok || s == "" {
 				fieldErr = apierror.Invalid("model", "`model` must be a non-empty string naming a model or an alias.")
 				return false
 			}
 			req.model, req.modelSpan = s, [2]int{m.valStart, m.valEnd}
-		case "stream":
-			if !once(2, "stream") {
-				return false
-			}
+		case fieldStream:
 			switch string(v) {
 			case "true":
 				req.stream = true
@@ -157,10 +170,7 @@ func parseRequest(body []byte, route string) (*request, *apierror.Error) {
 				fieldErr = apierror.Invalid("stream", "`stream` must be true or false.")
 				return false
 			}
-		case "stream_options":
-			if !once(4, "stream_options") {
-				return false
-			}
+		case fieldStreamOptions:
 			if string(v) == "null" {
 				req.streamOpts = [2]int{m.valStart, m.valEnd}
 				return true
@@ -170,49 +180,39 @@ func parseRequest(body []byte, route string) (*request, *apierror.Error) {
 				return false
 			}
 			req.streamOpts = [2]int{m.valStart, m.valEnd}
-			dup := false
 			_, _ = scanObject(body, m.valStart, true, func(o member) bool {
-				if string(o.key) != "include_usage" {
+				k, exact := lookupField(o.key, usageFields)
+				if k < 0 {
 					return true
 				}
-				if req.includeUsage[0] >= 0 {
-					dup = true
+				if !exact || req.includeUsage[0] >= 0 {
+					fieldErr = fieldTwice("stream_options.include_usage", o.key, exact)
 					return false
 				}
 				req.includeUsage = [2]int{o.valStart, o.valEnd}
 				req.askedUsage = string(body[o.valStart:o.valEnd]) == "true"
 				return true
 			})
-			if dup {
-				fieldErr = apierror.Invalid("stream_options.include_usage", "`stream_options.include_usage` appears more than once; send it once.")
+			if fieldErr != nil {
 				return false
 			}
-		case "tools", "functions":
+		case fieldTools, fieldFunctions:
 			if string(v) != "null" && !emptyArray(v) {
 				req.tools = true
 			}
-		case "messages":
-			if !once(8, "messages") {
-				return false
-			}
+		case fieldMessages:
 			if v[0] != '[' {
 				fieldErr = apierror.Invalid("messages", "`messages` must be an array of messages.")
 				return false
 			}
 			req.hasMessages = true
-		case "input":
-			if !once(16, "input") {
-				return false
-			}
+		case fieldInput:
 			if v[0] != '"' && v[0] != '[' {
 				fieldErr = apierror.Invalid("input", "`input` must be a string, an array of strings, or an array of token arrays.")
 				return false
 			}
 			req.hasInput = true
-		case "encoding_format":
-			if !once(32, "encoding_format") {
-				return false
-			}
+		case fieldEncodingFormat:
 			s, ok := jsonString(v)
 			if string(v) == "null" {
 				return true
@@ -222,10 +222,7 @@ func parseRequest(body []byte, route string) (*request, *apierror.Error) {
 				return false
 			}
 			req.encodingFormat = s
-		case "dimensions":
-			if !once(64, "dimensions") {
-				return false
-			}
+		case fieldDimensions:
 			if string(v) == "null" {
 				return true
 			}

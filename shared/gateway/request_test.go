@@ -1,6 +1,9 @@
 package gateway
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSplice(t *testing.T) {
 	tests := []struct {
@@ -24,5 +27,28 @@ func TestSplice(t *testing.T) {
 		if got := string(splice(b, tt.start, tt.end, []byte(tt.text))); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkParseRequest is the hot path's scan of a typical chat body (a dozen top-level members,
+// most of them not read) and of a 16-input embeddings body.
+func BenchmarkParseRequest(b *testing.B) {
+	chat := []byte(`{"model":"chat","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"` +
+		strings.Repeat("lorem ipsum ", 200) + `"}],"temperature":0.2,"top_p":1,"max_tokens":512,"n":1,"user":"u-1",` +
+		`"presence_penalty":0,"frequency_penalty":0,"seed":7,"stream":true,"stream_options":{"include_usage":true}}`)
+	embed := []byte(`{"model":"embed","encoding_format":"base64","input":[` +
+		strings.TrimSuffix(strings.Repeat(`"`+strings.Repeat("text ", 100)+`",`, 16), ",") + `]}`)
+	for _, bc := range []struct {
+		name, route string
+		body        []byte
+	}{{"chat", RouteChat, chat}, {"embeddings", RouteEmbeddings, embed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			for b.Loop() {
+				if _, e := parseRequest(bc.body, bc.route); e != nil {
+					b.Fatal(e)
+				}
+			}
+		})
 	}
 }

@@ -197,13 +197,20 @@ func (w *watched) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestClientCancelCancelsTheUpstream(t *testing.T) {
-	e := newEnv(t)
+// slowStream registers a streaming chat model (name) on the fake upstream behind a watched server,
+// its events spaced by stall.
+func (e *env) slowStream(name, stall string) *watched {
 	wt := &watched{next: e.fake.Server, cancelled: make(chan struct{})}
 	up := httptest.NewServer(wt)
-	defer up.Close()
+	e.t.Cleanup(up.Close)
+	e.streamingModel(name, up.URL+"/v1", "demo-chat@stall="+stall)
+	return wt
+}
+
+func TestClientCancelCancelsTheUpstream(t *testing.T) {
+	e := newEnv(t)
 	// 300ms between events: the whole answer would take seconds.
-	e.streamingModel("slow-stream-v1", up.URL+"/v1", "demo-chat@stall=300ms")
+	wt := e.slowStream("slow-stream-v1", "300ms")
 
 	ctx, cancel := context.WithCancel(e.ctx)
 	c := e.client(e.key)

@@ -245,6 +245,7 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 	err := s.run(resp.Body, c.w, flush)
 	c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = s.prompt, s.completion, s.total
 	var we writeError
+	withdrawn, why := c.withdrawn()
 	switch {
 	case err == nil:
 		if s.upstreamErr != nil {
@@ -259,7 +260,9 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 	}
 	var e *apierror.Error
 	detail := ""
-	if errors.Is(err, errEventTooLarge) {
+	if withdrawn != nil {
+		e, detail = withdrawn, why
+	} else if errors.Is(err, errEventTooLarge) {
 		e = upstream.BadResponse(m.Provider, "a stream event is larger than %d bytes", c.g.maxEvent)
 	} else {
 		e = upstream.APIError(err)

@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 // Row is one request as the request log keeps it. Outcome is "ok" or SPEC's error code; Detail says
@@ -47,9 +47,9 @@ type Row struct {
 	Message          string // the error message the caller saw, if any; stored cut to MaxText bytes
 }
 
-// MaxText bounds the detail and the message a row stores (1 KiB each): they may quote an upstream,
-// whose answers are not ours to size.
-const MaxText = upstream.MaxStoredText
+// MaxText bounds the detail and the message a row stores (1 KiB each, plus a note of the full length
+// when cut): they may quote an upstream, whose answers are not ours to size.
+const MaxText = 1024
 
 // OutcomeOK is the outcome of a request that succeeded.
 const OutcomeOK = "ok"
@@ -113,8 +113,23 @@ func (l *Logger) Start() {
 	}
 }
 
-// Log queues r. It never blocks on the database.
+// maxNameBytes is what a row keeps at most of each name (route, key, team, requested, model,
+// provider, outcome; plus a note of the full length when cut): a caller controls names, paths and ids,
+// and megabytes of them must not reach the table.
+const maxNameBytes = 256
+
+// bound cuts r's text fields to the sizes above.
+func (r *Row) bound() {
+	for _, f := range []*string{&r.Route, &r.KeyID, &r.Team, &r.Requested, &r.Model, &r.Provider, &r.Outcome} {
+		*f = catalog.Quote(*f, maxNameBytes)
+	}
+	r.Message = catalog.Quote(r.Message, MaxText)
+	r.Detail = catalog.Quote(r.Detail, MaxText)
+}
+
+// Log queues r, its text fields bounded. It never blocks on the database.
 func (l *Logger) Log(r Row) {
+	r.bound()
 	l.mu.Lock()
 	if len(l.queue) >= l.opt.MaxQueued {
 		l.dropped++
@@ -249,8 +264,8 @@ func values(r *Row) []any {
 		team = r.Team
 	}
 	return []any{r.RequestID, r.At, r.Route, key, team, r.Requested, r.Model, r.Provider,
-		r.Outcome, upstream.Cap(r.Detail, MaxText), int32(r.Status), r.Stream, r.Latency.Microseconds(),
-		r.PromptTokens, r.CompletionTokens, r.TotalTokens, upstream.Cap(r.Message, MaxText)}
+		r.Outcome, r.Detail, int32(r.Status), r.Stream, r.Latency.Microseconds(),
+		r.PromptTokens, r.CompletionTokens, r.TotalTokens, r.Message}
 }
 
 // write stores batch with COPY. Request ids are unique in the table, and an inbound X-Request-Id may
