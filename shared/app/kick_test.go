@@ -104,6 +104,22 @@ func TestKicksStartNoWorkerWhileAnInvocationTakesJobs(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The invocation gave the lease back before it returned; but when the cancellation cut a look for
+	// work running on the lease's connection, pgx closed that connection, and Postgres frees the lock
+	// when it notices the connection is gone, a moment later.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		busy, err := instances[0].busy(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch lease is still held 10s after the worker invocation returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, k := range instances {
 		k.kick(context.Background(), "documents written to handbook")
 	}
