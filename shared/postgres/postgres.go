@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 )
@@ -40,19 +41,7 @@ func Open(ctx context.Context, url string, cfg PoolConfig) (*pgxpool.Pool, error
 	}
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.BeforeConnect = cfg.BeforeConnect
-	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		var has bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'vector')`).Scan(&has); err != nil {
-			return fmt.Errorf("look up the vector type: %w", err)
-		}
-		if !has {
-			return nil
-		}
-		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
-			return fmt.Errorf("register pgvector types: %w", err)
-		}
-		return nil
-	}
+	pc.AfterConnect = registerVectorTypes
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
@@ -65,4 +54,34 @@ func Open(ctx context.Context, url string, cfg PoolConfig) (*pgxpool.Pool, error
 		return nil, fmt.Errorf("reach the database: %w", err)
 	}
 	return pool, nil
+}
+
+// registerVectorTypes teaches a new connection pgvector's types when the database has them (before the
+// migrations ran, it has none). It is the only work on a new connection, so on a cold start it is on
+// the first request's path: one query in the simple protocol, one round trip, where looking the type up
+// and then letting pgvector-go register it took two statements, each prepared first (four round trips).
+func registerVectorTypes(ctx context.Context, conn *pgx.Conn) error {
+	var oids [6]*uint32
+	err := conn.QueryRow(ctx, `SELECT to_regtype('vector')::oid, to_regtype('_vector')::oid, to_regtype('halfvec')::oid,
+		to_regtype('_halfvec')::oid, to_regtype('sparsevec')::oid, to_regtype('_sparsevec')::oid`,
+		pgx.QueryExecModeSimpleProtocol).Scan(&oids[0], &oids[1], &oids[2], &oids[3], &oids[4], &oids[5])
+	if err != nil {
+		return fmt.Errorf("look up the pgvector types: %w", err)
+	}
+	tm := conn.TypeMap()
+	for i, c := range []struct {
+		name  string
+		codec pgtype.Codec
+	}{{"vector", &pgxvec.VectorCodec{}}, {"halfvec", &pgxvec.HalfVectorCodec{}}, {"sparsevec", &pgxvec.SparseVectorCodec{}}} {
+		oid, arrayOID := oids[2*i], oids[2*i+1]
+		if oid == nil {
+			continue
+		}
+		t := &pgtype.Type{Name: c.name, OID: *oid, Codec: c.codec}
+		tm.RegisterType(t)
+		if arrayOID != nil {
+			tm.RegisterType(&pgtype.Type{Name: "_" + c.name, OID: *arrayOID, Codec: &pgtype.ArrayCodec{ElementType: t}})
+		}
+	}
+	return nil
 }
