@@ -16,6 +16,12 @@ import (
 // entry is the audit entry of a change by admin by, from the request ctx belongs to. The store
 // records it in the change's transaction, the entity shown as the API shows it.
 func (s *Service) entry(ctx context.Context, by *catalog.Admin, action, target string) *audit.Entry {
+	return newEntry(ctx, by, action, target)
+}
+
+// newEntry is the one way the admin services (Service, Corpora) record their actor: whether the
+// change came from the API or the console, the entry holds the same audit.Actor.
+func newEntry(ctx context.Context, by *catalog.Admin, action, target string) *audit.Entry {
 	e := audit.New(ctx, by, action, target)
 	e.Show = auditView
 	return e

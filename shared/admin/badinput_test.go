@@ -15,7 +15,8 @@ func (e *env) state() string {
 		(SELECT count(*) FROM catalog_names), (SELECT count(*) FROM aliases), (SELECT count(*) FROM alias_history),
 		(SELECT count(*) FROM teams), (SELECT count(*) FROM api_keys), (SELECT count(*) FROM grants),
 		(SELECT count(*) FROM admins), (SELECT count(*) FROM admins WHERE revoked_at IS NOT NULL),
-		(SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL), (SELECT count(*) FROM audit_log))`).Scan(&s)
+		(SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL), (SELECT count(*) FROM audit_log),
+		(SELECT count(*) FROM corpora), (SELECT count(*) FROM reembed_runs))`).Scan(&s)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -149,6 +150,20 @@ func TestBadBodies(t *testing.T) {
 		}},
 		{"POST", "/admin/providers/acme-internal-llm/verify", nil},
 		{"POST", "/admin/models/acme-llm-2026-04/probe", nil},
+		// The corpus routes pass the same gate: the same decoder, the same 1 MiB bound.
+		{"POST", "/admin/corpora", []badCase{
+			{"name type", `{"name": 1, "embedding_model": "acme-embed"}`, "name"},
+			{"teams type", `{"name": "kb", "embedding_model": "acme-embed", "teams": "search"}`, "teams"},
+			{"missing embedding_model", `{"name": "kb"}`, "embedding_model"},
+			{"bad name", `{"name": "Knowledge Base", "embedding_model": "acme-embed"}`, "name"},
+			{"empty teams", `{"name": "kb", "embedding_model": "acme-embed", "teams": []}`, "teams"},
+		}},
+		{"POST", "/admin/corpora/kb/reembed", []badCase{
+			{"model type", `{"model": 1}`, "model"},
+			{"missing model", `{}`, "model"},
+		}},
+		{"POST", "/admin/corpora/kb/rollback", nil},
+		{"POST", "/admin/reembeds/1/cancel", nil},
 	}
 	for _, rt := range routes {
 		cases := append(append([]badCase{}, generic...), rt.cases...)
@@ -184,6 +199,7 @@ func TestBadQueries(t *testing.T) {
 		{"/admin/requests?limit=1001", "limit"},
 		{"/admin/requests?limit=1&limit=2", "limit"},
 		{"/admin/providers?page=2", "page"},
+		{"/admin/corpora?limit=5", "limit"},
 		{"/admin/keys?team=nope", "team"},
 	} {
 		r := e.do("GET", c.path, superToken, nil)

@@ -12,9 +12,12 @@ import (
 	"strings"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
-// MaxBodyBytes bounds an admin request body (a CA bundle is the largest field).
+// MaxBodyBytes bounds every admin request body, the corpus routes' included (a CA bundle is the
+// largest field). Document batches are written on the developer side (package corpusapi), which has
+// its own bound.
 const MaxBodyBytes = 1 << 20
 
 // decodeBody reads r's JSON body strictly into v: unknown fields, wrong types, trailing data and
@@ -63,11 +66,11 @@ func jsonError(body []byte, v any, err error) error {
 			return apierror.Invalid("", "the request body must be a JSON object, not %s", typ.Value)
 		}
 		return apierror.Invalid(typ.Field, "%s must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if path := unknownPath(body, reflect.TypeOf(v)); path != "" {
-			field = path
-		}
+	}
+	// encoding/json has no typed error for an unknown field (DisallowUnknownFields); rather than
+	// read its message, find the field by comparing the body with v's type.
+	if field := unknownPath(body, reflect.TypeOf(v)); field != "" {
+		field = catalog.Quote(field, catalog.QuoteLimit) // a megabyte key is not repeated whole
 		return apierror.Invalid(field, "unknown field %s; see GET /admin/openapi.json for the fields this route takes", field)
 	}
 	return apierror.Invalid("", "the request body does not decode: %v", err)

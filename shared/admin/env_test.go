@@ -19,7 +19,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
@@ -35,6 +34,7 @@ type env struct {
 	t      *testing.T
 	pool   *pgxpool.Pool
 	svc    *admin.Service
+	cor    *admin.Corpora
 	h      *admin.Handler
 	src    *catalog.Source
 	srv    *httptest.Server
@@ -66,17 +66,18 @@ func newEnv(t *testing.T) *env {
 	}
 	src := catalog.NewSource(&postgres.SnapshotLoader{Pool: pool, Opener: sealer}, 0, nil)
 	h := admin.NewHandler(svc, src, nil)
-	// The corpus routes share the admin handler (as app wires them), so the OpenAPI and role checks
-	// cover them too.
+	// The corpus routes are served through the same gate (as app wires them), so the OpenAPI, role
+	// and audit walks cover them too.
 	corpora, err := reembed.New(pool, src, nil, reembed.Config{InsertOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&corpusapi.Handlers{Service: corpora}).RegisterAdmin(h, corpusapi.SnapshotAdminAuth(src))
+	cor := &admin.Corpora{Reembed: corpora, Catalog: src}
+	h.ServeCorpora(cor)
 	// reqlog gives each request the id and origin the audit log records, as app wires it.
 	srv := httptest.NewServer(reqlog.Middleware(slog.New(slog.DiscardHandler), h))
 	t.Cleanup(srv.Close)
-	return &env{t: t, pool: pool, svc: svc, h: h, src: src, srv: srv, up: up, sealer: sealer}
+	return &env{t: t, pool: pool, svc: svc, cor: cor, h: h, src: src, srv: srv, up: up, sealer: sealer}
 }
 
 // stubUpstream answers verification and probes without a network; the real client is tested

@@ -105,34 +105,27 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 	return h
 }
 
-// Throttle makes Authenticate count failed tokens per source with g and refuse a source that failed
+// Throttle makes the gate count failed tokens per source with g and refuse a source that failed
 // too often (429 rate_limited), even with a correct token, until its window ends. It returns h.
 func (h *Handler) Throttle(g *throttle.Guard) *Handler {
 	h.guard = g
 	return h
 }
 
-// Handle serves an authenticated admin route; other packages' admin routes (corpora, re-embeds)
-// are added here so that they share authentication, errors and the OpenAPI check. Add each to
-// openapi.json as well: a test compares the two.
+// Handle serves an admin route behind the one gate every admin route passes: the token checked
+// (and failures throttled) by authenticate before fn runs, errors in SPEC's shape. fn's service
+// checks the role (Authorize) and the adapters below decode the body (decodeBody). Add each route
+// to openapi.json as well: a test compares the two.
 func (h *Handler) Handle(method, path string, fn AdminFunc) {
 	h.routes = append(h.routes, Route{method, path})
 	h.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
-		by, err := h.Authenticate(r)
+		by, err := h.authenticate(r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		fn(w, r, by)
 	})
-}
-
-// HandleFunc serves a route of another package that authenticates by itself (pattern
-// "METHOD /admin/..."), so that it shares the fallback and the OpenAPI check.
-func (h *Handler) HandleFunc(pattern string, fn func(http.ResponseWriter, *http.Request)) {
-	method, path, _ := strings.Cut(pattern, " ")
-	h.routes = append(h.routes, Route{method, path})
-	h.mux.HandleFunc(pattern, fn)
 }
 
 // Routes lists the served routes in the order they were added.
@@ -143,10 +136,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// Authenticate finds the admin whose token the request carries in the catalogue snapshot: nil and
+// authenticate finds the admin whose token the request carries in the catalogue snapshot: nil and
 // 401 invalid_admin_token when it is missing, unknown or revoked, 429 rate_limited when the caller's
-// address failed too often (see Throttle). Routes of other packages use it.
-func (h *Handler) Authenticate(r *http.Request) (*catalog.Admin, error) {
+// address failed too often (see Throttle).
+func (h *Handler) authenticate(r *http.Request) (*catalog.Admin, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -173,7 +166,7 @@ func (h *Handler) Authenticate(r *http.Request) (*catalog.Admin, error) {
 // fallback answers everything no route matched: 401 without a valid token, then 405 when the path
 // exists with other methods, else 404, all in SPEC's shape.
 func (h *Handler) fallback(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.Authenticate(r); err != nil {
+	if _, err := h.authenticate(r); err != nil {
 		h.fail(w, r, err)
 		return
 	}

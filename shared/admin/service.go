@@ -1,6 +1,6 @@
 // Package admin is Switchyard's operator API: the services that manage the catalogue (providers,
-// models, aliases, teams, keys, audience grants, admins) and read usage, and the /admin/* HTTP
-// handlers over them.
+// models, aliases, teams, keys, audience grants, admins), corpora and re-embeds (Corpora), and read
+// usage, and the /admin/* HTTP handlers over them, all behind one gate (Handler.Handle).
 //
 // The services are plain Go methods on Service taking a context, the acting admin and typed
 // inputs, and returning typed views; the web console calls them directly, not the HTTP. Every
@@ -88,8 +88,8 @@ func (s *Service) secret(prefix, idPrefix string) (secret, id string, err error)
 }
 
 // Authorize checks that by may read (write false) or change (write true) area. A nil admin is
-// 401 invalid_admin_token; a role that may not is 403 forbidden. Services of other packages
-// mounted under /admin (corpora) call it too.
+// 401 invalid_admin_token; a role that may not is 403 forbidden. Every service method (Service,
+// Corpora) calls it first; the rule itself is catalog.Role.Can.
 func Authorize(by *catalog.Admin, area catalog.Area, write bool) error {
 	if by == nil {
 		return apierror.New(http.StatusUnauthorized, apierror.AuthenticationError, apierror.CodeInvalidAdminToken, "",

@@ -1,10 +1,10 @@
 package app
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
-	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 )
@@ -27,11 +27,19 @@ func (a *App) AdminService() *admin.Service {
 	return svc
 }
 
+// CorpusService builds the operator's corpus service on a.Corpora: the admin API and the console
+// call it, and it checks roles itself.
+func (a *App) CorpusService() *admin.Corpora {
+	return &admin.Corpora{Reembed: a.Corpora, Catalog: a.Catalog, Kick: func(ctx context.Context, reason string) {
+		if a.Kick != nil {
+			a.Kick(ctx, reason)
+		}
+	}}
+}
+
 // AdminHandler serves /admin/*, authenticating admins against the catalogue snapshot, with failed
-// tokens throttled by a.Throttle. Corpus and re-embed routes are served by the same handler and
-// authenticated by the same check, so they share its throttle, fallback and the OpenAPI check.
+// tokens throttled by a.Throttle. Corpus and re-embed routes are served by the same handler, so they
+// share its authentication, decoder, errors, fallback and the OpenAPI check.
 func (a *App) AdminHandler() http.Handler {
-	h := admin.NewHandler(a.AdminService(), a.Catalog, a.Log).Throttle(a.Throttle)
-	a.corpusHandlers().RegisterAdmin(h, corpusapi.AdminAuthFrom(a.Log, h.Authenticate))
-	return h
+	return admin.NewHandler(a.AdminService(), a.Catalog, a.Log).Throttle(a.Throttle).ServeCorpora(a.CorpusService())
 }

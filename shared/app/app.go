@@ -134,7 +134,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 
 // corpusHandlers serves the corpus routes over a.Corpora.
 func (a *App) corpusHandlers() *corpusapi.Handlers {
-	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log, Kick: a.Kick, Usage: a.Usage, Catalog: a.Catalog}
+	return &corpusapi.Handlers{Service: a.Corpora, Log: a.Log, Kick: a.Kick, Usage: a.Usage}
 }
 
 // mountDeveloper mounts the developer API: /v1/* and the corpus routes under it.

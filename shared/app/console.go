@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/switchyard-ai/switchyard/shared/console"
@@ -12,13 +11,9 @@ import (
 // service, so the pages and the API apply the same rules.
 func (a *App) ConsoleServices() console.Services {
 	return console.Services{
-		Admin:  a.AdminService(),
-		Series: &postgres.UsageStore{Pool: a.Pool},
-		Corpora: console.ReembedCorpora{Service: a.Corpora, Kick: func(ctx context.Context, reason string) {
-			if a.Kick != nil {
-				a.Kick(ctx, reason)
-			}
-		}},
+		Admin:   a.AdminService(),
+		Series:  &postgres.UsageStore{Pool: a.Pool},
+		Corpora: a.CorpusService(),
 	}
 }
 

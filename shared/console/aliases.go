@@ -37,7 +37,7 @@ func (c *Console) followers(r *http.Request) map[string][]string {
 	if c.svc.Corpora == nil {
 		return out
 	}
-	list, err := c.svc.Corpora.Corpora(r.Context())
+	list, err := c.svc.Corpora.ListCorpora(r.Context(), stateOf(r).admin)
 	if err != nil {
 		c.log.Warn("console: list corpora", "err", err)
 		return out

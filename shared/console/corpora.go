@@ -7,16 +7,11 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
-	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
-
-// entry is the audit entry of a corpus change by the signed-in admin, as the admin API records it.
-func entry(r *http.Request, action, target string) *audit.Entry {
-	return audit.New(r.Context(), stateOf(r).admin, action, target)
-}
 
 // corporaReady answers the page when this build has no corpora, and checks the read role.
 func (c *Console) corporaReady(w http.ResponseWriter, r *http.Request) bool {
@@ -57,7 +52,7 @@ func (c *Console) corporaPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &page{Title: "Corpora & re-embeds", Nav: "corpora"}
-	list, err := c.svc.Corpora.Corpora(r.Context())
+	list, err := c.svc.Corpora.ListCorpora(r.Context(), stateOf(r).admin)
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
@@ -87,7 +82,7 @@ func (c *Console) corpusPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) renderCorpus(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	name := r.PathValue("name")
 	p.Title, p.Nav = "Corpus "+name, "corpora"
-	co, err := c.svc.Corpora.Corpus(r.Context(), name)
+	co, err := c.svc.Corpora.GetCorpus(r.Context(), stateOf(r).admin, name)
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
@@ -108,7 +103,7 @@ func (c *Console) reembedStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	run, err := c.svc.Corpora.StartRun(r.Context(), name, r.PostForm.Get("model"), entry(r, audit.ReembedStart, name))
+	run, err := c.svc.Corpora.StartReembed(r.Context(), stateOf(r).admin, name, admin.ReembedInput{Model: r.PostForm.Get("model")})
 	if err != nil {
 		p := &page{Form: r.PostForm}
 		status := c.serviceError(r, p, err)
@@ -126,7 +121,7 @@ func (c *Console) corpusRollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	co, err := c.svc.Corpora.Rollback(r.Context(), name, entry(r, audit.CorpusRollback, name))
+	co, err := c.svc.Corpora.RollbackCorpus(r.Context(), stateOf(r).admin, name)
 	if err != nil {
 		p := &page{}
 		c.renderCorpus(w, r, c.bannerError(r, p, err), p)
@@ -156,11 +151,7 @@ type runJSON struct {
 }
 
 func (c *Console) runOf(r *http.Request) (*runJSON, *corpus.Run, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, nil, apierror.NotFound("id", "there is no re-embed run %q", r.PathValue("id"))
-	}
-	run, err := c.svc.Corpora.Run(r.Context(), id)
+	run, err := c.svc.Corpora.GetReembed(r.Context(), stateOf(r).admin, r.PathValue("id"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +179,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &runView{P: pj, Run: run}
-	if list, err := c.svc.Corpora.Corpora(r.Context()); err == nil {
+	if list, err := c.svc.Corpora.ListCorpora(r.Context(), stateOf(r).admin); err == nil {
 		for _, co := range list {
 			if co.Alias == run.Alias {
 				v.Corpora = append(v.Corpora, co.Name)
@@ -224,8 +215,7 @@ func (c *Console) runCancel(w http.ResponseWriter, r *http.Request) {
 	if !c.corporaReady(w, r) || c.forbid(w, r, catalog.AreaCatalog, true) {
 		return
 	}
-	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if _, err := c.svc.Corpora.CancelRun(r.Context(), id, entry(r, audit.ReembedCancel, strconv.FormatInt(id, 10))); err != nil {
+	if _, err := c.svc.Corpora.CancelReembed(r.Context(), stateOf(r).admin, r.PathValue("id")); err != nil {
 		p := &page{}
 		c.render(w, r, c.bannerError(r, p, err), "error", p)
 		return

@@ -1,6 +1,6 @@
-// Package corpusapi is the HTTP face of corpora: the developer routes (documents and search, under
-// /v1/corpora) and the admin routes (corpora, re-embed runs, rollback, under /admin). Authentication is
-// injected, so the gateway and admin functions bring their own key and token checks.
+// Package corpusapi is the developer's HTTP face of corpora: documents and search, under /v1/corpora.
+// Authentication is injected, so the gateway brings its own key check. The operator's corpus routes
+// (corpora, re-embed runs, rollback) are the admin API's (package admin, Corpora).
 package corpusapi
 
 import (
@@ -13,13 +13,11 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
-	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
@@ -33,21 +31,14 @@ import (
 // to answer (401 invalid_api_key).
 type KeyAuth func(*http.Request) (*catalog.Key, *catalog.Snapshot, *apierror.Error)
 
-// AdminAuth authenticates an admin request for a read (write false) or a write of the catalogue area
-// (corpora and re-embeds belong to it): the admin, recorded in the audit log for changes, or the error
-// to answer (401 invalid_admin_token, 403 forbidden).
-type AdminAuth func(r *http.Request, write bool) (*catalog.Admin, *apierror.Error)
-
-// Handlers serves the corpus routes.
+// Handlers serves the developer's corpus routes.
 type Handlers struct {
 	Service *reembed.Service
 	Log     *slog.Logger
 	Now     func() time.Time
-	// Catalog, when set, shows the teams of a corpus that follows its alias's audience.
-	Catalog Snapshots
 	// Usage, when set, gets one request-log row per developer request, as the gateway writes them.
 	Usage RequestLog
-	// Kick, when set, is told that jobs were queued (documents written, a run started), so that a
+	// Kick, when set, is told that jobs were queued (documents written), so that a
 	// worker that is not always running (Lambda) starts at once instead of at its next schedule.
 	Kick func(ctx context.Context, reason string)
 }
@@ -104,24 +95,7 @@ func (h *Handlers) RegisterDeveloper(mux *http.ServeMux, auth KeyAuth) {
 	mux.HandleFunc("POST /v1/corpora/{corpus}/search", h.withKey(auth, h.search))
 }
 
-// Mux is where routes are mounted: an *http.ServeMux, or the admin API's handler.
-type Mux interface {
-	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
-}
-
-// RegisterAdmin mounts the corpus and re-embed routes of the admin API on mux.
-func (h *Handlers) RegisterAdmin(mux Mux, auth AdminAuth) {
-	mux.HandleFunc("POST /admin/corpora", h.withAdmin(auth, true, h.createCorpus))
-	mux.HandleFunc("GET /admin/corpora", h.withAdmin(auth, false, h.listCorpora))
-	mux.HandleFunc("GET /admin/corpora/{name}", h.withAdmin(auth, false, h.getCorpus))
-	mux.HandleFunc("POST /admin/corpora/{name}/reembed", h.withAdmin(auth, true, h.startRun))
-	mux.HandleFunc("POST /admin/corpora/{name}/rollback", h.withAdmin(auth, true, h.rollback))
-	mux.HandleFunc("GET /admin/reembeds/{id}", h.withAdmin(auth, false, h.getRun))
-	mux.HandleFunc("POST /admin/reembeds/{id}/cancel", h.withAdmin(auth, true, h.cancelRun))
-}
-
 type keyHandler func(w http.ResponseWriter, r *http.Request, may reembed.Access) error
-type adminHandler func(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error
 
 // withKey authenticates the developer key and writes one request-log row per request, whatever
 // its outcome, as the gateway does for its routes.
@@ -185,17 +159,6 @@ func corpusName(name string) error {
 		return apierror.Invalid("corpus", "the corpus name is %d bytes long; corpus names have at most %d characters", len(name), catalog.MaxNameLength)
 	}
 	return nil
-}
-
-func (h *Handlers) withAdmin(auth AdminAuth, write bool, next adminHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		by, aerr := auth(r, write)
-		if aerr != nil {
-			apierror.Write(w, aerr)
-			return
-		}
-		h.finish(w, r, next(w, r, by))
-	}
 }
 
 // finish answers err in SPEC's shape; an error that is not an *apierror.Error is logged and hidden.
@@ -393,219 +356,4 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 		"index":  strconv.FormatInt(res.Index.ID, 10),
 		"model":  res.Index.Model,
 	})
-}
-
-// --- admin routes ---
-
-type indexJSON struct {
-	ID           string     `json:"id"`
-	Model        string     `json:"model"`
-	Dimension    int        `json:"dimension"`
-	State        string     `json:"state"`
-	Table        string     `json:"table"`
-	Run          *int64     `json:"run"`
-	CreatedAt    time.Time  `json:"created_at"`
-	ActivatedAt  *time.Time `json:"activated_at"`
-	StandbyUntil *time.Time `json:"standby_until"`
-	RetiredAt    *time.Time `json:"retired_at,omitempty"`
-	Error        string     `json:"error,omitempty"`
-}
-
-func indexOut(ix *corpus.Index) *indexJSON {
-	if ix == nil {
-		return nil
-	}
-	out := &indexJSON{ID: strconv.FormatInt(ix.ID, 10), Model: ix.Model, Dimension: ix.Dimension, State: string(ix.State),
-		Table: ix.Table, CreatedAt: ix.CreatedAt, ActivatedAt: ix.ActivatedAt, StandbyUntil: ix.StandbyUntil,
-		RetiredAt: ix.RetiredAt, Error: ix.Error}
-	if ix.RunID != 0 {
-		out.Run = &ix.RunID
-	}
-	return out
-}
-
-type corpusJSON struct {
-	Name           string       `json:"name"`
-	EmbeddingModel string       `json:"embedding_model"`
-	Teams          []string     `json:"teams"`
-	TeamsFrom      string       `json:"teams_from"` // "corpus" (given at creation) or "alias" (its audience)
-	CreatedAt      time.Time    `json:"created_at"`
-	Documents      int64        `json:"documents"`
-	Active         *indexJSON   `json:"active_index"`
-	Standby        *indexJSON   `json:"standby_index"`
-	Indexes        []*indexJSON `json:"indexes"`
-}
-
-// corpusOut shows a corpus; for one that follows its alias's audience, teams are the teams granted
-// the alias now (from the catalogue), so the operator sees who may use it.
-func (h *Handlers) corpusOut(ctx context.Context, c *corpus.Corpus) corpusJSON {
-	out := corpusJSON{Name: c.Name, EmbeddingModel: c.Alias, Teams: c.Teams, TeamsFrom: "alias", CreatedAt: c.CreatedAt,
-		Documents: c.Documents, Indexes: []*indexJSON{}}
-	if c.TeamsExplicit {
-		out.TeamsFrom = "corpus"
-	} else if h.Catalog != nil {
-		if snap, err := h.Catalog.Get(ctx); err == nil {
-			for team := range snap.Grants[c.Alias] {
-				out.Teams = append(out.Teams, team)
-			}
-			slices.Sort(out.Teams)
-		}
-	}
-	if out.Teams == nil {
-		out.Teams = []string{}
-	}
-	for _, ix := range c.Indexes {
-		j := indexOut(ix)
-		out.Indexes = append(out.Indexes, j)
-		switch ix.State {
-		case corpus.IndexActive:
-			out.Active = j
-		case corpus.IndexStandby:
-			out.Standby = j
-		}
-	}
-	return out
-}
-
-func (h *Handlers) createCorpus(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
-	var body struct {
-		Name           string    `json:"name"`
-		EmbeddingModel string    `json:"embedding_model"`
-		Teams          *[]string `json:"teams"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if err := catalog.ValidateIdentifier(body.Name); err != nil {
-		return apierror.Invalid("name", "%v", err)
-	}
-	if body.EmbeddingModel == "" {
-		return apierror.Invalid("embedding_model", "name the embedding alias the corpus follows in embedding_model")
-	}
-	var teams []string
-	if body.Teams != nil {
-		teams = *body.Teams
-		if len(teams) == 0 {
-			return apierror.Invalid("teams", "teams is empty: no key could use the corpus; leave teams out to use the alias's audience")
-		}
-	}
-	c, err := h.Service.CreateCorpus(r.Context(), body.Name, body.EmbeddingModel, teams, audit.New(r.Context(), by, audit.CorpusCreate, body.Name))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, h.corpusOut(r.Context(), c))
-}
-
-func (h *Handlers) listCorpora(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
-	list, err := h.Service.Store().Corpora(r.Context())
-	if err != nil {
-		return err
-	}
-	data := make([]corpusJSON, len(list))
-	for i, c := range list {
-		data[i] = h.corpusOut(r.Context(), c)
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
-}
-
-func (h *Handlers) getCorpus(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
-	c, err := h.Service.Store().Corpus(r.Context(), r.PathValue("name"))
-	if errors.Is(err, postgres.ErrCorpusNotFound) {
-		return apierror.NotFound("name", "there is no corpus %q", catalog.Quote(r.PathValue("name"), catalog.QuoteLimit))
-	}
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, h.corpusOut(r.Context(), c))
-}
-
-type runJSON struct {
-	ID           int64                `json:"id"`
-	Alias        string               `json:"embedding_model"`
-	Model        string               `json:"model"`
-	ExpectedFrom string               `json:"expected_from"`
-	State        string               `json:"state"`
-	Total        int64                `json:"total"`
-	Embedded     int64                `json:"embedded"`
-	RatePerS     *float64             `json:"rate_per_s"`
-	EtaS         *float64             `json:"eta_s"`
-	Verification *corpus.Verification `json:"verification"`
-	Error        *string              `json:"error"`
-	Actor        string               `json:"started_by"`
-	CreatedAt    time.Time            `json:"created_at"`
-	StartedAt    *time.Time           `json:"started_at"`
-	FinishedAt   *time.Time           `json:"finished_at"`
-	Indexes      []*indexJSON         `json:"indexes"`
-}
-
-func (h *Handlers) runOut(run *corpus.Run) runJSON {
-	rate, eta := run.Progress(h.now())
-	out := runJSON{ID: run.ID, Alias: run.Alias, Model: run.Target, ExpectedFrom: run.ExpectedFrom, State: string(run.State),
-		Total: run.Total, Embedded: min(run.Embedded, run.Total), RatePerS: rate, EtaS: eta, Verification: run.Verification,
-		Actor: run.Actor, CreatedAt: run.CreatedAt, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt, Indexes: []*indexJSON{}}
-	if run.Error != "" {
-		out.Error = &run.Error
-	}
-	for _, ix := range run.Indexes {
-		out.Indexes = append(out.Indexes, indexOut(ix))
-	}
-	return out
-}
-
-func (h *Handlers) startRun(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
-	var body struct {
-		Model string `json:"model"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if body.Model == "" {
-		return apierror.Invalid("model", "name the pinned embedding model to re-embed with in model")
-	}
-	run, err := h.Service.StartRun(r.Context(), r.PathValue("name"), body.Model, audit.New(r.Context(), by, audit.ReembedStart, r.PathValue("name")))
-	if err != nil {
-		return err
-	}
-	h.kick(r.Context(), "reembed run "+strconv.FormatInt(run.ID, 10))
-	return writeJSON(w, http.StatusAccepted, map[string]any{"run": h.runOut(run)})
-}
-
-func runID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apierror.NotFound("id", "there is no re-embed run %q", r.PathValue("id"))
-	}
-	return id, nil
-}
-
-func (h *Handlers) getRun(w http.ResponseWriter, r *http.Request, _ *catalog.Admin) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
-	}
-	run, err := h.Service.Run(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, h.runOut(run))
-}
-
-func (h *Handlers) cancelRun(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
-	}
-	run, err := h.Service.CancelRun(r.Context(), id, audit.New(r.Context(), by, audit.ReembedCancel, strconv.FormatInt(id, 10)))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, h.runOut(run))
-}
-
-func (h *Handlers) rollback(w http.ResponseWriter, r *http.Request, by *catalog.Admin) error {
-	c, err := h.Service.Rollback(r.Context(), r.PathValue("name"), audit.New(r.Context(), by, audit.CorpusRollback, r.PathValue("name")))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, h.corpusOut(r.Context(), c))
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
@@ -24,6 +25,17 @@ const (
 	adminToken  = "sya-test-provider-admin-token-0000"
 	viewerToken = "sya-test-viewer-token-000000000000"
 )
+
+// adminSnapshots finds admins in the test catalogue, as catalog.Source does for the admin API.
+type adminSnapshots struct{ reembedtest.Catalog }
+
+func (a adminSnapshots) Admin(ctx context.Context, hash [32]byte) (*catalog.Admin, *catalog.Snapshot, error) {
+	snap, err := a.Get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap.Admins[hash], snap, nil
+}
 
 type client struct {
 	t   *testing.T
@@ -88,7 +100,8 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 	h := &corpusapi.Handlers{Service: svc}
 	mux := http.NewServeMux()
 	h.RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))
-	h.RegisterAdmin(mux, corpusapi.SnapshotAdminAuth(cat))
+	// The operator's corpus routes are the admin API's, behind its one gate.
+	mux.Handle("/admin/", admin.NewHandler(&admin.Service{}, adminSnapshots{cat}, nil).ServeCorpora(&admin.Corpora{Reembed: svc, Catalog: cat}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	c := client{t, srv.URL}
