@@ -16,23 +16,27 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
-	"github.com/switchyard-ai/switchyard/shared/lambda"
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/workerlambda"
 )
 
 func main() {
-	log := app.NewLogger()
+	c, err := config.FromEnvironment()
+	log := app.NewLogger(c.LogLevel)
+	if err != nil {
+		log.Error("worker: configuration", "err", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	inLambda := lambda.IsLambda()
-	a, err := app.FromEnv(ctx, log, inLambda, func(c *app.Config) { c.Worker = true })
+	a, err := app.FromConfig(ctx, c, log, func(c *app.Config) { c.Worker = true })
 	if err != nil {
 		log.Error("worker: configuration", "err", err)
 		os.Exit(1)
 	}
 	defer a.Shutdown()
 
-	if inLambda {
+	if c.InLambda {
 		awslambda.StartWithOptions(func(ctx context.Context, ev json.RawMessage) error {
 			var kick workerlambda.Kick
 			_ = json.Unmarshal(ev, &kick)
