@@ -14,37 +14,36 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
-	"github.com/switchyard-ai/switchyard/shared/lambda"
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 func main() {
-	log := app.NewLogger()
-	if lambda.IsLambda() {
+	c, err := config.FromEnvironment()
+	log := app.NewLogger(c.LogLevel)
+	if err != nil {
+		log.Error("migrate: configuration", "err", err)
+		os.Exit(1)
+	}
+	if c.InLambda {
 		awslambda.Start(cfn.LambdaWrap(func(ctx context.Context, ev cfn.Event) (string, map[string]any, error) {
 			const id = "switchyard-migrations"
 			if ev.RequestType == cfn.RequestDelete {
 				return id, nil, nil // the database outlives the stack's custom resource
 			}
-			return id, nil, migrate(ctx, log, true)
+			return id, nil, migrate(ctx, c, log)
 		}))
 		return
 	}
-	if err := migrate(context.Background(), log, false); err != nil {
+	if err := migrate(context.Background(), c, log); err != nil {
 		log.Error("migrate failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func migrate(ctx context.Context, log *slog.Logger, inLambda bool) error {
-	var clients awsconf.Clients
-	if inLambda || os.Getenv(awsconf.EnvAdminTokenSecretARN) != "" || os.Getenv(awsconf.EnvDatabaseSecretARN) != "" || os.Getenv(awsconf.EnvDatabaseIAM) != "" {
-		var err error
-		if clients, err = awsconf.NewClients(ctx); err != nil {
-			return err
-		}
-	}
-	pool, err := app.OpenDatabase(ctx, clients, false)
+func migrate(ctx context.Context, c config.Config, log *slog.Logger) error {
+	clients := awsconf.NewClients(c.AWS)
+	pool, err := app.OpenDatabase(ctx, c.Database, clients, false)
 	if err != nil {
 		return err
 	}
@@ -52,7 +51,7 @@ func migrate(ctx context.Context, log *slog.Logger, inLambda bool) error {
 	if err := postgres.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
-	token, err := awsconf.AdminToken(ctx, os.Getenv, clients)
+	token, err := awsconf.AdminToken(ctx, c.AdminTokenSecretARN, c.AdminToken, clients)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin token: %w", err)
 	}

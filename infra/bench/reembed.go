@@ -32,6 +32,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
@@ -402,7 +403,11 @@ func runReembed(ctx context.Context, pool *pgxpool.Pool, url string, maxRun time
 	}
 	r.fill, r.total, r.pickUp = fillEnd.Sub(created), finished.Sub(created), fillStart.Sub(created)
 	r.build, r.verify = buildEnd.Sub(buildStart), verifyEnd.Sub(verifyStart)
-	cfg := reembed.ConfigFromEnv().WithDefaults()
+	rc, err := reembedSettings()
+	if err != nil {
+		return r, err
+	}
+	cfg := rc.WithDefaults()
 	r.buildMem, r.buildWorkers = fmt.Sprintf("%dMB", cfg.HNSWMemoryMB), strconv.Itoa(cfg.HNSWWorkers)
 	return r, nil
 }
@@ -470,7 +475,11 @@ func reembedWorker(url, cpuProfile string) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.New(app.Config{Local: true, AllowLoopback: true, Worker: true, Reembed: reembed.ConfigFromEnv()}, log, pool, sealer)
+	rc, err := reembedSettings()
+	if err != nil {
+		return err
+	}
+	a, err := app.New(app.Config{Local: true, AllowLoopback: true, Worker: true, Reembed: rc}, log, pool, sealer)
 	if err != nil {
 		return err
 	}
@@ -518,4 +527,14 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// reembedSettings are the re-embed tunables of the environment (SWITCHYARD_REEMBED_*), as the worker
+// reads them.
+func reembedSettings() (reembed.Config, error) {
+	c, err := config.FromEnvironment()
+	if err != nil {
+		return reembed.Config{}, err
+	}
+	return app.Settings(c).Reembed, nil
 }

@@ -5,10 +5,10 @@
 // variables, and docs/deploy.md's table of every environment variable the code reads.
 //
 // The functions and the environment variables each reads are listed in Functions; docs/deploy.md
-// documents them and the mains read exactly those (names in shared/awsconf).
+// documents them and package config reads them (the names are its constants).
 package deploy
 
-import "github.com/switchyard-ai/switchyard/shared/awsconf"
+import "github.com/switchyard-ai/switchyard/shared/config"
 
 // Function is one Lambda function of the template.
 type Function struct {
@@ -23,16 +23,16 @@ type Function struct {
 
 // database is what every function that opens the database reads.
 var database = []string{
-	awsconf.EnvDatabaseURL, awsconf.EnvDatabaseSecretARN, awsconf.EnvDatabaseIAM, awsconf.EnvDatabaseHost,
-	awsconf.EnvDatabasePort, awsconf.EnvDatabaseUser, awsconf.EnvDatabaseName, awsconf.EnvDatabaseSSLMode,
-	awsconf.EnvDatabaseSSLRootCert, awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
+	config.EnvDatabaseURL, config.EnvDatabaseSecretARN, config.EnvDatabaseIAM, config.EnvDatabaseHost,
+	config.EnvDatabasePort, config.EnvDatabaseUser, config.EnvDatabaseName, config.EnvDatabaseSSLMode,
+	config.EnvDatabaseSSLRootCert, config.EnvDatabaseRDSProxy, config.EnvLogLevel,
 }
 
 // databaseRequired are the database variables the template always sets (DATABASE_SECRET_ARN only when
 // given, DATABASE_URL never).
 var databaseRequired = []string{
-	awsconf.EnvDatabaseIAM, awsconf.EnvDatabaseHost, awsconf.EnvDatabasePort, awsconf.EnvDatabaseUser,
-	awsconf.EnvDatabaseName, awsconf.EnvDatabaseSSLMode, awsconf.EnvDatabaseRDSProxy, awsconf.EnvLogLevel,
+	config.EnvDatabaseIAM, config.EnvDatabaseHost, config.EnvDatabasePort, config.EnvDatabaseUser,
+	config.EnvDatabaseName, config.EnvDatabaseSSLMode, config.EnvDatabaseRDSProxy, config.EnvLogLevel,
 }
 
 // Functions are the template's functions and what each reads.
@@ -40,25 +40,25 @@ var Functions = []Function{
 	{
 		LogicalID: "GatewayFunction",
 		CodeUri:   "functions/gateway",
-		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, database...),
-		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, databaseRequired...),
+		Reads:     append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback, config.EnvWorkerFunction}, database...),
+		Requires:  append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback, config.EnvWorkerFunction}, databaseRequired...),
 	},
 	{
 		LogicalID: "AdminFunction",
 		CodeUri:   "functions/admin",
-		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, database...),
-		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback, awsconf.EnvWorkerFunction}, databaseRequired...),
+		Reads:     append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback, config.EnvWorkerFunction}, database...),
+		Requires:  append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback, config.EnvWorkerFunction}, databaseRequired...),
 	},
 	{
 		LogicalID: "WorkerFunction",
 		CodeUri:   "worker",
-		Reads:     append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, database...),
-		Requires:  append([]string{awsconf.EnvKMSKeyID, awsconf.EnvAllowLoopback}, databaseRequired...),
+		Reads:     append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback}, database...),
+		Requires:  append([]string{config.EnvKMSKeyID, config.EnvAllowLoopback}, databaseRequired...),
 	},
 	{
 		LogicalID: "MigrateFunction",
 		CodeUri:   "functions/migrate",
-		Reads:     append([]string{awsconf.EnvAdminTokenSecretARN, awsconf.EnvAdminToken}, database...),
-		Requires:  append([]string{awsconf.EnvAdminTokenSecretARN}, databaseRequired...),
+		Reads:     append([]string{config.EnvAdminTokenSecretARN, config.EnvAdminToken}, database...),
+		Requires:  append([]string{config.EnvAdminTokenSecretARN}, databaseRequired...),
 	},
 }

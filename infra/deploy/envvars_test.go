@@ -2,10 +2,10 @@ package deploy
 
 import (
 	"bufio"
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,25 +14,86 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/switchyard-ai/switchyard/shared/config"
 )
 
 // TestDocsListEveryEnvironmentVariable checks docs/deploy.md's table of environment variables against
-// the code: every variable that the code of the Lambda functions, the worker or `make dev` reads is
-// listed, and nothing is listed that no code reads. A read is a call to os.Getenv or os.LookupEnv,
-// to a getenv func value, or to a helper that passes its parameter to one of those, with a constant
-// name (a literal, or a constant such as awsconf.EnvDatabaseURL).
+// the code: package config reads every variable (TestOnlyConfigReadsTheEnvironment), and the table
+// lists exactly the names config.Load asks for.
 func TestDocsListEveryEnvironmentVariable(t *testing.T) {
-	read := envReads(t)
+	read := map[string]bool{}
+	_, _ = config.Load(func(name string) string {
+		read[name] = true
+		return ""
+	})
+	if len(read) == 0 {
+		t.Fatal("config.Load read no variable at all")
+	}
 	listed := docsEnvTable(t)
 	for _, name := range sortedKeysOf(read) {
 		if !listed[name] {
-			t.Errorf("%s is read (%s) but docs/deploy.md's \"Environment variables\" table does not list it: add a row", name, strings.Join(read[name], ", "))
+			t.Errorf("config.Load reads %s but docs/deploy.md's \"Environment variables\" table does not list it: add a row", name)
 		}
 	}
 	for _, name := range sortedKeysOf(listed) {
-		if _, ok := read[name]; !ok {
-			t.Errorf("docs/deploy.md's \"Environment variables\" table lists %s, which no code of the functions, the worker or make dev reads: remove the row", name)
+		if !read[name] {
+			t.Errorf("docs/deploy.md's \"Environment variables\" table lists %s, which config.Load does not read: remove the row", name)
 		}
+	}
+}
+
+// TestConfigReadsEveryVariableWhateverTheOthersSay: config.Load asks for the same names with every
+// variable set as with none, so the names an empty environment shows (the table's check above) are
+// all it ever reads.
+func TestConfigReadsEveryVariableWhateverTheOthersSay(t *testing.T) {
+	empty := map[string]bool{}
+	_, _ = config.Load(func(name string) string { empty[name] = true; return "" })
+	for _, value := range []string{"true", "1", "x"} {
+		full := map[string]bool{}
+		_, _ = config.Load(func(name string) string { full[name] = true; return value })
+		if !maps.Equal(empty, full) {
+			t.Errorf("with every variable %q, config.Load reads %v; with none, %v", value, sortedKeysOf(full), sortedKeysOf(empty))
+		}
+	}
+}
+
+// TestOnlyConfigReadsTheEnvironment: no package the functions, the worker or make dev are built from
+// reads the environment but package config (os.Getenv, os.LookupEnv, os.Environ, syscall.Getenv), so
+// a new setting cannot bypass config.Load's checks or the table above.
+func TestOnlyConfigReadsTheEnvironment(t *testing.T) {
+	const configPkg = "github.com/switchyard-ai/switchyard/shared/config"
+	fset := token.NewFileSet()
+	scanned := 0
+	for _, f := range moduleFiles(t, fset) {
+		if f.pkg == configPkg {
+			continue
+		}
+		scanned++
+		ast.Inspect(f.ast, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			switch p := importPath(f, x.Name); {
+			case p == "os" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv" || sel.Sel.Name == "Environ"),
+				p == "syscall" && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "Environ"):
+				rel, _ := filepath.Rel(root, fset.Position(sel.Pos()).Filename)
+				if abs, err := filepath.Abs(root); err == nil {
+					rel, _ = filepath.Rel(abs, fset.Position(sel.Pos()).Filename)
+				}
+				t.Errorf("%s:%d reads the environment (%s.%s): read it in package config (config.Load) and take it from config.Config",
+					rel, fset.Position(sel.Pos()).Line, p, sel.Sel.Name)
+			}
+			return true
+		})
+	}
+	if scanned == 0 {
+		t.Fatal("scanned no file: the scan is broken")
 	}
 }
 
@@ -65,14 +126,13 @@ func docsEnvTable(t *testing.T) map[string]bool {
 }
 
 type goFile struct {
-	pkg  string // import path
-	path string
-	ast  *ast.File
+	pkg string // import path
+	ast *ast.File
 }
 
-// envReads returns each environment variable name the module's non-test code reads, in the packages
-// the functions, the worker and infra/dev are built from, with where.
-func envReads(t *testing.T) map[string][]string {
+// moduleFiles parses the module's non-test files in the packages the functions, the worker and
+// infra/dev are built from.
+func moduleFiles(t *testing.T, fset *token.FileSet) []goFile {
 	t.Helper()
 	cmd := exec.Command("go", "list", "-deps", "-f",
 		`{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{"\t"}}{{join .GoFiles ","}}{{end}}{{end}}`,
@@ -82,144 +142,21 @@ func envReads(t *testing.T) map[string][]string {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	fset := token.NewFileSet()
 	var files []goFile
-	consts := map[string]map[string]string{} // import path → constant → value
 	for line := range strings.Lines(string(out)) {
 		parts := strings.Split(strings.TrimSpace(line), "\t")
 		if len(parts) != 3 || parts[2] == "" {
 			continue
 		}
-		pkg, dir := parts[0], parts[1]
-		consts[pkg] = map[string]string{}
 		for _, name := range strings.Split(parts[2], ",") {
-			path := filepath.Join(dir, name)
-			f, err := parser.ParseFile(fset, path, nil, 0)
+			f, err := parser.ParseFile(fset, filepath.Join(parts[1], name), nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			files = append(files, goFile{pkg: pkg, path: path, ast: f})
-			for _, d := range f.Decls {
-				if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
-					for _, s := range g.Specs {
-						vs := s.(*ast.ValueSpec)
-						for i, n := range vs.Names {
-							if i < len(vs.Values) {
-								if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-									consts[pkg][n.Name], _ = strconv.Unquote(lit.Value)
-								}
-							}
-						}
-					}
-				}
-			}
+			files = append(files, goFile{pkg: parts[0], ast: f})
 		}
 	}
-
-	// readers: "pkg.Func" → which argument is the variable's name. os.Getenv, os.LookupEnv and getenv
-	// func values read their first; a function passing a parameter to a reader reads that parameter.
-	readers := map[string]int{"os.Getenv": 0, "os.LookupEnv": 0, "getenv": 0}
-	for changed := true; changed; {
-		changed = false
-		for _, f := range files {
-			for _, d := range f.ast.Decls {
-				fn, ok := d.(*ast.FuncDecl)
-				if !ok || fn.Body == nil || fn.Recv != nil {
-					continue
-				}
-				key := f.pkg + "." + fn.Name.Name
-				if _, known := readers[key]; known {
-					continue
-				}
-				params := paramNames(fn)
-				ast.Inspect(fn.Body, func(n ast.Node) bool {
-					call, ok := n.(*ast.CallExpr)
-					if !ok {
-						return true
-					}
-					if i, ok := readers[callee(f, call)]; ok && i < len(call.Args) {
-						if id, ok := call.Args[i].(*ast.Ident); ok && slices.Contains(params, id.Name) {
-							readers[key] = slices.Index(params, id.Name)
-							changed = true
-							return false
-						}
-					}
-					return true
-				})
-			}
-		}
-	}
-
-	reads := map[string][]string{}
-	for _, f := range files {
-		ast.Inspect(f.ast, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			i, ok := readers[callee(f, call)]
-			if !ok || i >= len(call.Args) {
-				return true
-			}
-			if name, ok := constString(f, consts, call.Args[i]); ok {
-				pos := fset.Position(call.Pos())
-				rel, _ := filepath.Rel(root, pos.Filename)
-				if abs, err := filepath.Abs(root); err == nil {
-					rel, _ = filepath.Rel(abs, pos.Filename)
-				}
-				reads[name] = append(reads[name], fmt.Sprintf("%s:%d", rel, pos.Line))
-			}
-			return true
-		})
-	}
-	if len(reads) == 0 {
-		t.Fatal("found no environment variable reads at all: the scan is broken")
-	}
-	return reads
-}
-
-// callee names what a call calls: "os.Getenv", "<import path>.Func", or a bare "getenv".
-func callee(f goFile, call *ast.CallExpr) string {
-	switch fn := call.Fun.(type) {
-	case *ast.Ident:
-		if fn.Name == "getenv" {
-			return "getenv"
-		}
-		return f.pkg + "." + fn.Name
-	case *ast.SelectorExpr:
-		if x, ok := fn.X.(*ast.Ident); ok {
-			if p := importPath(f, x.Name); p != "" {
-				if p == "os" {
-					return "os." + fn.Sel.Name
-				}
-				return p + "." + fn.Sel.Name
-			}
-		}
-		if fn.Sel.Name == "getenv" {
-			return "getenv"
-		}
-	}
-	return ""
-}
-
-// constString is e's value when it is a string literal or a string constant of the scanned packages.
-func constString(f goFile, consts map[string]map[string]string, e ast.Expr) (string, bool) {
-	switch e := e.(type) {
-	case *ast.BasicLit:
-		if e.Kind == token.STRING {
-			s, err := strconv.Unquote(e.Value)
-			return s, err == nil
-		}
-	case *ast.Ident:
-		v, ok := consts[f.pkg][e.Name]
-		return v, ok
-	case *ast.SelectorExpr:
-		if x, ok := e.X.(*ast.Ident); ok {
-			v, ok := consts[importPath(f, x.Name)][e.Sel.Name]
-			return v, ok
-		}
-	}
-	return "", false
+	return files
 }
 
 // importPath is the path the file imports under name, or "".
@@ -235,19 +172,6 @@ func importPath(f goFile, name string) string {
 		}
 	}
 	return ""
-}
-
-func paramNames(fn *ast.FuncDecl) []string {
-	var names []string
-	for _, field := range fn.Type.Params.List {
-		if len(field.Names) == 0 {
-			names = append(names, "_")
-		}
-		for _, n := range field.Names {
-			names = append(names, n.Name)
-		}
-	}
-	return names
 }
 
 func sortedKeysOf[V any](m map[string]V) []string {

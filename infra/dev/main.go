@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/lambda"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/seal"
@@ -39,7 +41,11 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := app.ConfigFromEnv()
+	c, err := config.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	cfg := app.Settings(c)
 	cfg.Local = true
 	cfg.AllowLoopback = true
 	if cfg.DatabaseURL == "" {
@@ -47,14 +53,8 @@ func run(log *slog.Logger) error {
 	}
 	// SWITCHYARD_PUBLIC_BASE_PATH=/prod serves everything under /prod, as API Gateway's stage URL
 	// does, to try the console behind a prefix.
-	prefix, err := basepath.Clean(cfg.PublicBasePath)
-	if err != nil {
-		return fmt.Errorf("SWITCHYARD_PUBLIC_BASE_PATH: %w", err)
-	}
-	addr := os.Getenv("SWITCHYARD_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
+	prefix, _ := basepath.Clean(cfg.PublicBasePath) // config.Load checked it
+	addr := cmp.Or(c.Addr, "127.0.0.1:8080")
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolConfig{})
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func run(log *slog.Logger) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", stateDir, err)
 	}
-	token, err := adminToken()
+	token, err := adminToken(c.AdminToken)
 	if err != nil {
 		return err
 	}
@@ -156,12 +156,13 @@ Press Ctrl-C to stop.
 // and the demo developer key. It is ignored by git.
 var stateDir = filepath.Join("infra", "dev", ".local")
 
-// adminToken is SWITCHYARD_ADMIN_TOKEN when set (app.EnsureBootstrapAdmin refuses a weak one, saying
-// why); otherwise one generated on the first start (192 random bits) and kept in infra/dev/.local, so
-// that every `make dev` prints a token that works. A kept token that is not strong is replaced.
-func adminToken() (string, error) {
-	if t := strings.TrimSpace(os.Getenv("SWITCHYARD_ADMIN_TOKEN")); t != "" {
-		return t, nil
+// adminToken is given, SWITCHYARD_ADMIN_TOKEN, when set (app.EnsureBootstrapAdmin refuses a weak one,
+// saying why); otherwise one generated on the first start (192 random bits) and kept in
+// infra/dev/.local, so that every `make dev` prints a token that works. A kept token that is not
+// strong is replaced.
+func adminToken(given string) (string, error) {
+	if given != "" {
+		return given, nil
 	}
 	dir := stateDir
 	path := filepath.Join(dir, "admin-token")

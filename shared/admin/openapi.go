@@ -12,9 +12,6 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
-// OpenAPI returns the admin API's OpenAPI document.
-func OpenAPI() []byte { return openAPI }
-
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(openAPI)))

@@ -133,13 +133,3 @@ func As(err error) (*Error, bool) {
 	}
 	return nil, false
 }
-
-// Decode reads an error body written by Write; ok is false when body is not in SPEC's shape.
-func Decode(status int, body []byte) (e *Error, ok bool) {
-	var env envelope
-	if json.Unmarshal(body, &env) != nil || env.Error == nil || env.Error.Code == "" {
-		return nil, false
-	}
-	env.Error.Status = status
-	return env.Error, true
-}

@@ -7,15 +7,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/switchyard-ai/switchyard/shared/awsconf"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -26,12 +23,13 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
-// Config is what the binaries read from their environment. docs/deploy.md lists every variable.
+// Config is how an App is built. The binaries take it from the environment through package config
+// (Settings); tests build it directly.
 type Config struct {
 	DatabaseURL string // DATABASE_URL
 	// Local marks a local run (make dev, tests): loopback upstreams are allowed and cookies are not Secure.
 	Local bool // SWITCHYARD_LOCAL
-	// AllowLoopback lets providers point at 127.0.0.0/8 and ::1 (SWITCHYARD_ALLOW_LOOPBACK; on when Local).
+	// AllowLoopback lets providers point at 127.0.0.0/8 and ::1 (SWITCHYARD_ALLOW_LOOPBACK).
 	AllowLoopback bool
 	// SnapshotInterval is how often the catalogue version is checked (SWITCHYARD_SNAPSHOT_INTERVAL_MS).
 	SnapshotInterval time.Duration
@@ -47,34 +45,29 @@ type Config struct {
 	PublicBasePath string
 }
 
-// ConfigFromEnv reads Config from the environment.
-func ConfigFromEnv() Config {
-	c := Config{
-		DatabaseURL: os.Getenv("DATABASE_URL"),
-		Local:       envBool("SWITCHYARD_LOCAL", false),
-		// Checked by FromEnv and the dev server, which can answer a bad value with an error.
-		PublicBasePath: strings.TrimSpace(os.Getenv("SWITCHYARD_PUBLIC_BASE_PATH")),
+// Settings is the Config the settings c ask for. A local run's switch (SWITCHYARD_LOCAL) is off in
+// Lambda whatever it says.
+func Settings(c config.Config) Config {
+	return Config{
+		DatabaseURL:      c.Database.URL,
+		Local:            c.Local && !c.InLambda,
+		AllowLoopback:    c.AllowLoopback,
+		SnapshotInterval: c.SnapshotInterval,
+		MaxRequestBytes:  c.MaxRequestBytes,
+		PublicBasePath:   c.PublicBasePath,
+		Reembed: reembed.Config{
+			BatchSize:            c.Reembed.Batch,
+			Shards:               c.Reembed.Shards,
+			Workers:              c.Reembed.Workers,
+			Retention:            c.Reembed.Retention,
+			RescueStuckJobsAfter: c.Reembed.RescueAfter,
+			BuildTimeout:         c.Reembed.BuildTimeout,
+			Threshold:            c.Reembed.Threshold,
+			// RDS Proxy multiplexes sessions, so River's LISTEN connection would pin one database
+			// connection per worker instance (or miss notifications): poll instead.
+			PollOnly: c.Database.RDSProxy,
+		},
 	}
-	c.AllowLoopback = envBool("SWITCHYARD_ALLOW_LOOPBACK", c.Local)
-	c.Reembed = reembed.ConfigFromEnv()
-	// RDS Proxy multiplexes sessions, so River's LISTEN connection would pin one database connection
-	// per worker instance (or miss notifications): poll instead.
-	c.Reembed.PollOnly = envBool(awsconf.EnvDatabaseRDSProxy, false)
-	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_SNAPSHOT_INTERVAL_MS")); err == nil && ms > 0 {
-		c.SnapshotInterval = time.Duration(ms) * time.Millisecond
-	}
-	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
-		c.MaxRequestBytes = n
-	}
-	return c
-}
-
-func envBool(name string, def bool) bool {
-	v, err := strconv.ParseBool(os.Getenv(name))
-	if err != nil {
-		return def
-	}
-	return v
 }
 
 // App holds the shared parts: the pool, the catalogue source, the upstream client, the request

@@ -23,8 +23,8 @@ func (a *App) mountConsole(mux *http.ServeMux) {
 	c, err := console.New(console.Config{Local: a.Config.Local, PublicBasePath: a.Config.PublicBasePath, Throttle: a.Throttle}, a.ConsoleServices(), a.Catalog,
 		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
 	if err != nil {
-		// The templates are embedded and parsed by the console's tests, and FromEnv and the dev
-		// server check the base path; a build that passed them cannot get here.
+		// The templates are embedded and parsed by the console's tests, and config.Load checks the
+		// base path; a build that passed them cannot get here.
 		panic(err)
 	}
 	mux.Handle("/console", c)

@@ -9,10 +9,10 @@
 // has no tables), and retried on throttling, 5xx answers and network errors as the SDK's standard
 // retryer does.
 //
-// Credentials and the region come from the environment, as Lambda provides them: AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION (or AWS_DEFAULT_REGION). Endpoints follow
-// the SDK's variables: AWS_ENDPOINT_URL_<SERVICE> (KMS, SECRETS_MANAGER, LAMBDA), then
-// AWS_ENDPOINT_URL, then the region's public endpoint (FIPS when AWS_USE_FIPS_ENDPOINT=true).
+// Credentials and the region come from the environment, as Lambda provides them (package config reads
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION). Endpoints follow the
+// SDK's variables: AWS_ENDPOINT_URL_<SERVICE> (KMS, SECRETS_MANAGER, LAMBDA), then AWS_ENDPOINT_URL,
+// then the region's public endpoint (FIPS when AWS_USE_FIPS_ENDPOINT=true).
 package awsapi
 
 import (
@@ -41,35 +41,26 @@ type Config struct {
 	Region string
 	// Credentials sign each request.
 	Credentials aws.CredentialsProvider
+	// Endpoints overrides endpoints: by service ("KMS", "SECRETS_MANAGER", "LAMBDA", the suffixes of
+	// AWS_ENDPOINT_URL_<SERVICE>), and "" for every service (AWS_ENDPOINT_URL).
+	Endpoints map[string]string
+	// UseFIPS calls the region's FIPS endpoints (AWS_USE_FIPS_ENDPOINT=true).
+	UseFIPS bool
 	// HTTPClient sends the requests; nil means a client with a 30-second timeout.
 	HTTPClient *http.Client
 	// Now is the signing clock; nil means time.Now.
 	Now func() time.Time
-
-	getenv func(string) string
 }
 
-// ConfigFromEnv reads the region and static credentials from getenv (os.Getenv). Missing credentials
-// are no error here: a call without them fails saying what to set, so a run that never calls AWS
-// needs none.
-func ConfigFromEnv(getenv func(string) string) Config {
-	c := Config{Region: firstSet(getenv, "AWS_REGION", "AWS_DEFAULT_REGION"), getenv: getenv}
-	id := firstSet(getenv, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
-	secret := firstSet(getenv, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
-	if id != "" && secret != "" {
-		creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: getenv("AWS_SESSION_TOKEN"), Source: "environment"}
-		c.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+// StaticCredentials are fixed credentials (the environment's, in Lambda the role's); nil when id or
+// secret is empty. Missing credentials are no error until a call: it fails saying what to set, so a
+// run that never calls AWS needs none.
+func StaticCredentials(id, secret, sessionToken string) aws.CredentialsProvider {
+	if id == "" || secret == "" {
+		return nil
 	}
-	return c
-}
-
-func firstSet(getenv func(string) string, names ...string) string {
-	for _, n := range names {
-		if v := strings.TrimSpace(getenv(n)); v != "" {
-			return v
-		}
-	}
-	return ""
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: sessionToken, Source: "environment"}
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 }
 
 // Error is an AWS service's error answer.
@@ -103,18 +94,14 @@ var (
 
 // endpoint returns the base URL of svc, without a trailing slash.
 func (c Config) endpoint(svc service) (string, error) {
-	getenv := c.getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	if u := firstSet(getenv, "AWS_ENDPOINT_URL_"+svc.envName, "AWS_ENDPOINT_URL"); u != "" {
+	if u := cmp.Or(c.Endpoints[svc.envName], c.Endpoints[""]); u != "" {
 		return strings.TrimRight(u, "/"), nil
 	}
 	if c.Region == "" {
 		return "", errors.New("no AWS region: set AWS_REGION")
 	}
 	host := svc.signingName
-	if strings.EqualFold(strings.TrimSpace(getenv("AWS_USE_FIPS_ENDPOINT")), "true") {
+	if c.UseFIPS {
 		host += "-fips"
 	}
 	return "https://" + host + "." + c.Region + "." + dnsSuffix(c.Region), nil

@@ -14,10 +14,6 @@ import (
 	"time"
 )
 
-type env map[string]string
-
-func (e env) get(k string) string { return e[k] }
-
 // server answers with answer and records what reached it.
 type server struct {
 	*httptest.Server
@@ -39,10 +35,8 @@ func newServer(t *testing.T, answer func(n int32, w http.ResponseWriter, r *http
 }
 
 func (s *server) config(service string) Config {
-	return ConfigFromEnv(env{
-		"AWS_REGION": "eu-west-2", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_SESSION_TOKEN": "session", "AWS_ENDPOINT_URL_" + service: s.URL,
-	}.get)
+	return Config{Region: "eu-west-2", Credentials: StaticCredentials("AKIDEXAMPLE", "secret", "session"),
+		Endpoints: map[string]string{service: s.URL}}
 }
 
 // A KMS call is a signed AWS JSON 1.1 request: the target header, the credentials' scope, the
@@ -126,7 +120,7 @@ func TestRetriesAndErrors(t *testing.T) {
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
-		c := ConfigFromEnv(env{"AWS_REGION": "eu-west-1"}.get)
+		c := Config{Region: "eu-west-1", Credentials: StaticCredentials("", "secret", "")}
 		_, err := (&KMS{Config: c}).Decrypt(context.Background(), "k", []byte{1}, nil)
 		if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 			t.Fatalf("err %v; want it to say which variables to set", err)
@@ -156,23 +150,23 @@ func TestLambdaInvokeEvent(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
-		env  env
+		c    Config
 		svc  service
 		want string
 	}{
-		{env{"AWS_REGION": "eu-west-1"}, kmsService, "https://kms.eu-west-1.amazonaws.com"},
-		{env{"AWS_DEFAULT_REGION": "cn-north-1"}, secretsService, "https://secretsmanager.cn-north-1.amazonaws.com.cn"},
-		{env{"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true"}, lambdaService, "https://lambda-fips.us-east-1.amazonaws.com"},
-		{env{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://localhost:4566/"}, kmsService, "http://localhost:4566"},
-		{env{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://b"}, secretsService, "http://b"},
+		{Config{Region: "eu-west-1"}, kmsService, "https://kms.eu-west-1.amazonaws.com"},
+		{Config{Region: "cn-north-1"}, secretsService, "https://secretsmanager.cn-north-1.amazonaws.com.cn"},
+		{Config{Region: "us-east-1", UseFIPS: true}, lambdaService, "https://lambda-fips.us-east-1.amazonaws.com"},
+		{Config{Region: "us-east-1", Endpoints: map[string]string{"": "http://localhost:4566/"}}, kmsService, "http://localhost:4566"},
+		{Config{Region: "us-east-1", Endpoints: map[string]string{"": "http://a", "SECRETS_MANAGER": "http://b"}}, secretsService, "http://b"},
 	}
 	for _, tt := range tests {
-		got, err := ConfigFromEnv(tt.env.get).endpoint(tt.svc)
+		got, err := tt.c.endpoint(tt.svc)
 		if err != nil || got != tt.want {
-			t.Errorf("%v %s: %q, %v; want %q", tt.env, tt.svc.signingName, got, err, tt.want)
+			t.Errorf("%+v %s: %q, %v; want %q", tt.c, tt.svc.signingName, got, err, tt.want)
 		}
 	}
-	if _, err := ConfigFromEnv(env{}.get).endpoint(kmsService); err == nil {
+	if _, err := (Config{}).endpoint(kmsService); err == nil {
 		t.Error("an endpoint without a region")
 	}
 }

@@ -6,19 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/switchyard-ai/switchyard/shared/config"
 )
 
-// AdminToken returns the bootstrap super admin's token: from the Secrets Manager secret
-// EnvAdminTokenSecretARN when set (its string, or the "token" field of a JSON object), otherwise
-// EnvAdminToken. An empty result with a nil error means none was configured (local runs generate
-// one).
-func AdminToken(ctx context.Context, getenv func(string) string, c Clients) (string, error) {
-	arn := strings.TrimSpace(getenv(EnvAdminTokenSecretARN))
+// AdminToken returns the bootstrap super admin's token: from the Secrets Manager secret secretARN
+// (SWITCHYARD_ADMIN_TOKEN_SECRET_ARN) when set (its string, or the "token" field of a JSON object),
+// otherwise token (SWITCHYARD_ADMIN_TOKEN). An empty result with a nil error means none was
+// configured (local runs generate one).
+func AdminToken(ctx context.Context, secretARN, token string, c Clients) (string, error) {
+	arn := secretARN
 	if arn == "" {
-		return strings.TrimSpace(getenv(EnvAdminToken)), nil
+		return token, nil
 	}
 	if c.Secrets == nil {
-		return "", fmt.Errorf("%s is set but no Secrets Manager client was given", EnvAdminTokenSecretARN)
+		return "", fmt.Errorf("%s is set but no Secrets Manager client was given", config.EnvAdminTokenSecretARN)
 	}
 	out, err := c.Secrets.GetSecretValue(ctx, arn)
 	if err != nil {

@@ -12,12 +12,33 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 )
 
 type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
+
+// load is e's configuration; e must be well formed.
+func load(t *testing.T, e env) config.Config {
+	t.Helper()
+	c, err := config.Load(e.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// resolve resolves the database e configures, as the binaries do: config.Load, then ResolveDatabase.
+// A malformed variable is config.Load's error.
+func resolve(e env, c Clients) (Database, error) {
+	cfg, err := config.Load(e.get)
+	if err != nil {
+		return Database{}, err
+	}
+	return ResolveDatabase(context.Background(), cfg.Database, c)
+}
 
 // fakeSecrets answers GetSecretValue from a map and counts calls.
 type fakeSecrets struct {
@@ -36,7 +57,7 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, id string) (string, erro
 
 const dbSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
 
-func TestDatabaseFromEnv(t *testing.T) {
+func TestResolveDatabase(t *testing.T) {
 	// Every shape of database secret a user can have. Each password is distinct, so a test can tell no
 	// error message ever quotes one.
 	secrets := &fakeSecrets{values: map[string]string{
@@ -67,97 +88,97 @@ func TestDatabaseFromEnv(t *testing.T) {
 	}{
 		{
 			name:    "DATABASE_URL as is",
-			env:     env{EnvDatabaseURL: "postgres://u:p@localhost:5432/sy?sslmode=disable"},
+			env:     env{config.EnvDatabaseURL: "postgres://u:p@localhost:5432/sy?sslmode=disable"},
 			wantURL: "postgres://u:p@localhost:5432/sy?sslmode=disable",
 		},
 		{
 			name:    "DATABASE_URL behind RDS Proxy gets exec mode",
-			env:     env{EnvDatabaseURL: "postgres://u:p@proxy:5432/sy", EnvDatabaseRDSProxy: "true"},
+			env:     env{config.EnvDatabaseURL: "postgres://u:p@proxy:5432/sy", config.EnvDatabaseRDSProxy: "true"},
 			wantURL: "postgres://u:p@proxy:5432/sy?default_query_exec_mode=exec",
 		},
 		{
 			name:    "DATABASE_URL keeps a mode it names",
-			env:     env{EnvDatabaseURL: "postgres://u:p@proxy/sy?default_query_exec_mode=simple_protocol", EnvDatabaseRDSProxy: "true"},
+			env:     env{config.EnvDatabaseURL: "postgres://u:p@proxy/sy?default_query_exec_mode=simple_protocol", config.EnvDatabaseRDSProxy: "true"},
 			wantURL: "postgres://u:p@proxy/sy?default_query_exec_mode=simple_protocol",
 		},
 		{
 			name:    "DATABASE_URL wins over a secret",
-			env:     env{EnvDatabaseURL: "postgres://a@b/c", EnvDatabaseSecretARN: dbSecretARN},
+			env:     env{config.EnvDatabaseURL: "postgres://a@b/c", config.EnvDatabaseSecretARN: dbSecretARN},
 			wantURL: "postgres://a@b/c",
 		},
 		{
 			name:         "secret: the server's certificate is verified by default",
-			env:          env{EnvDatabaseSecretARN: dbSecretARN},
+			env:          env{config.EnvDatabaseSecretARN: dbSecretARN},
 			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
 			wantPassword: "p@ss/word",
 		},
 		{
 			name:         "secret with the RDS CA bundle",
-			env:          env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabaseSSLRootCert: "/var/task/rds-global-bundle.pem"},
+			env:          env{config.EnvDatabaseSecretARN: dbSecretARN, config.EnvDatabaseSSLRootCert: "/var/task/rds-global-bundle.pem"},
 			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full&sslrootcert=%2Fvar%2Ftask%2Frds-global-bundle.pem",
 			wantPassword: "p@ss/word",
 		},
 		{
 			name: "secret through RDS Proxy",
-			env: env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabaseRDSProxy: "true",
-				EnvDatabaseHost: "sy.proxy-x.eu-west-1.rds.amazonaws.com", EnvDatabaseSSLMode: "verify-full"},
+			env: env{config.EnvDatabaseSecretARN: dbSecretARN, config.EnvDatabaseRDSProxy: "true",
+				config.EnvDatabaseHost: "sy.proxy-x.eu-west-1.rds.amazonaws.com", config.EnvDatabaseSSLMode: "verify-full"},
 			wantURL:      "postgres://switchyard@sy.proxy-x.eu-west-1.rds.amazonaws.com:5432/switchyard?default_query_exec_mode=exec&sslmode=verify-full",
 			wantPassword: "p@ss/word",
 		},
 		{
 			name:         "secret with a string port and no dbname",
-			env:          env{EnvDatabaseSecretARN: "string-port", EnvDatabaseSSLMode: "require"},
+			env:          env{config.EnvDatabaseSecretARN: "string-port", config.EnvDatabaseSSLMode: "require"},
 			wantURL:      "postgres://u@h:6543/postgres?sslmode=require",
 			wantPassword: "pw-string-port",
 		},
 		{
 			name:         "RDS-managed secret (username and password only), host and name from the parameters",
-			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "sy.abc.eu-west-1.rds.amazonaws.com", EnvDatabaseName: "switchyard"},
+			env:          env{config.EnvDatabaseSecretARN: "rds-managed", config.EnvDatabaseHost: "sy.abc.eu-west-1.rds.amazonaws.com", config.EnvDatabaseName: "switchyard"},
 			wantURL:      "postgres://postgres@sy.abc.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
 			wantPassword: "Xq7:managed/pw",
 		},
 		{
 			name:         "RDS-managed secret with a port parameter",
-			env:          env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseHost: "db.internal", EnvDatabasePort: "6432", EnvDatabaseName: "sy"},
+			env:          env{config.EnvDatabaseSecretARN: "rds-managed", config.EnvDatabaseHost: "db.internal", config.EnvDatabasePort: "6432", config.EnvDatabaseName: "sy"},
 			wantURL:      "postgres://postgres@db.internal:6432/sy?sslmode=verify-full",
 			wantPassword: "Xq7:managed/pw",
 		},
 		{
 			name:    "RDS-managed secret without a host anywhere names both places",
-			env:     env{EnvDatabaseSecretARN: "rds-managed", EnvDatabaseName: "switchyard"},
+			env:     env{config.EnvDatabaseSecretARN: "rds-managed", config.EnvDatabaseName: "switchyard"},
 			wantErr: "the secret rds-managed has no host (the secret RDS manages holds only username and password) and DATABASE_HOST is empty; set the DatabaseHost parameter",
 		},
 		{
 			name:         "full secret, an empty port and name in the environment keep the secret's",
-			env:          env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabasePort: "", EnvDatabaseName: " "},
+			env:          env{config.EnvDatabaseSecretARN: dbSecretARN, config.EnvDatabasePort: "", config.EnvDatabaseName: " "},
 			wantURL:      "postgres://switchyard@db.cluster-x.eu-west-1.rds.amazonaws.com:5432/switchyard?sslmode=verify-full",
 			wantPassword: "p@ss/word",
 		},
-		{name: "secret without password", env: env{EnvDatabaseSecretARN: "no-password"}, wantErr: "lacks password"},
-		{name: "secret without username", env: env{EnvDatabaseSecretARN: "no-username", EnvDatabaseHost: "h"}, wantErr: "lacks username"},
-		{name: "secret that is not JSON", env: env{EnvDatabaseSecretARN: "not-json"}, wantErr: "not a JSON object with username and password"},
-		{name: "secret that is a JSON array", env: env{EnvDatabaseSecretARN: "json-array"}, wantErr: "not a JSON object"},
-		{name: "empty secret", env: env{EnvDatabaseSecretARN: "empty"}, wantErr: "not a JSON object"},
-		{name: "secret with a bad port", env: env{EnvDatabaseSecretARN: "bad-port"}, wantErr: `port "54x32" is not a port number`},
-		{name: "secret with a port out of range", env: env{EnvDatabaseSecretARN: "port-out-of-range"}, wantErr: "not a port number"},
-		{name: "secret of another engine", env: env{EnvDatabaseSecretARN: "mysql"}, wantErr: `engine "mysql", not PostgreSQL`},
-		{name: "secret with a bad port parameter", env: env{EnvDatabaseSecretARN: dbSecretARN, EnvDatabasePort: "five"}, wantErr: `DATABASE_PORT="five" is not a port number`},
-		{name: "unknown secret", env: env{EnvDatabaseSecretARN: "missing"}, wantErr: "reading database secret missing"},
+		{name: "secret without password", env: env{config.EnvDatabaseSecretARN: "no-password"}, wantErr: "lacks password"},
+		{name: "secret without username", env: env{config.EnvDatabaseSecretARN: "no-username", config.EnvDatabaseHost: "h"}, wantErr: "lacks username"},
+		{name: "secret that is not JSON", env: env{config.EnvDatabaseSecretARN: "not-json"}, wantErr: "not a JSON object with username and password"},
+		{name: "secret that is a JSON array", env: env{config.EnvDatabaseSecretARN: "json-array"}, wantErr: "not a JSON object"},
+		{name: "empty secret", env: env{config.EnvDatabaseSecretARN: "empty"}, wantErr: "not a JSON object"},
+		{name: "secret with a bad port", env: env{config.EnvDatabaseSecretARN: "bad-port"}, wantErr: `port "54x32" is not a port number`},
+		{name: "secret with a port out of range", env: env{config.EnvDatabaseSecretARN: "port-out-of-range"}, wantErr: "not a port number"},
+		{name: "secret of another engine", env: env{config.EnvDatabaseSecretARN: "mysql"}, wantErr: `engine "mysql", not PostgreSQL`},
+		{name: "secret with a bad port parameter", env: env{config.EnvDatabaseSecretARN: dbSecretARN, config.EnvDatabasePort: "five"}, wantErr: `DATABASE_PORT="five": want a port number from 1 to 65535`},
+		{name: "unknown secret", env: env{config.EnvDatabaseSecretARN: "missing"}, wantErr: "reading database secret missing"},
 		{
 			name:    "IAM",
-			env:     env{EnvDatabaseIAM: "true", EnvDatabaseHost: "db.example", EnvDatabaseUser: "switchyard_app", EnvDatabaseName: "sy"},
+			env:     env{config.EnvDatabaseIAM: "true", config.EnvDatabaseHost: "db.example", config.EnvDatabaseUser: "switchyard_app", config.EnvDatabaseName: "sy"},
 			wantURL: "postgres://switchyard_app@db.example:5432/sy?sslmode=verify-full",
 			// the token is checked below
 		},
-		{name: "IAM without host", env: env{EnvDatabaseIAM: "true", EnvDatabaseUser: "u"}, wantErr: "needs DATABASE_HOST"},
-		{name: "IAM with a bad port", env: env{EnvDatabaseIAM: "1", EnvDatabaseHost: "h", EnvDatabaseUser: "u", EnvDatabasePort: "x"}, wantErr: "not a port"},
-		{name: "bad boolean", env: env{EnvDatabaseIAM: "yes please"}, wantErr: "want true or false"},
+		{name: "IAM without host", env: env{config.EnvDatabaseIAM: "true", config.EnvDatabaseUser: "u"}, wantErr: "needs DATABASE_HOST"},
+		{name: "IAM with a bad port", env: env{config.EnvDatabaseIAM: "1", config.EnvDatabaseHost: "h", config.EnvDatabaseUser: "u", config.EnvDatabasePort: "x"}, wantErr: "want a port number"},
+		{name: "bad boolean", env: env{config.EnvDatabaseIAM: "yes please"}, wantErr: "want true or false"},
 		{name: "nothing set", env: env{}, wantErr: "no database configured"},
-		{name: "not a postgres URL", env: env{EnvDatabaseURL: "mysql://x"}, wantErr: "not a postgres"},
+		{name: "not a postgres URL", env: env{config.EnvDatabaseURL: "mysql://x"}, wantErr: "want a postgres:// URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := DatabaseFromEnv(context.Background(), tt.env.get, clients)
+			db, err := resolve(tt.env, clients)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -210,7 +231,7 @@ func TestDatabaseFromEnv(t *testing.T) {
 
 func TestSecretPasswordIsCachedBetweenConnections(t *testing.T) {
 	secrets := &fakeSecrets{values: map[string]string{dbSecretARN: `{"username":"u","password":"p","host":"h"}`}}
-	db, err := DatabaseFromEnv(context.Background(), env{EnvDatabaseSecretARN: dbSecretARN}.get, Clients{Secrets: secrets})
+	db, err := resolve(env{config.EnvDatabaseSecretARN: dbSecretARN}, Clients{Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,16 +255,17 @@ func TestAdminToken(t *testing.T) {
 		name, want, wantErr string
 		env                 env
 	}{
-		{name: "JSON secret", env: env{EnvAdminTokenSecretARN: "json"}, want: "sy-admin-abc"},
-		{name: "plain secret", env: env{EnvAdminTokenSecretARN: "plain", EnvAdminToken: "ignored"}, want: "sy-admin-plain"},
-		{name: "env token", env: env{EnvAdminToken: "local-token"}, want: "local-token"},
+		{name: "JSON secret", env: env{config.EnvAdminTokenSecretARN: "json"}, want: "sy-admin-abc"},
+		{name: "plain secret", env: env{config.EnvAdminTokenSecretARN: "plain", config.EnvAdminToken: "ignored"}, want: "sy-admin-plain"},
+		{name: "env token", env: env{config.EnvAdminToken: "local-token"}, want: "local-token"},
 		{name: "none", env: env{}, want: ""},
-		{name: "empty secret", env: env{EnvAdminTokenSecretARN: "blank"}, wantErr: "empty"},
-		{name: "missing secret", env: env{EnvAdminTokenSecretARN: "nope"}, wantErr: "reading the admin token secret"},
+		{name: "empty secret", env: env{config.EnvAdminTokenSecretARN: "blank"}, wantErr: "empty"},
+		{name: "missing secret", env: env{config.EnvAdminTokenSecretARN: "nope"}, wantErr: "reading the admin token secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := AdminToken(context.Background(), tt.env.get, Clients{Secrets: secrets})
+			cfg := load(t, tt.env)
+			got, err := AdminToken(context.Background(), cfg.AdminTokenSecretARN, cfg.AdminToken, Clients{Secrets: secrets})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -267,14 +289,15 @@ func TestSealerFromEnv(t *testing.T) {
 		wantKind seal.Kind
 		wantErr  string
 	}{
-		{name: "KMS key", env: env{EnvKMSKeyID: "alias/switchyard"}, clients: Clients{KMS: nopKMS{}}, inLambda: true, wantKind: seal.KindKMS},
-		{name: "local key file", env: env{EnvSealKeyFile: keyFile}, wantKind: seal.KindLocal},
-		{name: "Lambda without KMS", env: env{EnvSealKeyFile: keyFile}, inLambda: true, wantErr: "SWITCHYARD_KMS_KEY_ID is required"},
-		{name: "KMS key without client", env: env{EnvKMSKeyID: "k"}, wantErr: "no KMS client"},
+		{name: "KMS key", env: env{config.EnvKMSKeyID: "alias/switchyard"}, clients: Clients{KMS: nopKMS{}}, inLambda: true, wantKind: seal.KindKMS},
+		{name: "local key file", env: env{config.EnvSealKeyFile: keyFile}, wantKind: seal.KindLocal},
+		{name: "Lambda without KMS", env: env{config.EnvSealKeyFile: keyFile}, inLambda: true, wantErr: "SWITCHYARD_KMS_KEY_ID is required"},
+		{name: "KMS key without client", env: env{config.EnvKMSKeyID: "k"}, wantErr: "no KMS client"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Sealer(tt.env.get, tt.clients, tt.inLambda)
+			cfg := load(t, tt.env)
+			s, err := Sealer(cfg.KMSKeyID, cfg.SealKeyFile, tt.clients, tt.inLambda)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -299,24 +322,3 @@ func TestSealerFromEnv(t *testing.T) {
 }
 
 type nopKMS struct{ seal.KMSClient }
-
-func TestAllowLoopback(t *testing.T) {
-	tests := []struct {
-		v        string
-		inLambda bool
-		want     bool
-		wantErr  bool
-	}{
-		{"", false, true, false},
-		{"", true, false, false},
-		{"true", true, true, false},
-		{"false", false, false, false},
-		{"maybe", false, false, true},
-	}
-	for _, tt := range tests {
-		got, err := AllowLoopback(env{EnvAllowLoopback: tt.v}.get, tt.inLambda)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("AllowLoopback(%q, lambda=%v) = %v, %v; want %v", tt.v, tt.inLambda, got, err, tt.want)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package awsconf
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
+
+	"github.com/switchyard-ai/switchyard/shared/config"
 )
 
 // Database is how to reach Postgres.
@@ -41,7 +44,7 @@ type Database struct {
 	Source string
 }
 
-// DatabaseFromEnv resolves the database from the environment, first match wins:
+// ResolveDatabase resolves the database from its settings (package config), first match wins:
 //
 //   - DATABASE_URL: used as is;
 //   - DATABASE_SECRET_ARN: the Secrets Manager secret's username and password (read once now), with
@@ -54,33 +57,26 @@ type Database struct {
 // Secret and IAM URLs get sslmode=verify-full (DATABASE_SSLMODE overrides) and, when
 // DATABASE_SSLROOTCERT names a file (the RDS CA bundle), sslrootcert. With DATABASE_RDS_PROXY=true
 // the URL gets default_query_exec_mode=exec unless it already names a mode.
-func DatabaseFromEnv(ctx context.Context, getenv func(string) string, c Clients) (Database, error) {
-	proxy, err := boolEnv(getenv, EnvDatabaseRDSProxy)
-	if err != nil {
-		return Database{}, err
-	}
-	if raw := strings.TrimSpace(getenv(EnvDatabaseURL)); raw != "" {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return Database{}, fmt.Errorf("%s is not a postgres:// URL", EnvDatabaseURL)
+func ResolveDatabase(ctx context.Context, d config.Database, c Clients) (Database, error) {
+	if d.URL != "" {
+		// config.Load checked it is a postgres:// URL.
+		u, err := url.Parse(d.URL)
+		if err != nil {
+			return Database{}, fmt.Errorf("%s is not a postgres:// URL", config.EnvDatabaseURL)
 		}
 		q := u.Query()
-		addProxyMode(q, proxy)
+		addProxyMode(q, d.RDSProxy)
 		u.RawQuery = q.Encode()
-		return Database{URL: u.String(), Source: EnvDatabaseURL}, nil
+		return Database{URL: u.String(), Source: config.EnvDatabaseURL}, nil
 	}
-	if arn := strings.TrimSpace(getenv(EnvDatabaseSecretARN)); arn != "" {
-		return databaseFromSecret(ctx, getenv, c, arn, proxy)
+	if d.SecretARN != "" {
+		return databaseFromSecret(ctx, d, c)
 	}
-	iam, err := boolEnv(getenv, EnvDatabaseIAM)
-	if err != nil {
-		return Database{}, err
-	}
-	if iam {
-		return databaseFromIAM(getenv, c, proxy)
+	if d.IAM {
+		return databaseFromIAM(d, c)
 	}
 	return Database{}, fmt.Errorf("no database configured: set %s, %s, or %s=true with %s and %s",
-		EnvDatabaseURL, EnvDatabaseSecretARN, EnvDatabaseIAM, EnvDatabaseHost, EnvDatabaseUser)
+		config.EnvDatabaseURL, config.EnvDatabaseSecretARN, config.EnvDatabaseIAM, config.EnvDatabaseHost, config.EnvDatabaseUser)
 }
 
 // rdsSecret is the JSON RDS (and Secrets Manager's RDS rotation) keeps in a database secret.
@@ -126,9 +122,10 @@ func parseRDSSecret(s string) (rdsSecret, int, error) {
 	return sec, port, nil
 }
 
-func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clients, arn string, proxy bool) (Database, error) {
+func databaseFromSecret(ctx context.Context, d config.Database, c Clients) (Database, error) {
+	arn := d.SecretARN
 	if c.Secrets == nil {
-		return Database{}, fmt.Errorf("%s is set but no Secrets Manager client was given", EnvDatabaseSecretARN)
+		return Database{}, fmt.Errorf("%s is set but no Secrets Manager client was given", config.EnvDatabaseSecretARN)
 	}
 	read := func(ctx context.Context) (rdsSecret, int, error) {
 		out, err := c.Secrets.GetSecretValue(ctx, arn)
@@ -145,17 +142,15 @@ func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clien
 	if err != nil {
 		return Database{}, err
 	}
-	host := firstNonEmpty(getenv(EnvDatabaseHost), sec.Host)
+	host := firstNonEmpty(d.Host, sec.Host)
 	if host == "" {
-		return Database{}, fmt.Errorf("no database host: the secret %s has no host (the secret RDS manages holds only username and password) and %s is empty; set the DatabaseHost parameter (%s) to the database or RDS Proxy endpoint", arn, EnvDatabaseHost, EnvDatabaseHost)
+		return Database{}, fmt.Errorf("no database host: the secret %s has no host (the secret RDS manages holds only username and password) and %s is empty; set the DatabaseHost parameter (%s) to the database or RDS Proxy endpoint", arn, config.EnvDatabaseHost, config.EnvDatabaseHost)
 	}
-	if p := strings.TrimSpace(getenv(EnvDatabasePort)); p != "" {
-		if port, err = parsePort(p); err != nil {
-			return Database{}, err
-		}
+	if d.Port != 0 {
+		port = d.Port
 	}
-	name := firstNonEmpty(getenv(EnvDatabaseName), sec.DBName, "postgres")
-	u := buildURL(sec.Username, host, port, name, getenv(EnvDatabaseSSLMode), getenv(EnvDatabaseSSLRootCert), proxy)
+	name := firstNonEmpty(d.Name, sec.DBName, "postgres")
+	u := buildURL(sec.Username, host, port, name, d)
 
 	cached := &cachedPassword{ttl: 5 * time.Minute, value: sec.Password, fetched: time.Now(), refresh: func(ctx context.Context) (string, error) {
 		s, _, err := read(ctx)
@@ -164,22 +159,16 @@ func databaseFromSecret(ctx context.Context, getenv func(string) string, c Clien
 	return Database{URL: u, Password: cached.get, Source: "secret"}, nil
 }
 
-func databaseFromIAM(getenv func(string) string, c Clients, proxy bool) (Database, error) {
-	host, user := strings.TrimSpace(getenv(EnvDatabaseHost)), strings.TrimSpace(getenv(EnvDatabaseUser))
+func databaseFromIAM(d config.Database, c Clients) (Database, error) {
+	host, user := d.Host, d.User
 	if host == "" || user == "" {
-		return Database{}, fmt.Errorf("%s=true needs %s and %s", EnvDatabaseIAM, EnvDatabaseHost, EnvDatabaseUser)
+		return Database{}, fmt.Errorf("%s=true needs %s and %s", config.EnvDatabaseIAM, config.EnvDatabaseHost, config.EnvDatabaseUser)
 	}
-	port := 5432
-	if p := getenv(EnvDatabasePort); p != "" {
-		var err error
-		if port, err = parsePort(p); err != nil {
-			return Database{}, err
-		}
-	}
+	port := cmp.Or(d.Port, 5432)
 	if c.Config.Region == "" || c.Config.Credentials == nil {
-		return Database{}, fmt.Errorf("%s=true needs AWS credentials and a region (AWS_REGION)", EnvDatabaseIAM)
+		return Database{}, fmt.Errorf("%s=true needs AWS credentials and a region (AWS_REGION)", config.EnvDatabaseIAM)
 	}
-	name := firstNonEmpty(getenv(EnvDatabaseName), "postgres")
+	name := firstNonEmpty(d.Name, "postgres")
 	endpoint := net.JoinHostPort(host, strconv.Itoa(port))
 	region, creds := c.Config.Region, c.Config.Credentials
 	token := func(ctx context.Context) (string, error) {
@@ -189,16 +178,17 @@ func databaseFromIAM(getenv func(string) string, c Clients, proxy bool) (Databas
 		}
 		return t, nil
 	}
-	return Database{URL: buildURL(user, host, port, name, getenv(EnvDatabaseSSLMode), getenv(EnvDatabaseSSLRootCert), proxy), Password: token, Source: "iam"}, nil
+	return Database{URL: buildURL(user, host, port, name, d), Password: token, Source: "iam"}, nil
 }
 
-func buildURL(user, host string, port int, dbname, sslmode, sslrootcert string, proxy bool) string {
+// buildURL is a secret or IAM connection's URL, with d's TLS and RDS Proxy settings.
+func buildURL(user, host string, port int, dbname string, d config.Database) string {
 	q := url.Values{}
-	q.Set("sslmode", firstNonEmpty(sslmode, "verify-full"))
-	if root := strings.TrimSpace(sslrootcert); root != "" {
-		q.Set("sslrootcert", root)
+	q.Set("sslmode", firstNonEmpty(d.SSLMode, "verify-full"))
+	if d.SSLRootCert != "" {
+		q.Set("sslrootcert", d.SSLRootCert)
 	}
-	addProxyMode(q, proxy)
+	addProxyMode(q, d.RDSProxy)
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.User(user),
@@ -236,26 +226,6 @@ func (c *cachedPassword) get(ctx context.Context) (string, error) {
 	}
 	c.value, c.fetched = v, time.Now()
 	return v, nil
-}
-
-func parsePort(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n <= 0 || n > 65535 {
-		return 0, fmt.Errorf("%s=%q is not a port number", EnvDatabasePort, s)
-	}
-	return n, nil
-}
-
-func boolEnv(getenv func(string) string, name string) (bool, error) {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s=%q: want true or false", name, v)
-	}
-	return b, nil
 }
 
 func firstNonEmpty(vs ...string) string {

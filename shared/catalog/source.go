@@ -115,7 +115,9 @@ func (s *Source) Refresh(ctx context.Context) error {
 	return s.lastErr
 }
 
-// Run refreshes every interval until ctx ends.
+// Run refreshes every half interval until ctx ends: each check is then less than an interval old
+// when a request reads it, so no request waits for a check (Get checks itself once the last one is an
+// interval old).
 func (s *Source) Run(ctx context.Context) {
 	t := time.NewTicker(s.interval / 2)
 	defer t.Stop()

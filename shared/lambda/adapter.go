@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -43,12 +42,6 @@ const (
 // flushThreshold is how much unflushed body the adapter holds before sending it on by itself, as
 // net/http's own buffer does.
 const flushThreshold = 32 << 10
-
-// IsLambda reports whether the process runs under a Lambda runtime, that is whether
-// AWS_LAMBDA_RUNTIME_API is set (in AWS, under sam local, and under the Runtime Interface Emulator).
-func IsLambda() bool {
-	return os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
-}
 
 // Option changes how Handler serves requests.
 type Option func(*options)

@@ -382,26 +382,14 @@ func TestBeforeReturnRunsBeforeTheStreamEnds(t *testing.T) {
 	}
 }
 
-func TestIsLambda(t *testing.T) {
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
-	if IsLambda() {
-		t.Error("IsLambda with AWS_LAMBDA_RUNTIME_API empty")
-	}
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
-	if !IsLambda() {
-		t.Error("IsLambda false under a runtime API")
-	}
-}
-
 func TestRunLocalServesPlainHTTP(t *testing.T) {
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- RunLocalOrLambda(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte("local"))
-		}), "127.0.0.1:0", func(a net.Addr) { addr <- a.String() })
+		}), false, "127.0.0.1:0", func(a net.Addr) { addr <- a.String() })
 	}()
 	var base string
 	select {

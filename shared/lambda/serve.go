@@ -14,17 +14,18 @@ import (
 
 // Serve runs h as the Lambda function's handler for streamed API Gateway REST API proxy events (see
 // Handler) and never returns: aws-lambda-go exits the process when the runtime API fails. ctx becomes
-// the base of every invocation's context. Call it only when IsLambda reports true.
+// the base of every invocation's context. Call it only under a Lambda runtime.
 func Serve(ctx context.Context, h http.Handler, opts ...Option) {
 	awslambda.StartHandlerFunc(Handler(h, opts...), awslambda.WithContext(ctx))
 }
 
-// RunLocalOrLambda serves h the way the process was started: under a Lambda runtime it calls Serve and
-// never returns; otherwise it serves h on addr as a plain HTTP server until ctx is done, then shuts
-// down gracefully (in-flight requests get up to 10 seconds) and returns nil. ready, when not nil, is
-// called with the bound address once the server listens (useful with addr "127.0.0.1:0").
-func RunLocalOrLambda(ctx context.Context, h http.Handler, addr string, ready func(net.Addr), opts ...Option) error {
-	if IsLambda() {
+// RunLocalOrLambda serves h the way the process was started: under a Lambda runtime (inLambda: the
+// configuration saw AWS_LAMBDA_RUNTIME_API) it calls Serve and never returns; otherwise it serves h on
+// addr as a plain HTTP server until ctx is done, then shuts down gracefully (in-flight requests get up
+// to 10 seconds) and returns nil. ready, when not nil, is called with the bound address once the
+// server listens (useful with addr "127.0.0.1:0").
+func RunLocalOrLambda(ctx context.Context, h http.Handler, inLambda bool, addr string, ready func(net.Addr), opts ...Option) error {
+	if inLambda {
 		Serve(ctx, h, opts...)
 		return nil
 	}

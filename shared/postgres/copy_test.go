@@ -34,7 +34,7 @@ func TestCopyVectorsStoresExactValues(t *testing.T) {
 	vecs := [][]float32{
 		{1, -2.5, float32(math.SmallestNonzeroFloat32)},
 		{7, 7, 7},
-		{math.MaxFloat32, -0.0, 1e-20},
+		{math.MaxFloat32, float32(math.Copysign(0, -1)), 1e-20},
 		{0.1, 0.2, 0.3},
 	}
 	var n int64

@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -446,31 +444,4 @@ func permanent(err error) bool {
 	}
 	ae, ok := apierror.As(err)
 	return ok && (ae.Code == apierror.CodeUpstreamBadResponse || ae.Code == apierror.CodeUnsupportedOperation)
-}
-
-// ConfigFromEnv reads the tunables from SWITCHYARD_REEMBED_* variables; unset ones keep defaults:
-// BATCH (documents per request and commit), SHARDS (fill jobs per corpus), WORKERS (jobs at once per
-// queue), RETENTION (standby time, e.g. 24h), THRESHOLD (self-recall, e.g. 0.95), RESCUE_AFTER (e.g. 2m).
-func ConfigFromEnv() Config {
-	var c Config
-	c.BatchSize = envInt("SWITCHYARD_REEMBED_BATCH")
-	c.Shards = envInt("SWITCHYARD_REEMBED_SHARDS")
-	c.Workers = envInt("SWITCHYARD_REEMBED_WORKERS")
-	c.Retention = envDuration("SWITCHYARD_REEMBED_RETENTION")
-	c.RescueStuckJobsAfter = envDuration("SWITCHYARD_REEMBED_RESCUE_AFTER")
-	c.BuildTimeout = envDuration("SWITCHYARD_REEMBED_BUILD_TIMEOUT")
-	if f, err := strconv.ParseFloat(os.Getenv("SWITCHYARD_REEMBED_THRESHOLD"), 64); err == nil {
-		c.Threshold = f
-	}
-	return c
-}
-
-func envInt(name string) int {
-	n, _ := strconv.Atoi(os.Getenv(name))
-	return n
-}
-
-func envDuration(name string) time.Duration {
-	d, _ := time.ParseDuration(os.Getenv(name))
-	return d
 }

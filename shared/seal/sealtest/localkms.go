@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -86,12 +85,9 @@ func Start(t testing.TB) *LocalKMS {
 	select {
 	case p := <-port:
 		l := &LocalKMS{Endpoint: "http://127.0.0.1:" + p}
-		env := map[string]string{}
-		for _, kv := range l.Env() {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-		}
-		l.Client = &awsapi.KMS{Config: awsapi.ConfigFromEnv(func(k string) string { return env[k] })}
+		// The settings Env gives a function, as package config would read them.
+		l.Client = &awsapi.KMS{Config: awsapi.Config{Region: Region, Credentials: awsapi.StaticCredentials("local", "local", ""),
+			Endpoints: map[string]string{"KMS": l.Endpoint}}}
 		return l
 	case <-time.After(30 * time.Second):
 		t.Fatal("local-kms did not say which port it listens on within 30s")

@@ -57,7 +57,7 @@ func main() {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	if err := lambda.RunLocalOrLambda(ctx, mux, addr, nil); err != nil {
+	if err := lambda.RunLocalOrLambda(ctx, mux, os.Getenv("AWS_LAMBDA_RUNTIME_API") != "", addr, nil); err != nil {
 		slog.Error("echo stopped", "err", err)
 		os.Exit(1)
 	}
