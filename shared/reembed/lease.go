@@ -10,7 +10,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
-// Two session-level advisory locks, in two key spaces of their own (pg_advisory_lock(int4, int4)).
+// Three session-level advisory locks, in three key spaces of their own (pg_advisory_lock(int4, int4)).
 // Postgres releases a session lock the moment the session ends, so a lock held means a live process
 // behind it, and a free one means none, with no timeout or clock involved.
 const (
@@ -20,11 +20,17 @@ const (
 	// lockBuilder, keyed by job id (mod 2^31), is held by the connection that works an HNSW build
 	// or a verification, for as long as that job runs.
 	lockBuilder int32 = 0x53590002
+	// lockProcess, keyed by the River client's id (processKey), is held by every working Service
+	// from Start to Stop: River records that id in a job's attempted_by, so the lock tells at once
+	// whether the process that took a job still lives.
+	lockProcess int32 = 0x53590003
 )
 
-// builderGrace is how long after River marked a build or verification running its builder lock may
-// still be missing (the time between River's fetch and the job taking the lock); after it a free
-// lock means the builder is dead.
+// processKey is the SQL for the lockProcess key of a River client id.
+const processKey = `(hashtext(%s) & 2147483647)`
+
+// builderGrace is how long a build step snoozes when another session holds its builder lock (River
+// gave the job out again while its last worker still works it).
 const builderGrace = 5 * time.Second
 
 // rescueEvery is how often a worker looks for dead builders.
@@ -85,16 +91,20 @@ func (s *Service) WorkerFetching(ctx context.Context) (bool, error) {
 var builderKinds = []string{BuildArgs{}.Kind(), VerifyArgs{}.Kind()}
 
 // rescueDeadBuilders puts back at once every HNSW build or verification that River records as running
-// but whose builder lock is free (after builderGrace): its process or connection died. The attempt is
-// given back as a snooze gives it back, so a dead builder costs the job no attempt.
+// but whose builder lock is free while the process that took it is gone (its process lock is free):
+// its process or connection died. A free builder lock alone is not enough: between River handing the
+// job out and the step taking its lock, a live but loaded process may take seconds, and a rescue then
+// would start the build twice. The attempt is given back as a snooze gives it back, so a dead builder
+// costs the job no attempt.
 func (s *Service) rescueDeadBuilders(ctx context.Context, q postgres.Querier) error {
 	rows, err := q.Query(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now(),
 			attempt = greatest(j.attempt - 1, 0),
 			errors = array_append(j.errors, jsonb_build_object('at', now(), 'attempt', j.attempt, 'trace', '',
 				'error', 'the builder''s database session ended (its process died): put back at once'))
-		WHERE j.state = 'running' AND j.kind = ANY($1) AND j.attempted_at < now() - make_interval(secs => $2::float8)
-			AND NOT `+fmt.Sprintf(lockHeld, "$3", "j.id % 2147483648")+`
-		RETURNING j.id, j.kind`, builderKinds, builderGrace.Seconds(), lockBuilder)
+		WHERE j.state = 'running' AND j.kind = ANY($1)
+			AND NOT `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648")+`
+			AND NOT coalesce(`+fmt.Sprintf(lockHeld, "$3", fmt.Sprintf(processKey, "j.attempted_by[cardinality(j.attempted_by)]"))+`, false)
+		RETURNING j.id, j.kind`, builderKinds, lockBuilder, lockProcess)
 	if err != nil {
 		return fmt.Errorf("rescue dead builders: %w", err)
 	}
@@ -162,4 +172,25 @@ func (s *Service) hasWork(ctx context.Context, q postgres.Querier) (bool, error)
 		return false, fmt.Errorf("look for queued work: %w", err)
 	}
 	return work, nil
+}
+
+// holdProcessLock takes this Service's process lock (lockProcess, keyed by its River client id) on a
+// connection of its own, held until the lock is released or the process dies.
+func (s *Service) holdProcessLock(ctx context.Context) (*heldLock, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire a connection for the process lock: %w", err)
+	}
+	var key int32
+	if err := conn.QueryRow(ctx, `SELECT `+fmt.Sprintf(processKey, "$1")+`::int4`, s.clientID).Scan(&key); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("compute the process lock's key: %w", err)
+	}
+	// A session lock is re-entrant, so a Service restarted on the same session holds it once more;
+	// release undoes one hold.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockProcess, key); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("take the process lock: %w", err)
+	}
+	return &heldLock{conn: conn, key: [2]int32{lockProcess, key}}, nil
 }

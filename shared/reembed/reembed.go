@@ -10,6 +10,7 @@ package reembed
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,12 +184,17 @@ type Service struct {
 	handBack   chan struct{} // closed when running jobs must hand back to the queue
 	stopRescue context.CancelFunc
 	rescueDone chan struct{}
+	// clientID is the River client's id, which River records in each job it hands out
+	// (attempted_by); processLock, keyed by it, is held while the service works jobs.
+	clientID    string
+	processLock *heldLock
 }
 
 // New builds the service and its River client (riverpgxv5 on pool). Call Start, or RunFor, to work jobs.
 func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, error) {
 	cfg.defaults()
-	s := &Service{pool: pool, store: &postgres.CorpusStore{Pool: pool}, cat: cat, emb: emb, cfg: cfg, handBack: make(chan struct{})}
+	s := &Service{pool: pool, store: &postgres.CorpusStore{Pool: pool}, cat: cat, emb: emb, cfg: cfg, handBack: make(chan struct{}),
+		clientID: "switchyard-" + rand.Text()}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{s: s})
 	river.AddWorker(workers, &fillWorker{s: s})
@@ -197,6 +203,7 @@ func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, e
 	river.AddWorker(workers, &cutoverWorker{s: s})
 	river.AddWorker(workers, &retireWorker{s: s})
 	rc := &river.Config{
+		ID:                   s.clientID,
 		Workers:              workers,
 		ErrorHandler:         &lastAttempts{s: s},
 		Logger:               cfg.Log,
@@ -235,13 +242,20 @@ func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.handBack = make(chan struct{}) // a bounded invocation starts afresh after the last one handed back
 	s.mu.Unlock()
+	// The process lock first: a job River hands this client is then always seen as taken by a live
+	// process until the process dies or stops.
+	pl, err := s.holdProcessLock(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.client.Start(ctx); err != nil {
+		pl.release()
 		return fmt.Errorf("start River: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.stopRescue, s.rescueDone = cancel, done
+	s.stopRescue, s.rescueDone, s.processLock = cancel, done, pl
 	s.mu.Unlock()
 	go s.rescueLoop(rctx, done)
 	return nil
@@ -263,7 +277,15 @@ func (s *Service) Stop(ctx context.Context) error {
 	if err != nil && ctx.Err() != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return s.client.StopAndCancel(cctx)
+		err = s.client.StopAndCancel(cctx)
+	}
+	// Released after River stopped, so no job of this client is seen as dead while it still runs.
+	s.mu.Lock()
+	pl := s.processLock
+	s.processLock = nil
+	s.mu.Unlock()
+	if pl != nil {
+		pl.release()
 	}
 	return err
 }
