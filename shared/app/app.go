@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/awsconf"
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
@@ -45,6 +46,9 @@ type Config struct {
 	// PublicBasePath is SWITCHYARD_PUBLIC_BASE_PATH: the path in front of /console/ in the browser
 	// when the request cannot tell ("/" for none). Locally the server serves everything under it.
 	PublicBasePath string
+	// CapacityLease is how long a concurrency slot stays held without renewal: the longest a killed
+	// instance's slots stay taken (SWITCHYARD_CAPACITY_LEASE_MS; capacity.DefaultLease when 0).
+	CapacityLease time.Duration
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -65,6 +69,9 @@ func ConfigFromEnv() Config {
 	}
 	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
 		c.MaxRequestBytes = n
+	}
+	if ms, err := strconv.Atoi(os.Getenv("SWITCHYARD_CAPACITY_LEASE_MS")); err == nil && ms > 0 {
+		c.CapacityLease = time.Duration(ms) * time.Millisecond
 	}
 	return c
 }
@@ -128,6 +135,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 	a.Usage.Start()
 	a.Gateway = gateway.New(gateway.Config{
 		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+		Limiter: capacity.New(capacity.Config{Store: &postgres.CapacityStore{Pool: pool}, Lease: cfg.CapacityLease, Log: log}),
 	})
 	return a, nil
 }
