@@ -142,7 +142,10 @@ func gatewayBench(ctx context.Context, soak time.Duration, soakConc int, failRat
 	if soak > 0 {
 		return h.soak(ctx, soak, soakConc, failRate)
 	}
-	return h.bench(ctx, requests, maxCase, rounds, only)
+	if err := h.bench(ctx, requests, maxCase, rounds, only); err != nil {
+		return err
+	}
+	return h.capacityBench(ctx, requests, maxCase, rounds, only)
 }
 
 // harness is the three targets and what they run on.

@@ -112,6 +112,15 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 			target2: func() string { return adminID }, answer: func(b map[string]any) { adminID = str(b, "id"); secrets = append(secrets, str(b, "token")) }},
 		{route: "DELETE /admin/admins/{id}/sessions", path: func() string { return "/admin/admins/" + adminID + "/sessions" }, action: "admin.end_sessions", target2: func() string { return adminID }},
 		{route: "DELETE /admin/admins/{id}", path: func() string { return "/admin/admins/" + adminID }, action: "admin.revoke", target2: func() string { return adminID }},
+		{route: "PUT /admin/limits/{scope}", path: fixed("/admin/limits/team:t2"), action: "limits.set", target: "team:t2",
+			body: map[string]any{"requests_per_minute": 60, "tokens_per_minute": 100000},
+			setup: func() {
+				// Limits set before (by SQL, unrecorded), so that this change has a before.
+				if _, err := e.pool.Exec(ctx, `INSERT INTO limits (scope_kind, scope_name, requests_per_day) VALUES ('team', 't2', 1000)`); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{route: "DELETE /admin/limits/{scope}", path: fixed("/admin/limits/team:t2"), action: "limits.delete", target: "team:t2"},
 		{route: "POST /admin/corpora", path: fixed("/admin/corpora"), action: "corpus.create", target: "kb", body: map[string]any{"name": "kb", "embedding_model": "acme-embed"}},
 		{route: "POST /admin/corpora/{name}/reembed", path: fixed("/admin/corpora/kb/reembed"), action: "reembed.start", target: "kb", body: map[string]any{"model": "acme-embed-2026-06"},
 			answer: func(b map[string]any) {
@@ -176,7 +185,7 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 			t.Errorf("%s recorded origin %q %q %q; want 127.0.0.1, the Go client and the answer's request id %q", s.route, a.SourceIP, a.UA, a.RequestID, r.Header.Get("X-Request-Id"))
 		}
 		creates := strings.HasSuffix(s.action, ".create") || s.action == "reembed.start"
-		if creates != (a.Before == nil) || (s.action == "provider.delete") != (a.After == nil) {
+		if creates != (a.Before == nil) || strings.HasSuffix(s.action, ".delete") != (a.After == nil) {
 			t.Errorf("%s recorded before %s and after %s", s.route, a.Before, a.After)
 		}
 		for _, raw := range [][]byte{a.Before, a.After} {

@@ -99,6 +99,11 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 	h.Handle("DELETE", "/admin/admins/{id}", byPath(h, "id", svc.RevokeAdmin))
 	h.Handle("DELETE", "/admin/admins/{id}/sessions", byPath(h, "id", svc.EndAdminSessions))
 
+	h.Handle("GET", "/admin/limits", noArgs(h, svc.ListLimits))
+	h.Handle("GET", "/admin/limits/{scope}", byPath(h, "scope", svc.GetLimits))
+	h.Handle("PUT", "/admin/limits/{scope}", pathBody(h, "scope", svc.SetLimits, false))
+	h.Handle("DELETE", "/admin/limits/{scope}", byPath(h, "scope", svc.DeleteLimits))
+
 	h.Handle("GET", "/admin/usage", h.usage)
 	h.Handle("GET", "/admin/requests", h.requests)
 	h.Handle("GET", "/admin/audit", h.audit)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
@@ -43,6 +44,9 @@ type Config struct {
 	// PublicBasePath is SWITCHYARD_PUBLIC_BASE_PATH: the path in front of /console/ in the browser
 	// when the request cannot tell ("/" for none). Locally the server serves everything under it.
 	PublicBasePath string
+	// CapacityLease is how long a concurrency slot stays held without renewal: the longest a killed
+	// instance's slots stay taken (SWITCHYARD_CAPACITY_LEASE_MS; capacity.DefaultLease when 0).
+	CapacityLease time.Duration
 }
 
 // Settings is the Config the settings c ask for. A local run's switch (SWITCHYARD_LOCAL) is off in
@@ -54,6 +58,7 @@ func Settings(c config.Config) Config {
 		AllowLoopback:    c.AllowLoopback,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxRequestBytes:  c.MaxRequestBytes,
+		CapacityLease:    c.CapacityLease,
 		PublicBasePath:   c.PublicBasePath,
 		Reembed: reembed.Config{
 			BatchSize:            c.Reembed.Batch,
@@ -121,6 +126,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 	a.Usage.Start()
 	a.Gateway = gateway.New(gateway.Config{
 		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+		Limiter: capacity.New(capacity.Config{Store: &postgres.CapacityStore{Pool: pool}, Lease: cfg.CapacityLease, Log: log}),
 	})
 	return a, nil
 }

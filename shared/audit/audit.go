@@ -101,6 +101,8 @@ const (
 	CorpusRollback = "corpus.rollback"
 	ReembedStart   = "reembed.start"
 	ReembedCancel  = "reembed.cancel"
+	LimitsSet      = "limits.set"
+	LimitsDelete   = "limits.delete"
 	SigninOK       = "console.signin"
 	SigninFailed   = "console.signin_failed"
 )
@@ -108,4 +110,4 @@ const (
 // Actions lists every action, in the order above (the console's filter offers them).
 var Actions = []string{ProviderCreate, ProviderUpdate, ProviderDelete, ProviderVerify, ModelCreate, ModelUpdate, ModelProbe,
 	AliasCreate, AliasMove, AliasRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
-	CorpusCreate, CorpusRollback, ReembedStart, ReembedCancel, SigninOK, SigninFailed}
+	CorpusCreate, CorpusRollback, ReembedStart, ReembedCancel, LimitsSet, LimitsDelete, SigninOK, SigninFailed}

@@ -13,6 +13,8 @@ type Snapshot struct {
 	Admins    map[[32]byte]*Admin  // by hash; revoked admins are absent
 	// Grants maps a model or alias name to the set of team names that may call it.
 	Grants map[string]map[string]bool
+	// Limits holds the concurrency caps, rate limits and quotas of the scopes that have any.
+	Limits map[Scope]*Limits
 }
 
 // Outcome says why a name did or did not resolve. Callers answer every failure the same way

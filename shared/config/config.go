@@ -47,6 +47,7 @@ const (
 	EnvPublicBasePath      = "SWITCHYARD_PUBLIC_BASE_PATH"
 	EnvSnapshotIntervalMS  = "SWITCHYARD_SNAPSHOT_INTERVAL_MS"
 	EnvMaxRequestBytes     = "SWITCHYARD_MAX_REQUEST_BYTES"
+	EnvCapacityLeaseMS     = "SWITCHYARD_CAPACITY_LEASE_MS"
 	EnvKMSKeyID            = "SWITCHYARD_KMS_KEY_ID"
 	EnvSealKeyFile         = "SWITCHYARD_SEAL_KEY_FILE"
 	EnvAdminTokenSecretARN = "SWITCHYARD_ADMIN_TOKEN_SECRET_ARN"
@@ -105,6 +106,9 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// MaxRequestBytes is SWITCHYARD_MAX_REQUEST_BYTES (0: the gateway's default, 8 MiB).
 	MaxRequestBytes int64
+	// CapacityLease is SWITCHYARD_CAPACITY_LEASE_MS: how long a concurrency slot stays held without
+	// renewal, the longest a killed instance's slot stays taken (0: capacity's default, 30s).
+	CapacityLease time.Duration
 	// KMSKeyID is SWITCHYARD_KMS_KEY_ID, the KMS key sealing provider credentials.
 	KMSKeyID string
 	// SealKeyFile is SWITCHYARD_SEAL_KEY_FILE, or DefaultSealKeyFile when unset.
@@ -204,6 +208,7 @@ func Load(getenv func(string) string) (Config, error) {
 		PublicBasePath:      r.basePath(EnvPublicBasePath),
 		SnapshotInterval:    time.Duration(r.ranged(EnvSnapshotIntervalMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 300")) * time.Millisecond,
 		MaxRequestBytes:     r.positive(EnvMaxRequestBytes, "a whole number of bytes above 0, e.g. 8388608"),
+		CapacityLease:       time.Duration(r.ranged(EnvCapacityLeaseMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 30000")) * time.Millisecond,
 		KMSKeyID:            r.str(EnvKMSKeyID),
 		SealKeyFile:         cmp.Or(r.str(EnvSealKeyFile), DefaultSealKeyFile),
 		AdminTokenSecretARN: r.str(EnvAdminTokenSecretARN),

@@ -43,6 +43,7 @@ func TestLoad(t *testing.T) {
 		{name: EnvPublicBasePath, value: "/prod/", check: func(c Config) bool { return c.PublicBasePath == "/prod/" }, bad: "prod", wantBad: "a path such as /prod"},
 		{name: EnvSnapshotIntervalMS, value: "250", check: func(c Config) bool { return c.SnapshotInterval == 250*time.Millisecond }, bad: "abc", wantBad: "a whole number of milliseconds above 0"},
 		{name: EnvMaxRequestBytes, value: "1048576", check: func(c Config) bool { return c.MaxRequestBytes == 1<<20 }, bad: "8MiB", wantBad: "a whole number of bytes above 0"},
+		{name: EnvCapacityLeaseMS, value: "3000", check: func(c Config) bool { return c.CapacityLease == 3*time.Second }, bad: "30s", wantBad: "a whole number of milliseconds above 0"},
 		{name: EnvKMSKeyID, value: "alias/sy", check: func(c Config) bool { return c.KMSKeyID == "alias/sy" }},
 		{name: EnvSealKeyFile, value: "/tmp/k", check: func(c Config) bool { return c.SealKeyFile == "/tmp/k" }},
 		{name: EnvAdminTokenSecretARN, value: "arn:tok", check: func(c Config) bool { return c.AdminTokenSecretARN == "arn:tok" }},

@@ -38,6 +38,10 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		c.fail(unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.model), "tools not declared")
 		return
 	}
+	if !c.reserve(m, body.b, true) {
+		return
+	}
+	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, req.stream)
@@ -46,6 +50,12 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	if req.stream {
 		hdr = streamHeader
 	}
+	held, err := c.acquire(m, p)
+	if err != nil {
+		c.capacityFailed(err)
+		return
+	}
+	defer c.release(held)
 	ctx, release := c.watch(c.key, req.model)
 	defer release()
 	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr)
@@ -78,9 +88,19 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		c.fail(unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.model, m.Dimension, m.Dimension), "dimensions asked: "+strconv.FormatInt(req.dimensions, 10))
 		return
 	}
+	if !c.reserve(m, body.b, false) {
+		return
+	}
+	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
 	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
+	held, err := c.acquire(m, p)
+	if err != nil {
+		c.capacityFailed(err)
+		return
+	}
+	defer c.release(held)
 	ctx, release := c.watch(c.key, req.model)
 	defer release()
 	resp, err := g.up.Send(ctx, p, http.MethodPost, "/embeddings", out.b, jsonHeader)

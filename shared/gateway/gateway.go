@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/usage"
@@ -59,6 +60,9 @@ type Config struct {
 	MaxResponseBytes int64
 	MaxEventBytes    int
 	Now              func() time.Time
+	// Limiter enforces the catalogue's concurrency caps and rate limits; requests that meet none
+	// never reach it. Nil: a request that meets one is answered 503.
+	Limiter *capacity.Limiter
 }
 
 // Gateway serves /v1. Safe for concurrent use.
@@ -71,6 +75,7 @@ type Gateway struct {
 	maxResponse int64
 	maxEvent    int
 	now         func() time.Time
+	limiter     *capacity.Limiter
 	mux         *http.ServeMux
 }
 
@@ -79,6 +84,7 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		cat: cfg.Catalog, up: cfg.Upstream, usage: cfg.Usage, log: cfg.Log,
 		maxRequest: cfg.MaxRequestBytes, maxResponse: cfg.MaxResponseBytes, maxEvent: cfg.MaxEventBytes, now: cfg.Now,
+		limiter: cfg.Limiter,
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -138,7 +144,10 @@ type call struct {
 	start time.Time
 	row   usage.Row
 	done  bool
-	key   *catalog.Key // the caller's key, once authenticated
+	key   *catalog.Key      // the caller's key, once authenticated
+	snap  *catalog.Snapshot // the snapshot the key was found in
+	// reservation is the request's count against its key's and team's rate limits (nil: none).
+	reservation *capacity.Reservation
 	// upstreamCtx is the upstream call's context (see watch); nil before the call.
 	upstreamCtx context.Context
 }
@@ -224,7 +233,7 @@ func (c *call) authenticate() (*catalog.Key, *catalog.Snapshot, bool) {
 		return nil, nil, false
 	}
 	c.row.KeyID, c.row.Team = key.ID, key.Team
-	c.key = key
+	c.key, c.snap = key, snap
 	return key, snap, true
 }
 

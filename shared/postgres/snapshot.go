@@ -144,7 +144,7 @@ func (l *SnapshotLoader) Load(ctx context.Context) (*catalog.Snapshot, error) {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read admins: %w", err)
 		}
-		return nil
+		return loadLimits(ctx, tx, s)
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,10 @@
 //	dim=N               embeddings of N dimensions instead of the model's
 //	fail_rate=F         fail that fraction of requests with a 500
 //	no_stream, no_tools reject streaming or tools with 400 "... is not supported"
+//
+// The fake counts the chat and embeddings requests it is serving at once and keeps the peak
+// (InFlight, MaxInFlight): with delay= or stall= making each request slow, a test sees how many
+// requests a gateway let through at the same time.
 package fakeupstream
 
 import (
@@ -127,9 +131,11 @@ type Server struct {
 	vecCache sync.Map // vecKey → *encodedVec
 	cached   atomic.Int64
 
-	requests atomic.Int64
-	seq      atomic.Int64
-	bufs     sync.Pool
+	requests    atomic.Int64
+	inFlight    atomic.Int64
+	maxInFlight atomic.Int64
+	seq         atomic.Int64
+	bufs        sync.Pool
 }
 
 // New returns a fake upstream.
@@ -185,9 +191,30 @@ func (s *Server) Faults() Faults {
 // Requests is the number of requests served so far (any route, any outcome).
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
+// InFlight is the number of chat and embeddings requests being served now.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+// MaxInFlight is the most chat and embeddings requests served at once since the start or the last
+// ResetMaxInFlight.
+func (s *Server) MaxInFlight() int64 { return s.maxInFlight.Load() }
+
+// ResetMaxInFlight starts the peak count again from the requests in flight now.
+func (s *Server) ResetMaxInFlight() { s.maxInFlight.Store(s.inFlight.Load()) }
+
+// enter counts a request in flight until the returned function is called.
+func (s *Server) enter() func() {
+	n := s.inFlight.Add(1)
+	for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+	}
+	return func() { s.inFlight.Add(-1) }
+}
+
 // ServeHTTP serves the OpenAI-compatible routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	if r.Method == http.MethodPost {
+		defer s.enter()()
+	}
 	f := s.Faults()
 	if h := r.Header.Get("X-Fake-Fault"); h != "" {
 		f = ParseFaults(h, f)
