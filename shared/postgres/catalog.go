@@ -450,55 +450,33 @@ func (s *CatalogStore) SetProbe(ctx context.Context, name string, p catalog.Prob
 // ---- aliases
 
 // CreateAlias creates an alias pointing at target and records the creation in its history. An
-// existing alias is 409 alias_exists; a name a model holds is 409 already_exists.
+// existing alias is 409 alias_exists; a name a model holds is 409 already_exists. The target obeys
+// catalog.CheckAliasMove, as every later move does.
 func (s *CatalogStore) CreateAlias(ctx context.Context, name, target, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := claimName(ctx, tx, name, "alias"); err != nil {
 			return err
 		}
-		id, kind, err := lockTarget(ctx, tx, target, "target", "")
+		to, isAlias, err := lockTarget(ctx, tx, target)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO aliases (name, kind, model_id) VALUES ($1, $2, $3)`, name, kind, id); err != nil {
+		if err := catalog.CheckAliasMove(catalog.AliasMoveCheck{Way: catalog.CreateByAdmin, Alias: catalog.Alias{Name: name},
+			ToName: target, To: to, ToIsAlias: isAlias}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO aliases (name, kind, model_id) VALUES ($1, $2, $3)`, name, to.Kind, to.ID); err != nil {
 			return fmt.Errorf("create alias %s: %w", name, err)
 		}
-		if err := recordMove(ctx, tx, name, nil, id, e.ActorString(), reason); err != nil {
+		if err := recordMove(ctx, tx, name, nil, to.ID, e.ActorString(), reason); err != nil {
 			return err
 		}
 		return auditAlias(ctx, tx, e, name, nil)
 	})
 	if err != nil {
-		return nil, err
+		return nil, moveAPIError(err)
 	}
 	return s.Alias(ctx, name, true)
-}
-
-// lockTarget finds the enabled model an alias may point at and locks it against being disabled
-// until the transaction ends. kind, when set, is the kind the model must have.
-func lockTarget(ctx context.Context, tx pgx.Tx, target, param string, kind catalog.Kind) (int64, catalog.Kind, error) {
-	var id int64
-	var k catalog.Kind
-	var enabled bool
-	err := tx.QueryRow(ctx, `SELECT id, kind, enabled FROM models WHERE name = $1 FOR SHARE`, target).Scan(&id, &k, &enabled)
-	if errors.Is(err, pgx.ErrNoRows) {
-		var isAlias bool
-		_ = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM aliases WHERE name = $1)`, target).Scan(&isAlias)
-		if isAlias {
-			return 0, "", apierror.Invalid(param, "%s is an alias; an alias points at a pinned model, not at another alias", target)
-		}
-		return 0, "", apierror.Invalid(param, "no model named %s; GET /admin/models lists them", target)
-	}
-	if err != nil {
-		return 0, "", fmt.Errorf("look up model %s: %w", target, err)
-	}
-	if !enabled {
-		return 0, "", apierror.Invalid(param, "model %s is disabled; enable it first (PATCH /admin/models/%s with {\"enabled\": true})", target, target)
-	}
-	if kind != "" && k != kind {
-		return 0, "", apierror.Invalid(param, "model %s is a %s model and the alias is a %s alias; an alias keeps its kind", target, k, kind)
-	}
-	return id, k, nil
 }
 
 func recordMove(ctx context.Context, tx pgx.Tx, alias string, from *int64, to int64, actor, reason string) error {
@@ -513,36 +491,25 @@ func recordMove(ctx context.Context, tx pgx.Tx, alias string, from *int64, to in
 // MoveAlias points an alias at another enabled model of its kind, only if it still points at
 // expectedFrom (409 alias_moved otherwise, and nothing changes). An embedding alias that corpora
 // follow is 409 reembed_required. Moving an alias to where it already points changes nothing and
-// records nothing.
+// records nothing. The rule is catalog.CheckAliasMove (MoveByAdmin).
 func (s *CatalogStore) MoveAlias(ctx context.Context, name, to, expectedFrom, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		cur, err := s.lockAlias(ctx, tx, name, expectedFrom)
-		if err != nil {
-			return err
-		}
-		if cur.target == to {
-			return auditAlias(ctx, tx, e, name, cur)
-		}
-		id, _, err := lockTarget(ctx, tx, to, "to", cur.kind)
-		if err != nil {
-			return err
-		}
-		if err := s.move(ctx, tx, name, cur, id, e.ActorString(), reason); err != nil {
-			return err
-		}
-		return auditAlias(ctx, tx, e, name, cur)
+		return moveAlias(ctx, tx, aliasMove{way: catalog.MoveByAdmin, alias: name, to: to, expectedFrom: expectedFrom,
+			actor: e.ActorString(), reason: reason, audit: e, followers: s.Followers})
 	})
 	if err != nil {
-		return nil, err
+		return nil, moveAPIError(err)
 	}
 	return s.Alias(ctx, name, true)
 }
 
 // RollbackAlias moves an alias back to where its last move took it from. With expectedFrom set,
-// it does so only if the alias still points there.
+// it does so only if the alias still points there. The rule is catalog.CheckAliasMove
+// (RollbackByAdmin): a model disabled since is refused, as is an embedding alias corpora follow.
 func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, reason string, e *audit.Entry) (*catalog.Alias, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		cur, err := s.lockAlias(ctx, tx, name, expectedFrom)
+		// Lock first, so that the history read is the alias's last move.
+		cur, err := lockAlias(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -553,23 +520,21 @@ func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, re
 			return fmt.Errorf("read the history of alias %s: %w", name, err)
 		}
 		if prev == nil {
+			// A stale expected_from is still the first thing a caller hears of.
+			if err := catalog.CheckAliasMove(catalog.AliasMoveCheck{Way: catalog.RollbackByAdmin, ExpectedFrom: expectedFrom,
+				Alias: catalog.Alias{Name: name, Kind: cur.kind, Target: cur.target}, ToName: cur.target}); err != nil {
+				return err
+			}
 			return apierror.Invalid("", "alias %s has not moved since it was created; there is nothing to roll back to", name)
-		}
-		id, _, err := lockTarget(ctx, tx, *prev, "", cur.kind)
-		if err != nil {
-			e, _ := apierror.As(err)
-			return apierror.Invalid("", "alias %s cannot roll back to %s: %s", name, *prev, e.Message)
 		}
 		if reason == "" {
 			reason = "rollback"
 		}
-		if err := s.move(ctx, tx, name, cur, id, e.ActorString(), reason); err != nil {
-			return err
-		}
-		return auditAlias(ctx, tx, e, name, cur)
+		return moveAlias(ctx, tx, aliasMove{way: catalog.RollbackByAdmin, alias: name, to: *prev, expectedFrom: expectedFrom,
+			actor: e.ActorString(), reason: reason, audit: e, followers: s.Followers})
 	})
 	if err != nil {
-		return nil, err
+		return nil, moveAPIError(err)
 	}
 	return s.Alias(ctx, name, true)
 }
@@ -578,7 +543,6 @@ type aliasRow struct {
 	kind      catalog.Kind
 	modelID   int64
 	target    string
-	followed  []string
 	createdAt time.Time
 	updatedAt time.Time
 }
@@ -600,7 +564,9 @@ func auditAlias(ctx context.Context, tx pgx.Tx, e *audit.Entry, name string, cur
 	return InsertAudit(ctx, tx, e, before, after)
 }
 
-func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedFrom string) (*aliasRow, error) {
+// lockAlias reads an alias and locks its row until tx ends (404 when there is none). Locking it
+// again in the same transaction costs one statement and waits for nothing.
+func lockAlias(ctx context.Context, tx pgx.Tx, name string) (*aliasRow, error) {
 	var a aliasRow
 	// Lock the alias row alone, then read its target: with a join, a concurrent move's new model_id
 	// fails the re-checked join condition and the row would vanish from this query (read committed
@@ -616,36 +582,7 @@ func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedF
 	if err := tx.QueryRow(ctx, `SELECT name FROM models WHERE id = $1`, a.modelID).Scan(&a.target); err != nil {
 		return nil, fmt.Errorf("read the target of alias %s: %w", name, err)
 	}
-	if expectedFrom != "" && expectedFrom != a.target {
-		return nil, apierror.Conflict(apierror.CodeAliasMoved, "expected_from",
-			"alias %s points at %s, not %s: someone moved it meanwhile; nothing changed; check GET /admin/aliases/%s and retry",
-			name, a.target, expectedFrom, name)
-	}
 	return &a, nil
-}
-
-func (s *CatalogStore) move(ctx context.Context, tx pgx.Tx, name string, cur *aliasRow, to int64, actor, reason string) error {
-	if cur.kind == catalog.KindEmbedding {
-		var followers []string
-		var err error
-		if s.Followers != nil {
-			followers, err = s.Followers.Following(ctx, tx, name)
-		} else {
-			followers, err = corporaFollowing(ctx, tx, name)
-		}
-		if err != nil {
-			return fmt.Errorf("list the corpora following alias %s: %w", name, err)
-		}
-		if len(followers) > 0 {
-			return apierror.Conflict(apierror.CodeReembedRequired, "name",
-				"embedding alias %s is followed by corpora (%s) whose vectors come from %s; start a re-embed (POST /admin/corpora/{name}/reembed) or a corpus rollback, which moves the alias once the new index is verified",
-				name, strings.Join(followers, ", "), cur.target)
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE aliases SET model_id = $2, updated_at = now() WHERE name = $1`, name, to); err != nil {
-		return fmt.Errorf("move alias %s: %w", name, err)
-	}
-	return recordMove(ctx, tx, name, &cur.modelID, to, actor, reason)
 }
 
 // corporaFollowing reads the corpora following alias from a corpora table with columns name and

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
 
@@ -629,39 +630,25 @@ func (s *CorpusStore) SelfFound(ctx context.Context, ix *corpus.Index, docs []So
 	return found, nil
 }
 
-// ErrAliasMoved is returned by Cutover when the alias no longer points where the run expected.
-type ErrAliasMoved struct{ Alias, Expected, Now string }
-
-func (e *ErrAliasMoved) Error() string {
-	return fmt.Sprintf("alias %q was moved to %q while the run re-embedded for a move from %q; the run did not cut over: start a new run",
-		e.Alias, e.Now, e.Expected)
-}
-
 // Cutover moves the run's alias to its target and makes each of its verified indexes active, the
 // previous active ones standby until standbyUntil and the previous standby ones retired, in tx, only if
-// the alias still points where the run expected. It returns the retired indexes (whose tables the
-// caller drops) and the new standby ones (which the caller schedules for retirement).
+// the alias still points where the run expected and the target is still an enabled model (the rule
+// is catalog.CheckAliasMove, MoveByCutover). It returns the retired indexes (whose tables the caller
+// drops) and the new standby ones (which the caller schedules for retirement). When the rule refuses
+// the move it returns the *catalog.MoveError, having changed nothing: the caller ends the run.
 func (s *CorpusStore) Cutover(ctx context.Context, tx pgx.Tx, runID int64, standbyUntil time.Time) (retired, standby []int64, err error) {
-	var alias string
-	var targetID, expectedID, currentID int64
+	var alias, target, expected string
 	var state corpus.RunState
-	if err := tx.QueryRow(ctx, `SELECT alias, target_model_id, expected_from_model_id, state FROM reembed_runs WHERE id = $1 FOR UPDATE`,
-		runID).Scan(&alias, &targetID, &expectedID, &state); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT r.alias, r.state, t.name, f.name FROM reembed_runs r
+		JOIN models t ON t.id = r.target_model_id JOIN models f ON f.id = r.expected_from_model_id
+		WHERE r.id = $1 FOR UPDATE OF r`, runID).Scan(&alias, &state, &target, &expected); err != nil {
 		return nil, nil, fmt.Errorf("lock run %d: %w", runID, err)
 	}
 	if state != corpus.RunCuttingOver {
 		return nil, nil, fmt.Errorf("run %d is %s, not cutting_over", runID, state)
 	}
-	if err := tx.QueryRow(ctx, `SELECT model_id FROM aliases WHERE name = $1 FOR UPDATE`, alias).Scan(&currentID); err != nil {
-		return nil, nil, fmt.Errorf("lock alias %s: %w", alias, err)
-	}
-	if currentID != expectedID {
-		e := &ErrAliasMoved{Alias: alias}
-		_ = tx.QueryRow(ctx, `SELECT (SELECT name FROM models WHERE id = $1), (SELECT name FROM models WHERE id = $2)`,
-			expectedID, currentID).Scan(&e.Expected, &e.Now)
-		return nil, nil, e
-	}
-	if err := moveAlias(ctx, tx, alias, expectedID, targetID, fmt.Sprintf("reembed run %d", runID), "re-embedded and verified"); err != nil {
+	if err := moveAlias(ctx, tx, aliasMove{way: catalog.MoveByCutover, alias: alias, to: target, expectedFrom: expected,
+		actor: fmt.Sprintf("reembed run %d", runID), reason: "re-embedded and verified"}); err != nil {
 		return nil, nil, err
 	}
 	rows, _ := tx.Query(ctx, `SELECT id, corpus_id FROM corpus_indexes WHERE run_id = $1 AND state = 'verifying' ORDER BY corpus_id`, runID)
@@ -685,17 +672,6 @@ func (s *CorpusStore) Cutover(ctx context.Context, tx pgx.Tx, runID int64, stand
 	return retired, standby, nil
 }
 
-func moveAlias(ctx context.Context, tx pgx.Tx, alias string, from, to int64, actor, reason string) error {
-	if _, err := tx.Exec(ctx, `UPDATE aliases SET model_id = $2, updated_at = now() WHERE name = $1`, alias, to); err != nil {
-		return fmt.Errorf("move alias %s: %w", alias, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO alias_history (alias, from_model_id, to_model_id, actor, reason) VALUES ($1, $2, $3, $4, $5)`,
-		alias, from, to, actor, reason); err != nil {
-		return fmt.Errorf("record the move of alias %s: %w", alias, err)
-	}
-	return nil
-}
-
 // swapActive makes index next the active one of a corpus: the active one becomes standby until until,
 // the standby one (other than next) retired.
 func swapActive(ctx context.Context, tx pgx.Tx, corpusID, next int64, until time.Time) (retired, standby []int64, err error) {
@@ -717,7 +693,9 @@ func swapActive(ctx context.Context, tx pgx.Tx, corpusID, next int64, until time
 
 // RollbackCorpus swaps every corpus following name's alias back to its standby index and the alias back
 // to the standby indexes' model, in tx. It is refused with 409 while a run is in progress, or when a
-// corpus following the alias has no standby index on that model. It returns the new standby indexes.
+// corpus following the alias has no standby index on that model, or when catalog.CheckAliasMove
+// (MoveByCorpusRollback) refuses the move, e.g. because that model was disabled since. It returns the
+// new standby indexes.
 func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor string, standbyUntil time.Time) ([]int64, error) {
 	var alias string
 	var corpusID int64
@@ -727,9 +705,9 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 		}
 		return nil, fmt.Errorf("read corpus %s: %w", name, err)
 	}
-	var currentID int64
-	if err := tx.QueryRow(ctx, `SELECT model_id FROM aliases WHERE name = $1 FOR UPDATE`, alias).Scan(&currentID); err != nil {
-		return nil, fmt.Errorf("lock alias %s: %w", alias, err)
+	// Lock the alias before the corpora, as a run's start does.
+	if _, err := lockAlias(ctx, tx, alias); err != nil {
+		return nil, err
 	}
 	var running bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reembed_runs WHERE alias = $1 AND state = ANY($2))`, alias, nonTerminal).Scan(&running); err != nil {
@@ -766,6 +744,10 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 				f.name, alias, backName)
 		}
 	}
+	if err := moveAlias(ctx, tx, aliasMove{way: catalog.MoveByCorpusRollback, alias: alias, to: backName,
+		actor: actor, reason: "corpus rollback of " + name}); err != nil {
+		return nil, moveAPIError(err)
+	}
 	for _, f := range fs {
 		var cid int64
 		if err := tx.QueryRow(ctx, `SELECT corpus_id FROM corpus_indexes WHERE id = $1`, *f.standby).Scan(&cid); err != nil {
@@ -776,9 +758,6 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 			return nil, err
 		}
 		standby = append(standby, sb...)
-	}
-	if err := moveAlias(ctx, tx, alias, currentID, backID, actor, "corpus rollback of "+name); err != nil {
-		return nil, err
 	}
 	return standby, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
@@ -628,7 +629,9 @@ func (w *cutoverWorker) Work(ctx context.Context, job *river.Job[CutoverArgs]) e
 		return err
 	}
 	until := s.cfg.Now().Add(s.cfg.Retention)
-	var moved *postgres.ErrAliasMoved
+	// A move catalog.CheckAliasMove refuses (the alias moved meanwhile, the target was disabled) ends
+	// the run as failed: retrying cannot help, and the active indexes keep serving.
+	var refused *catalog.MoveError
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		retired, standby, err := s.store.Cutover(ctx, tx, job.Args.RunID, until)
 		if err != nil {
@@ -642,9 +645,9 @@ func (w *cutoverWorker) Work(ctx context.Context, job *river.Job[CutoverArgs]) e
 		}
 		return complete(ctx, tx, job)
 	})
-	if errors.As(err, &moved) {
+	if errors.As(err, &refused) {
 		return s.inTx(ctx, func(tx pgx.Tx) error {
-			if err := s.endRunTx(ctx, tx, job.Args.RunID, corpus.RunFailed, moved.Error(), nil); err != nil {
+			if err := s.endRunTx(ctx, tx, job.Args.RunID, corpus.RunFailed, refused.Message, nil); err != nil {
 				return err
 			}
 			return complete(ctx, tx, job)
