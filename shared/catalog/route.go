@@ -21,9 +21,33 @@ type Route struct {
 	// Base is the alias's target when this version was written. When the alias has moved since (a
 	// move, a rollback, a re-embed cut-over), the default plan is that move's target alone and the
 	// rules stay: the one alias-move rule keeps deciding where the alias's default traffic goes.
-	Base      string
-	UpdatedAt time.Time
-	UpdatedBy string // the audit actor ("name (id)") of the last change
+	Base string
+	// AliasMoved says the alias moved after this version was written: Plan is the move's target
+	// alone (see Base), not the plan the version stored.
+	AliasMoved bool
+	UpdatedAt  time.Time
+	UpdatedBy  string // the audit actor ("name (id)") of the last change
+}
+
+// Follow is r as it applies while its alias points at target: unchanged when the alias still
+// points where it did when r was written, else with the default plan replaced by target alone.
+func (r *Route) Follow(target string) *Route {
+	if r.Base == target {
+		return r
+	}
+	c := *r
+	c.Plan, c.Base, c.AliasMoved = SinglePlan(target), target, true
+	return &c
+}
+
+// RouteVersion is one entry of a route's history.
+type RouteVersion struct {
+	Version int64     `json:"version"`
+	Rules   []Rule    `json:"rules"`
+	Plan    Plan      `json:"plan"`
+	Actor   string    `json:"who"`
+	Reason  string    `json:"why"`
+	At      time.Time `json:"when"`
 }
 
 // Rule sends the requests it matches to its own plan. Rules are tried in order; the first that
@@ -203,6 +227,16 @@ func (s *Snapshot) Route(name string, req RouteRequest) (*Routing, Outcome) {
 	if o := s.access(key, name); o != Resolved {
 		return nil, o
 	}
+	out := s.Evaluate(rt, req)
+	if len(out.Candidates) == 0 {
+		return out, ModelDisabled
+	}
+	return out, Resolved
+}
+
+// Evaluate is Route's choice for rt without the access checks (the admin API's dry run): the
+// first matching rule, or the default plan, and its candidates in Route's order.
+func (s *Snapshot) Evaluate(rt *Route, req RouteRequest) *Routing {
 	out := &Routing{Route: rt, Rule: -1, Plan: &rt.Plan}
 	for i := range rt.Rules {
 		if rt.Rules[i].Match.matches(req) {
@@ -211,10 +245,7 @@ func (s *Snapshot) Route(name string, req RouteRequest) (*Routing, Outcome) {
 		}
 	}
 	out.Candidates = s.candidates(out.Plan, req)
-	if len(out.Candidates) == 0 {
-		return out, ModelDisabled
-	}
-	return out, Resolved
+	return out
 }
 
 func (s *Snapshot) access(key *Key, name string) Outcome {
@@ -261,6 +292,18 @@ func (m Match) matches(req RouteRequest) bool {
 		}
 	}
 	return true
+}
+
+// StickyBy names what places req's first pick under a plan's stickiness: "session", "key" or
+// "request" (the request on its own).
+func StickyBy(sticky string, req RouteRequest) string {
+	switch stickValue(sticky, req)[0] {
+	case 's':
+		return "session"
+	case 'k':
+		return "key"
+	}
+	return "request"
 }
 
 // stickValue is what a plan's stickiness hashes for req.
