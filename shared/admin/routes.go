@@ -226,6 +226,7 @@ func (h *Handler) handleRoutes(svc *Service) {
 	h.Handle("GET", "/admin/routes/{name}/history", byPath(h, "name", svc.RouteHistory))
 	h.Handle("POST", "/admin/routes/{name}/rollback", pathBody(h, "name", svc.RollbackRoute, true))
 	h.Handle("POST", "/admin/routes/{name}/dry-run", pathBody(h, "name", svc.DryRunRoute, false))
+	h.Handle("GET", "/admin/routes/{name}/split", byPath(h, "name", svc.RouteSplit))
 }
 
 // RouteSplitView is the live split of one name: requests of the last hour by the model that served them.
@@ -240,6 +241,9 @@ type RouteSplitView struct {
 // the request log (so it reads usage).
 func (s *Service) RouteSplit(ctx context.Context, by *catalog.Admin, name string) (*RouteSplitView, error) {
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Route(ctx, name); err != nil {
 		return nil, err
 	}
 	since := s.now().Add(-time.Hour)
