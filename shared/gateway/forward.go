@@ -131,10 +131,11 @@ func (c *call) prepare() (body *buffer, req *request, m *catalog.Model, p *catal
 		return nil, nil, nil, nil, false
 	}
 	c.row.Stream = req.stream
-	if m, p, ok = c.resolve(snap, key, req.model); !ok {
+	if m, p, ok = c.resolve(snap, key, req.model, body.b); !ok {
 		putBuffer(body)
 		return nil, nil, nil, nil, false
 	}
+	servedBy(c.w.Header(), m)
 	return body, req, m, p, true
 }
 

@@ -244,9 +244,11 @@ func modelNotFound(name string) *apierror.Error {
 		"The model `%s` does not exist or your API key may not use it; GET /v1/models lists the models your key can call.", name)
 }
 
-// resolve finds the pinned model and its provider for name, recording them in the row.
+// resolve finds the pinned model and its provider for name through its route (the first
+// candidate: the rule's or default plan's sticky weighted pick), recording them in the row. body
+// is read for the "user" field only when a rule asks.
 // A name longer than any name can be is refused before it reaches a message or the log.
-func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*catalog.Model, *catalog.Provider, bool) {
+func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) (*catalog.Model, *catalog.Provider, bool) {
 	if len(name) > catalog.MaxNameLength {
 		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
 		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
@@ -254,14 +256,15 @@ func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*
 		return nil, nil, false
 	}
 	c.row.Requested = name
-	m, _, outcome := snap.Resolve(key, name)
+	routing, outcome := snap.Route(name, c.routeRequest(key, body))
 	if outcome != catalog.Resolved {
-		if m != nil {
+		if m, _, _ := snap.Resolve(key, name); m != nil {
 			c.row.Model, c.row.Provider = m.Name, m.Provider
 		}
 		c.fail(modelNotFound(name), string(outcome))
 		return nil, nil, false
 	}
+	m := routing.Candidates[0].Model
 	c.row.Model, c.row.Provider = m.Name, m.Provider
 	p := snap.Providers[m.Provider]
 	if p == nil {
