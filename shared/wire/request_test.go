@@ -1,4 +1,4 @@
-package gateway
+package wire
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func TestSplice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		b := append(make([]byte, 0, len(tt.in)+tt.room), tt.in...)
-		if got := string(splice(b, tt.start, tt.end, []byte(tt.text))); got != tt.want {
+		if got := string(Splice(b, tt.start, tt.end, []byte(tt.text))); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
 		}
 	}
@@ -45,7 +45,7 @@ func BenchmarkParseRequest(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.body)))
 			for b.Loop() {
-				if _, e := parseRequest(bc.body, bc.route); e != nil {
+				if _, e := ParseRequest(bc.body, bc.route); e != nil {
 					b.Fatal(e)
 				}
 			}
