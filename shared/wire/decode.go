@@ -103,9 +103,12 @@ func decodeBase64Embeddings(raw []byte, n int) (vecs [][]float32, ok bool) {
 				}
 				return end, err
 			case "embedding":
+				if vs >= len(raw) || raw[vs] != '"' {
+					return 0, errSyntax // a list of floats: encoding/json's path
+				}
 				end, escaped, err := skipString(raw, vs, false)
 				if err != nil || escaped {
-					return 0, errSyntax // a list of floats, or escapes: encoding/json's path
+					return 0, errSyntax // escapes: encoding/json's path
 				}
 				emb = raw[vs+1 : end-1]
 				return end, nil
