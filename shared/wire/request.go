@@ -10,20 +10,21 @@ import (
 // Request is what the gateway reads of a developer's chat or embeddings body; everything else
 // passes through.
 type Request struct {
-	Model      string // the model or alias named, decoded
-	Stream     bool   // chat: "stream": true
-	Tools      bool   // chat: non-empty "tools" or "functions"
-	AskedUsage bool   // chat: the client asked for the usage chunk itself
+	Model string // the model or alias named, decoded
 
 	EncodingFormat string // embeddings: "float", "base64" or "" when absent
 	Dimensions     int64  // embeddings: 0 when absent
 
-	modelSpan    [2]int
-	end          int // index of the top-level closing brace
+	Stream     bool // chat: "stream": true
+	Tools      bool // chat: non-empty "tools" or "functions"
+	AskedUsage bool // chat: the client asked for the usage chunk itself
+
 	hasMessages  bool
+	hasInput     bool
+	modelSpan    [2]int
+	end          int    // index of the top-level closing brace
 	streamOpts   [2]int // the stream_options value; [0] < 0 when absent
 	includeUsage [2]int // its include_usage value; [0] < 0 when absent
-	hasInput     bool
 }
 
 // The fields the gateway reads at the top level of a chat or embeddings body.
