@@ -57,10 +57,13 @@ vet:
 build:
 	$(GO) build ./...
 
-# The gateway's fuzz targets, each for FUZZTIME; their seeds are in shared/gateway/testdata/fuzz.
+# The fuzz targets, each for FUZZTIME: the wire codec's (seeds in shared/wire/testdata/fuzz) and the
+# gateway's stream relay (seeds in shared/gateway/testdata/fuzz).
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/wire -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/wire -run '^$$' -fuzz '^FuzzEmbeddingLengths$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/wire -run '^$$' -fuzz '^FuzzDecodeEmbeddings$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/gateway -run '^$$' -fuzz '^FuzzSSERelay$$' -fuzztime $(FUZZTIME)
 
 # Direct vs the ReverseProxy floor vs the gateway, then the functions' cold start against a hello-world

@@ -20,11 +20,11 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/usage"
+	"github.com/switchyard-ai/switchyard/shared/wire"
 )
 
 // KeyAuth authenticates a developer request: the key and the snapshot it was found in, or the error
@@ -202,7 +202,7 @@ func decode(r *http.Request, v any) error {
 	case err != nil:
 		return apierror.Invalid("", "the body could not be read: %v", err)
 	}
-	if e := gateway.CheckFields(body, fieldsOf(reflect.TypeOf(v))); e != nil {
+	if e := wire.CheckFields(body, fieldsOf(reflect.TypeOf(v))); e != nil {
 		return e
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -228,14 +228,14 @@ func decode(r *http.Request, v any) error {
 
 // fieldsOf lists the JSON members a struct type (behind pointers) reads, with those read inside
 // members that are structs or slices of structs.
-func fieldsOf(t reflect.Type) []gateway.Field {
+func fieldsOf(t reflect.Type) []wire.Field {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
 		return nil
 	}
-	var fields []gateway.Field
+	var fields []wire.Field
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -245,7 +245,7 @@ func fieldsOf(t reflect.Type) []gateway.Field {
 		if name == "" {
 			name = f.Name
 		}
-		fields = append(fields, gateway.Field{Name: strings.ToLower(name), Inside: fieldsOf(f.Type)})
+		fields = append(fields, wire.Field{Name: strings.ToLower(name), Inside: fieldsOf(f.Type)})
 	}
 	return fields
 }

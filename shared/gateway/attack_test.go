@@ -18,12 +18,12 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/gateway"
+	"github.com/switchyard-ai/switchyard/shared/wire/wiretest"
 )
 
 // recorder is an upstream that reads bodies with one parser, counts them, and answers as a model server.
 type recorder struct {
-	parse func([]byte) gateway.View
+	parse func([]byte) wiretest.View
 	hits  atomic.Int64
 }
 
@@ -49,7 +49,7 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestAttackDuplicateFieldsNeverReachAnUpstream(t *testing.T) {
 	e := newEnv(t)
 	recs := map[string]*recorder{}
-	for _, p := range gateway.Decoders {
+	for _, p := range wiretest.Decoders {
 		rc := &recorder{parse: p.Parse}
 		up := httptest.NewServer(rc)
 		t.Cleanup(up.Close)
@@ -90,14 +90,14 @@ func TestAttackDuplicateFieldsNeverReachAnUpstream(t *testing.T) {
 		{"embeddings", `{"model":"{E}","input":"x","encoding_format":"float","Encoding_Format":"base64"}`, "encoding_format"},
 		{"embeddings", `{"model":"{E}","input":"x","dimensions":768,"Dimensions":3}`, "dimensions"},
 	}
-	for _, p := range gateway.Decoders {
+	for _, p := range wiretest.Decoders {
 		fill := strings.NewReplacer("{G}", "g-"+p.Name, "{S}", "s-"+p.Name, "{E}", "e-"+p.Name)
 		for _, a := range attacks {
 			body := fill.Replace(a.body)
 			// The premise: upstream decoders disagree on what this body asks for.
 			same := true
-			for _, q := range gateway.Decoders[1:] {
-				same = same && maps.Equal(gateway.Decoders[0].Parse([]byte(body)), q.Parse([]byte(body)))
+			for _, q := range wiretest.Decoders[1:] {
+				same = same && maps.Equal(wiretest.Decoders[0].Parse([]byte(body)), q.Parse([]byte(body)))
 			}
 			if same {
 				t.Fatalf("not an attack: every decoder reads %s the same way", body)
@@ -117,7 +117,7 @@ func TestAttackDuplicateFieldsNeverReachAnUpstream(t *testing.T) {
 		}
 	}
 	// The same upstreams serve honest bodies, so the silence above is the gateway's refusal.
-	for _, p := range gateway.Decoders {
+	for _, p := range wiretest.Decoders {
 		for route, body := range map[string]string{
 			"chat/completions": `{"model":"g-` + p.Name + `","messages":[{"role":"user","content":"hi"}]}`,
 			"embeddings":       `{"model":"e-` + p.Name + `","input":"hi"}`,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
@@ -118,7 +117,7 @@ func (c *call) capacityFailed(err error) {
 // reserve checks the rate limits and quotas of the caller's key and team, counting this request and
 // reserving its token estimate; settle it with c.settle. Without limits it returns true at once,
 // with no round trip. false means the answer has been written.
-func (c *call) reserve(m *catalog.Model, body []byte, chat bool) bool {
+func (c *call) reserve(m *catalog.Model, bodyLen int, maxTokens int64, chat bool) bool {
 	if c.snap == nil || len(c.snap.Limits) == 0 {
 		return true
 	}
@@ -130,7 +129,7 @@ func (c *call) reserve(m *catalog.Model, body []byte, chat bool) bool {
 		c.capacityFailed(errors.New("a rate limit applies but the gateway has no limiter"))
 		return false
 	}
-	est := estimateTokens(m, body, chat)
+	est := estimateTokens(m, bodyLen, maxTokens, chat)
 	subjects := []capacity.Cap{{Scope: catalog.Scope{Kind: catalog.ScopeKey, Name: c.key.ID}, Limits: kl},
 		{Scope: catalog.Scope{Kind: catalog.ScopeTeam, Name: c.key.Team}, Limits: tl}}
 	res, q, err := c.g.limiter.Reserve(c.r.Context(), subjects, est)
@@ -192,23 +191,14 @@ func (c *call) settle() {
 
 // estimateTokens is what a request may use at most, reserved up front: its body's bytes / 4 (a
 // token is about four bytes of English; the JSON around the text makes this an overestimate) plus,
-// for chat, max_tokens (or max_completion_tokens), or DefaultCompletionReserve bounded by the
-// model's context window.
-func estimateTokens(m *catalog.Model, body []byte, chat bool) int64 {
-	est := int64(len(body)+3) / 4
+// for chat, maxTokens (the larger of max_tokens and max_completion_tokens; -1 when neither is given),
+// or DefaultCompletionReserve bounded by the model's context window.
+func estimateTokens(m *catalog.Model, bodyLen int, maxTokens int64, chat bool) int64 {
+	est := int64(bodyLen+3) / 4
 	if !chat {
 		return est
 	}
-	completion := int64(-1)
-	_, _ = scanDocument(body, false, func(mb member) bool {
-		switch string(mb.key) {
-		case "max_tokens", "max_completion_tokens":
-			if n, err := strconv.ParseInt(string(body[mb.valStart:mb.valEnd]), 10, 64); err == nil && n >= 0 {
-				completion = max(completion, n)
-			}
-		}
-		return true
-	})
+	completion := maxTokens
 	if completion < 0 {
 		completion = DefaultCompletionReserve
 		if m.ContextWindow > 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/wire"
 )
 
 func unsupported(param, format string, args ...any) *apierror.Error {
@@ -29,25 +30,25 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	defer putBuffer(body)
 	switch {
 	case m.Kind != catalog.KindChat:
-		c.fail(unsupported("model", "`%s` is an embedding model; call POST /v1/embeddings with it, or pick a chat model (GET /v1/models).", req.model), "embedding model on the chat route")
+		c.fail(unsupported("model", "`%s` is an embedding model; call POST /v1/embeddings with it, or pick a chat model (GET /v1/models).", req.Model), "embedding model on the chat route")
 		return
-	case req.stream && !m.Capabilities.Streaming:
-		c.fail(unsupported("stream", "`%s` does not support streaming; send the request without \"stream\": true.", req.model), "streaming not declared")
+	case req.Stream && !m.Capabilities.Streaming:
+		c.fail(unsupported("stream", "`%s` does not support streaming; send the request without \"stream\": true.", req.Model), "streaming not declared")
 		return
-	case req.tools && !m.Capabilities.Tools:
-		c.fail(unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.model), "tools not declared")
+	case req.Tools && !m.Capabilities.Tools:
+		c.fail(unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.Model), "tools not declared")
 		return
 	}
-	if !c.reserve(m, body.b, true) {
+	if !c.reserve(m, len(body.b), req.MaxTokens, true) {
 		return
 	}
 	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
-	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, req.stream)
+	out.b = req.UpstreamBody(out.b, body.b, m.UpstreamName, req.Stream)
 
 	hdr := jsonHeader
-	if req.stream {
+	if req.Stream {
 		hdr = streamHeader
 	}
 	held, err := c.acquire(m, p)
@@ -56,7 +57,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.release(held)
-	ctx, release := c.watch(c.key, req.model)
+	ctx, release := c.watch(c.key, req.Model)
 	defer release()
 	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr)
 	if err != nil {
@@ -64,8 +65,8 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
-	if req.stream && isEventStream(resp.Header) {
-		c.relay(resp, m, p, !req.askedUsage)
+	if req.Stream && isEventStream(resp.Header) {
+		c.relay(resp, m, p, !req.AskedUsage)
 		return
 	}
 	// A plain answer (or an upstream that answered a stream request in one piece).
@@ -81,27 +82,27 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	defer putBuffer(body)
 	if m.Kind != catalog.KindEmbedding {
-		c.fail(unsupported("model", "`%s` is a chat model; call POST /v1/chat/completions with it, or pick an embedding model (GET /v1/models).", req.model), "chat model on the embeddings route")
+		c.fail(unsupported("model", "`%s` is a chat model; call POST /v1/chat/completions with it, or pick an embedding model (GET /v1/models).", req.Model), "chat model on the embeddings route")
 		return
 	}
-	if req.dimensions > 0 && req.dimensions != int64(m.Dimension) {
-		c.fail(unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.model, m.Dimension, m.Dimension), "dimensions asked: "+strconv.FormatInt(req.dimensions, 10))
+	if req.Dimensions > 0 && req.Dimensions != int64(m.Dimension) {
+		c.fail(unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.Model, m.Dimension, m.Dimension), "dimensions asked: "+strconv.FormatInt(req.Dimensions, 10))
 		return
 	}
-	if !c.reserve(m, body.b, false) {
+	if !c.reserve(m, len(body.b), req.MaxTokens, false) {
 		return
 	}
 	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
-	out.b = req.upstreamBody(out.b, body.b, m.UpstreamName, false)
+	out.b = req.UpstreamBody(out.b, body.b, m.UpstreamName, false)
 	held, err := c.acquire(m, p)
 	if err != nil {
 		c.capacityFailed(err)
 		return
 	}
 	defer c.release(held)
-	ctx, release := c.watch(c.key, req.model)
+	ctx, release := c.watch(c.key, req.Model)
 	defer release()
 	resp, err := g.up.Send(ctx, p, http.MethodPost, "/embeddings", out.b, jsonHeader)
 	if err != nil {
@@ -115,7 +116,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 // prepare is every POST's way in: the key, the body (read whole, bounded), the fields the gateway
 // acts on, and the pinned model with its provider. When ok is false the answer has been written;
 // otherwise the caller returns body to the pool.
-func (c *call) prepare() (body *buffer, req *request, m *catalog.Model, p *catalog.Provider, ok bool) {
+func (c *call) prepare() (body *buffer, req *wire.Request, m *catalog.Model, p *catalog.Provider, ok bool) {
 	key, snap, ok := c.authenticate()
 	if !ok {
 		return nil, nil, nil, nil, false
@@ -124,14 +125,14 @@ func (c *call) prepare() (body *buffer, req *request, m *catalog.Model, p *catal
 	if !ok {
 		return nil, nil, nil, nil, false
 	}
-	req, e := parseRequest(body.b, c.row.Route)
+	req, e := wire.ParseRequest(body.b, c.row.Route)
 	if e != nil {
 		putBuffer(body)
 		c.fail(e, "")
 		return nil, nil, nil, nil, false
 	}
-	c.row.Stream = req.stream
-	if m, p, ok = c.resolve(snap, key, req.model, body.b); !ok {
+	c.row.Stream = req.Stream
+	if m, p, ok = c.resolve(snap, key, req.Model, req.User); !ok {
 		putBuffer(body)
 		return nil, nil, nil, nil, false
 	}
@@ -154,9 +155,9 @@ func (c *call) upstreamFailed(err error) {
 }
 
 // checkDimensions is the embeddings answer's check: every vector has the model's dimension. The
-// count is upstream.EmbeddingLengths, a byte scan that also checks each list holds only numbers.
+// count is wire.EmbeddingLengths, a byte scan that also checks each list holds only numbers.
 func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte) (*apierror.Error, string) {
-	lengths, err := upstream.EmbeddingLengths(body)
+	lengths, err := wire.EmbeddingLengths(body)
 	if err != nil {
 		return upstream.BadResponse(p.Identifier, "the embeddings answer is malformed: %v", err), "embeddings answer: " + err.Error()
 	}
@@ -190,15 +191,15 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 		}
 	}
 	modelSpan, usageSpan := [2]int{-1, -1}, [2]int{-1, -1}
-	_, err := scanDocument(body, false, func(mb member) bool {
-		switch string(mb.key) {
+	err := wire.ScanAnswer(body, func(mb wire.Member) bool {
+		switch string(mb.Key) {
 		case "model":
-			if body[mb.valStart] == '"' {
-				modelSpan = [2]int{mb.valStart, mb.valEnd}
+			if body[mb.ValStart] == '"' {
+				modelSpan = [2]int{mb.ValStart, mb.ValEnd}
 			}
 		case "usage":
-			if body[mb.valStart] == '{' {
-				usageSpan = [2]int{mb.valStart, mb.valEnd}
+			if body[mb.ValStart] == '{' {
+				usageSpan = [2]int{mb.ValStart, mb.ValEnd}
 			}
 		}
 		return true
@@ -208,13 +209,13 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 		return
 	}
 	if usageSpan[0] >= 0 {
-		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = tokenCounts(body[usageSpan[0]:usageSpan[1]])
+		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = wire.TokenCounts(body[usageSpan[0]:usageSpan[1]])
 	}
 	if modelSpan[0] >= 0 {
 		// In place: servers put "model" near the end or near the start, so this moves a few
 		// bytes, or at worst what a copy would have.
 		var quoted [160]byte
-		in.b = splice(in.b, modelSpan[0], modelSpan[1], appendQuoted(quoted[:0], m.Name))
+		in.b = wire.Splice(in.b, modelSpan[0], modelSpan[1], wire.AppendQuoted(quoted[:0], m.Name))
 		body = in.b
 	}
 	h := c.w.Header()

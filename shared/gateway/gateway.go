@@ -245,10 +245,10 @@ func modelNotFound(name string) *apierror.Error {
 }
 
 // resolve finds the pinned model and its provider for name through its route (the first
-// candidate: the rule's or default plan's sticky weighted pick), recording them in the row. body
-// is read for the "user" field only when a rule asks.
+// candidate: the rule's or default plan's sticky weighted pick), recording them in the row. user is
+// the body's "user" field, which rules may match.
 // A name longer than any name can be is refused before it reaches a message or the log.
-func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) (*catalog.Model, *catalog.Provider, bool) {
+func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name, user string) (*catalog.Model, *catalog.Provider, bool) {
 	if len(name) > catalog.MaxNameLength {
 		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
 		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
@@ -256,7 +256,7 @@ func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string, bo
 		return nil, nil, false
 	}
 	c.row.Requested = name
-	routing, outcome := snap.Route(name, c.routeRequest(key, body))
+	routing, outcome := snap.Route(name, c.routeRequest(key, user))
 	if outcome != catalog.Resolved {
 		if m, _, _ := snap.Resolve(key, name); m != nil {
 			c.row.Model, c.row.Provider = m.Name, m.Provider

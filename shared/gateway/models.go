@@ -73,7 +73,7 @@ func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if _, _, ok := c.resolve(snap, key, name, nil); !ok {
+	if _, _, ok := c.resolve(snap, key, name, ""); !ok {
 		return
 	}
 	// The model an alias names is its primary target, not one request's pick.

@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
+	"github.com/switchyard-ai/switchyard/shared/wire"
 )
 
 // sseRelay rewrites a chat completion stream event by event: each chunk's "model" names the pinned
@@ -145,10 +146,10 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 		return append(dst, ev...)
 	}
 	data := ev[dataStart:dataEnd]
-	var members [12]member
+	var members [12]wire.Member
 	ms := members[:0]
-	_, err := scanDocument(data, false, func(m member) bool {
-		switch string(m.key) {
+	err := wire.ScanAnswer(data, func(m wire.Member) bool {
+		switch string(m.Key) {
 		case "model", "usage", "choices", "error":
 			ms = append(ms, m)
 		}
@@ -157,11 +158,11 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 	if err != nil {
 		return append(dst, ev...)
 	}
-	var edits [2]edit
+	var edits [2]wire.Edit
 	es := edits[:0]
 	for k, m := range ms {
-		v := data[m.valStart:m.valEnd]
-		switch string(m.key) {
+		v := data[m.ValStart:m.ValEnd]
+		switch string(m.Key) {
 		case "error":
 			// The upstream's words (which may quote its credential or its hosts) are for the
 			// log; the client gets Switchyard's error event in their place.
@@ -169,12 +170,12 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 			return appendErrorEvent(dst, s.streamError())
 		case "model":
 			if v[0] == '"' {
-				es = append(es, edit{dataStart + m.valStart, dataStart + m.valEnd, s.model})
+				es = append(es, wire.Edit{Start: dataStart + m.ValStart, End: dataStart + m.ValEnd, Text: s.model})
 			}
 		case "usage":
 			if v[0] == '{' {
 				s.sawUsage = true
-				s.prompt, s.completion, s.total = tokenCounts(v)
+				s.prompt, s.completion, s.total = wire.TokenCounts(v)
 			}
 			if !s.stripUsage {
 				continue
@@ -184,51 +185,51 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 			}
 			if v[0] == '{' || v[0] == 'n' {
 				start, end := memberExtent(data, ms, k)
-				es = append(es, edit{dataStart + start, dataStart + end, nil})
+				es = append(es, wire.Edit{Start: dataStart + start, End: dataStart + end})
 			}
 		}
 	}
 	if len(es) == 0 {
 		return append(dst, ev...)
 	}
-	if len(es) == 2 && es[1].start < es[0].start {
+	if len(es) == 2 && es[1].Start < es[0].Start {
 		es[0], es[1] = es[1], es[0]
 	}
-	return applyEdits(dst, ev, es...)
+	return wire.ApplyEdits(dst, ev, es...)
 }
 
 // onlyEmptyChoices reports whether the chunk's choices are an empty list (or absent): the usage
 // chunk carries nothing else.
-func onlyEmptyChoices(data []byte, ms []member) bool {
+func onlyEmptyChoices(data []byte, ms []wire.Member) bool {
 	for _, m := range ms {
-		if string(m.key) == "choices" {
-			return emptyArray(data[m.valStart:m.valEnd]) || string(data[m.valStart:m.valEnd]) == "null"
+		if string(m.Key) == "choices" {
+			return wire.EmptyArray(data[m.ValStart:m.ValEnd]) || string(data[m.ValStart:m.ValEnd]) == "null"
 		}
 	}
 	return true
 }
 
 // memberExtent is the span to cut to remove member k (its key, value and one adjoining comma).
-func memberExtent(data []byte, ms []member, k int) (int, int) {
+func memberExtent(data []byte, ms []wire.Member, k int) (int, int) {
 	m := ms[k]
 	// Cut from the comma before the key, when there is one; else through the comma after the value.
-	i := m.keyStart - 1
-	for i >= 0 && isSpace(data[i]) {
+	i := m.KeyStart - 1
+	for i >= 0 && wire.IsSpace(data[i]) {
 		i--
 	}
 	if i >= 0 && data[i] == ',' {
-		return i, m.valEnd
+		return i, m.ValEnd
 	}
-	j := skipSpace(data, m.valEnd)
+	j := wire.SkipSpace(data, m.ValEnd)
 	if j < len(data) && data[j] == ',' {
-		return m.keyStart, skipSpace(data, j+1)
+		return m.KeyStart, wire.SkipSpace(data, j+1)
 	}
-	return m.keyStart, m.valEnd
+	return m.KeyStart, m.ValEnd
 }
 
 // relay streams the upstream's events to the client; see sseRelay.
 func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider, stripUsage bool) {
-	s := &sseRelay{model: appendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent, provider: p.Identifier}
+	s := &sseRelay{model: wire.AppendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent, provider: p.Identifier}
 	h := c.w.Header()
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	h.Set("Cache-Control", "no-cache")
@@ -278,11 +279,11 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 // appendErrorEvent appends e as an SSE error event, as the OpenAI SDKs read one.
 func appendErrorEvent(dst []byte, e *apierror.Error) []byte {
 	dst = append(dst, `data: {"error":{"message":`...)
-	dst = appendQuoted(dst, e.Message)
+	dst = wire.AppendQuoted(dst, e.Message)
 	dst = append(dst, `,"type":`...)
-	dst = appendQuoted(dst, string(e.Type))
+	dst = wire.AppendQuoted(dst, string(e.Type))
 	dst = append(dst, `,"code":`...)
-	dst = appendQuoted(dst, e.Code)
+	dst = wire.AppendQuoted(dst, e.Code)
 	return append(dst, ",\"param\":null}}\n\n"...)
 }
 

@@ -1,7 +1,7 @@
 // Package upstream is Switchyard's client of OpenAI-compatible endpoints: the SSRF-safe dialer,
 // per-provider transports with the provider's timeouts and CA bundle, the mapping of upstream
-// answers to SPEC's error codes, provider verification and model probes, and a byte scanner
-// that counts embedding vectors without decoding them.
+// answers to SPEC's error codes, provider verification and model probes, and embedding calls
+// (Embed). What it sends and reads is OpenAI's wire format, as package wire encodes and reads it.
 package upstream
 
 import (
@@ -47,6 +47,8 @@ type Client struct {
 
 	mu         sync.Mutex
 	transports map[int64]*transportEntry
+
+	floatsOnly sync.Map // provider identifier → true once it refused base64 embeddings
 }
 
 type transportEntry struct {

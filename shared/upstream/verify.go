@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/wire"
 )
 
 // Diagnostic codes of provider verification (SPEC "provider verification diagnostics") and of
@@ -373,7 +374,7 @@ func (c *Client) probeEmbedding(ctx context.Context, p *catalog.Provider, m *cat
 		addDiag(pr, APIError(err).Code, "an embeddings call failed: %s", Detail(err))
 		return
 	}
-	lengths, err := EmbeddingLengths(body)
+	lengths, err := wire.EmbeddingLengths(body)
 	if err != nil || len(lengths) != 1 {
 		why := "it holds no vector"
 		if err != nil {

@@ -1,19 +1,18 @@
-package gateway
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 )
 
-// The gateway never decodes a whole body: it walks the top-level members of a JSON object and
-// keeps the byte spans of the few it needs (model, stream, usage...), so that everything else
-// passes through byte for byte and a 16×768 embedding costs a scan, not a decode.
+// The scanner never decodes a whole body: it walks the members of a JSON object and hands over the
+// byte spans of the few a caller needs (model, stream, usage...), so that everything else passes
+// through byte for byte and a 16×768 embedding costs a scan, not a decode.
 //
 // Requests are scanned strictly (the result is valid JSON exactly when encoding/json says so, which
-// the fuzz test checks); upstream answers leniently, skipping arrays of numbers with a few
+// FuzzParseRequest checks); upstream answers leniently, skipping arrays of numbers with a few
 // vectorised searches instead of a byte-by-byte walk.
 
 // maxDepth bounds nesting, so hostile input cannot make the scanner recurse without limit.
@@ -26,18 +25,20 @@ func syntaxError(at int, what string) error {
 	return fmt.Errorf("%w at byte %d: %s", errSyntax, at, what)
 }
 
-// member is one member of an object: its (decoded) key and where its key and value sit.
-type member struct {
-	key      []byte // the key without quotes; decoded when it held escapes
-	keyStart int    // the key's opening quote
-	valStart int
-	valEnd   int
+// Member is one member of an object: its (decoded) key and where its key and value sit.
+type Member struct {
+	Key      []byte // the key without quotes; decoded when it held escapes
+	KeyStart int    // the key's opening quote
+	ValStart int    // the value's first byte
+	ValEnd   int    // just past the value
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// IsSpace reports whether c is JSON whitespace.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+// SkipSpace returns the index of the first byte at or after b[i] that is not JSON whitespace.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && IsSpace(b[i]) {
 		i++
 	}
 	return i
@@ -46,8 +47,8 @@ func skipSpace(b []byte, i int) int {
 // scanObject walks the object starting at b[i] (after optional whitespace), calling fn for each
 // member in order. It returns the index just past the closing brace. fn may stop the walk early by
 // returning false, in which case scanObject returns -1 and no error.
-func scanObject(b []byte, i int, strict bool, fn func(m member) bool) (int, error) {
-	i = skipSpace(b, i)
+func scanObject(b []byte, i int, strict bool, fn func(m Member) bool) (int, error) {
+	i = SkipSpace(b, i)
 	if i >= len(b) || b[i] != '{' {
 		return 0, syntaxError(i, "expected an object")
 	}
@@ -55,8 +56,23 @@ func scanObject(b []byte, i int, strict bool, fn func(m member) bool) (int, erro
 }
 
 // walkObject walks the object whose brace is b[i]; nested values count depth.
-func walkObject(b []byte, i int, strict bool, depth int, fn func(m member) bool) (int, error) {
-	i = skipSpace(b, i+1)
+func walkObject(b []byte, i int, strict bool, depth int, fn func(m Member) bool) (int, error) {
+	return eachMember(b, i, strict, depth, fn != nil, func(key []byte, ks, vs int) (int, error) {
+		end, err := skipValue(b, vs, strict, depth+1)
+		if err != nil || fn == nil || fn(Member{Key: key, KeyStart: ks, ValStart: vs, ValEnd: end}) {
+			return end, err
+		}
+		return -1, nil
+	})
+}
+
+// eachMember walks the object whose brace is b[i], handing read each member's key (without
+// quotes; decoded when it held escapes, if decode is set), the index of the key's opening quote and
+// the index of its value. read consumes the value as it needs and returns the index just past it,
+// or -1 to stop the walk, which eachMember then returns. Otherwise it returns the index just past
+// the closing brace.
+func eachMember(b []byte, i int, strict bool, depth int, decode bool, read func(key []byte, keyStart, valStart int) (int, error)) (int, error) {
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
 	}
@@ -69,37 +85,30 @@ func walkObject(b []byte, i int, strict bool, depth int, fn func(m member) bool)
 		if err != nil {
 			return 0, err
 		}
-		i = skipSpace(b, end)
+		i = SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return 0, syntaxError(i, "expected ':'")
 		}
-		vs := skipSpace(b, i+1)
-		i, err = skipValue(b, vs, strict, depth+1)
-		if err != nil {
-			return 0, err
-		}
-		if fn != nil {
-			key := b[ks+1 : end-1]
-			if escaped {
-				// A key spelled with escapes ("mod\u0065l") means the same to the upstream's
-				// decoder, so it must mean the same here.
-				s, ok := jsonString(b[ks:end])
-				if !ok {
-					return 0, syntaxError(ks, "invalid member name")
-				}
-				key = []byte(s)
+		key := b[ks+1 : end-1]
+		if escaped && decode {
+			// A key spelled with escapes ("mod\u0065l") means the same to the upstream's
+			// decoder, so it must mean the same here.
+			s, ok := jsonString(b[ks:end])
+			if !ok {
+				return 0, syntaxError(ks, "invalid member name")
 			}
-			if !fn(member{key: key, keyStart: ks, valStart: vs, valEnd: i}) {
-				return -1, nil
-			}
+			key = []byte(s)
 		}
-		i = skipSpace(b, i)
+		if i, err = read(key, ks, SkipSpace(b, i+1)); err != nil || i < 0 {
+			return i, err
+		}
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return 0, syntaxError(i, "unterminated object")
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		case '}':
 			return i + 1, nil
 		default:
@@ -108,14 +117,24 @@ func walkObject(b []byte, i int, strict bool, depth int, fn func(m member) bool)
 	}
 }
 
+// ScanAnswer walks the members of an upstream's answer or stream chunk, which must be exactly one
+// object (with optional whitespace around it), in order, calling fn for each; fn may stop the walk
+// by returning false. The scan is lenient: an answer is not checked against JSON's grammar beyond
+// what finding its members needs (a list of numbers is skipped, not parsed), and a key spelled with
+// escapes is decoded before fn sees it.
+func ScanAnswer(b []byte, fn func(m Member) bool) error {
+	_, err := scanDocument(b, false, fn)
+	return err
+}
+
 // scanDocument checks that b is exactly one object (with optional whitespace around it) and walks
 // its members. It returns the index of the object's closing brace.
-func scanDocument(b []byte, strict bool, fn func(m member) bool) (int, error) {
+func scanDocument(b []byte, strict bool, fn func(m Member) bool) (int, error) {
 	end, err := scanObject(b, 0, strict, fn)
 	if err != nil || end < 0 {
 		return end, err
 	}
-	if rest := skipSpace(b, end); rest != len(b) {
+	if rest := SkipSpace(b, end); rest != len(b) {
 		return 0, syntaxError(rest, "data after the object")
 	}
 	return end - 1, nil
@@ -157,7 +176,7 @@ func skipValue(b []byte, i int, strict bool, depth int) (int, error) {
 }
 
 func skipArray(b []byte, i int, strict bool, depth int) (int, error) {
-	i = skipSpace(b, i+1)
+	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
 	}
@@ -177,13 +196,13 @@ func skipArray(b []byte, i int, strict bool, depth int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		i = skipSpace(b, i)
+		i = SkipSpace(b, i)
 		if i >= len(b) {
 			return 0, syntaxError(i, "unterminated array")
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = SkipSpace(b, i+1)
 		case ']':
 			return i + 1, nil
 		default:
@@ -319,8 +338,8 @@ func jsonString(b []byte) (string, bool) {
 	return s, true
 }
 
-// appendQuoted appends s as a JSON string.
-func appendQuoted(dst []byte, s string) []byte {
+// AppendQuoted appends s as a JSON string.
+func AppendQuoted(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			q, _ := json.Marshal(s)
@@ -330,33 +349,4 @@ func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
-}
-
-// tokenCounts reads prompt_tokens, completion_tokens and total_tokens from a usage object; absent
-// or malformed counts are zero.
-func tokenCounts(b []byte) (prompt, completion, total int64) {
-	_, _ = scanObject(b, 0, false, func(m member) bool {
-		v := b[m.valStart:m.valEnd]
-		switch string(m.key) {
-		case "prompt_tokens":
-			prompt = parseCount(v)
-		case "completion_tokens":
-			completion = parseCount(v)
-		case "total_tokens":
-			total = parseCount(v)
-		}
-		return true
-	})
-	if total == 0 {
-		total = prompt + completion
-	}
-	return prompt, completion, total
-}
-
-func parseCount(v []byte) int64 {
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }

@@ -1,4 +1,4 @@
-package gateway
+package wire
 
 import (
 	"strconv"
@@ -98,18 +98,18 @@ func fieldNames(fields []Field) []string {
 func checkObject(body []byte, i int, prefix string, fields []Field, names []string) (*apierror.Error, int) {
 	var seen uint64
 	var fail *apierror.Error
-	end, err := scanObject(body, i, false, func(m member) bool {
-		k, exact := lookupField(m.key, names)
+	end, err := scanObject(body, i, false, func(m Member) bool {
+		k, exact := lookupField(m.Key, names)
 		if k < 0 {
 			return true
 		}
 		if !exact || seen&(1<<k) != 0 {
-			fail = fieldTwice(prefix+names[k], m.key, exact)
+			fail = fieldTwice(prefix+names[k], m.Key, exact)
 			return false
 		}
 		seen |= 1 << k
 		if inside := fields[k].Inside; inside != nil {
-			fail = checkInside(body, m.valStart, prefix+names[k], inside)
+			fail = checkInside(body, m.ValStart, prefix+names[k], inside)
 		}
 		return fail == nil
 	})
@@ -130,7 +130,7 @@ func checkInside(body []byte, i int, param string, fields []Field) *apierror.Err
 	default:
 		return nil
 	}
-	i = skipSpace(body, i+1)
+	i = SkipSpace(body, i+1)
 	for n := 0; i < len(body) && body[i] != ']'; n++ {
 		var next int
 		if body[i] == '{' {
@@ -144,9 +144,9 @@ func checkInside(body []byte, i int, param string, fields []Field) *apierror.Err
 				return nil
 			}
 		}
-		i = skipSpace(body, next)
+		i = SkipSpace(body, next)
 		if i < len(body) && body[i] == ',' {
-			i = skipSpace(body, i+1)
+			i = SkipSpace(body, i+1)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package upstream
+package wire
 
 import (
 	"bytes"
@@ -14,27 +14,27 @@ import (
 // malformed answer is an error; the numbers themselves are checked only for their characters,
 // which is what the gateway needs: the dimension, in microseconds.
 func EmbeddingLengths(body []byte) ([]int, error) {
-	s := scanner{b: body}
-	s.ws()
-	if !s.eat('{') {
-		return nil, s.fail("the body is not a JSON object")
+	i := SkipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, failAt(i, "the body is not a JSON object")
 	}
 	var lengths []int
 	seenData := false
-	if err := s.object(func(key []byte) error {
+	end, err := eachMember(body, i, false, 0, true, func(key []byte, _, at int) (int, error) {
 		if string(key) != "data" {
-			return s.skip()
+			return skipValue(body, at, false, 1)
 		}
 		seenData = true
+		var end int
 		var err error
-		lengths, err = s.data(lengths[:0])
-		return err
-	}); err != nil {
+		lengths, end, err = vectorLengths(body, at, lengths[:0])
+		return end, err
+	})
+	if err != nil {
 		return nil, err
 	}
-	s.ws()
-	if s.i != len(s.b) {
-		return nil, s.fail("trailing data after the JSON object")
+	if end = SkipSpace(body, end); end != len(body) {
+		return nil, failAt(end, "trailing data after the JSON object")
 	}
 	if !seenData {
 		return nil, errors.New(`the body has no "data" list`)
@@ -42,205 +42,76 @@ func EmbeddingLengths(body []byte) ([]int, error) {
 	return lengths, nil
 }
 
-type scanner struct {
-	b []byte
-	i int
+// failAt says what is wrong with an embeddings answer and where.
+func failAt(at int, what string) error {
+	return fmt.Errorf("%s (at byte %d)", what, at)
 }
 
-func (s *scanner) fail(what string) error {
-	return fmt.Errorf("%s (at byte %d)", what, s.i)
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+// vectorLengths reads the "data" list at b[i], appending each item's vector length; it returns the
+// index just past the list.
+func vectorLengths(b []byte, i int, lengths []int) ([]int, int, error) {
+	if i >= len(b) || b[i] != '[' {
+		return nil, 0, failAt(i, `"data" is not a list`)
 	}
-}
-
-func (s *scanner) eat(c byte) bool {
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// object walks an object whose '{' is consumed, calling member for each key with the scanner
-// at the value.
-func (s *scanner) object(member func(key []byte) error) error {
-	s.ws()
-	if s.eat('}') {
-		return nil
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return lengths, i + 1, nil
 	}
 	for {
-		s.ws()
-		key, err := s.str()
-		if err != nil {
-			return err
-		}
-		s.ws()
-		if !s.eat(':') {
-			return s.fail("expected ':' after an object key")
-		}
-		s.ws()
-		if err := member(key); err != nil {
-			return err
-		}
-		s.ws()
-		if s.eat(',') {
-			continue
-		}
-		if s.eat('}') {
-			return nil
-		}
-		return s.fail("expected ',' or '}' in an object")
-	}
-}
-
-// str reads a string and returns its raw content (escapes left as they are).
-func (s *scanner) str() ([]byte, error) {
-	if !s.eat('"') {
-		return nil, s.fail("expected a string")
-	}
-	start := s.i
-	for {
-		j := bytes.IndexByte(s.b[s.i:], '"')
-		if j < 0 {
-			return nil, s.fail("unterminated string")
-		}
-		end := s.i + j
-		// An odd number of backslashes before the quote escapes it.
-		bs := 0
-		for k := end - 1; k >= start && s.b[k] == '\\'; k-- {
-			bs++
-		}
-		s.i = end + 1
-		if bs%2 == 0 {
-			return s.b[start:end], nil
-		}
-	}
-}
-
-// skip skips any JSON value.
-func (s *scanner) skip() error {
-	s.ws()
-	if s.i >= len(s.b) {
-		return s.fail("unexpected end of the body")
-	}
-	switch c := s.b[s.i]; c {
-	case '"':
-		_, err := s.str()
-		return err
-	case '{':
-		s.i++
-		return s.object(func([]byte) error { return s.skip() })
-	case '[':
-		s.i++
-		s.ws()
-		if s.eat(']') {
-			return nil
-		}
-		for {
-			if err := s.skip(); err != nil {
-				return err
-			}
-			s.ws()
-			if s.eat(',') {
-				continue
-			}
-			if s.eat(']') {
-				return nil
-			}
-			return s.fail("expected ',' or ']' in a list")
-		}
-	default:
-		start := s.i
-		for s.i < len(s.b) && literalByte[s.b[s.i]] {
-			s.i++
-		}
-		if s.i == start {
-			return s.fail(fmt.Sprintf("unexpected %q", c))
-		}
-		return nil
-	}
-}
-
-// literalByte holds the bytes of numbers, true, false and null.
-var literalByte = func() (t [256]bool) {
-	for _, c := range []byte("0123456789+-.eEtruefalsn") {
-		t[c] = true
-	}
-	return
-}()
-
-// data reads the "data" list, appending each item's vector length.
-func (s *scanner) data(lengths []int) ([]int, error) {
-	s.ws()
-	if !s.eat('[') {
-		return nil, s.fail(`"data" is not a list`)
-	}
-	s.ws()
-	if s.eat(']') {
-		return lengths, nil
-	}
-	for {
-		s.ws()
-		if !s.eat('{') {
-			return nil, s.fail(`an item of "data" is not an object`)
+		if i >= len(b) || b[i] != '{' {
+			return nil, 0, failAt(i, `an item of "data" is not an object`)
 		}
 		n := -1
-		if err := s.object(func(key []byte) error {
+		end, err := eachMember(b, i, false, 2, true, func(key []byte, _, at int) (int, error) {
 			if string(key) != "embedding" {
-				return s.skip()
+				return skipValue(b, at, false, 3)
 			}
+			var end int
 			var err error
-			n, err = s.vector()
-			return err
-		}); err != nil {
-			return nil, err
+			n, end, err = vectorLength(b, at)
+			return end, err
+		})
+		if err != nil {
+			return nil, 0, err
 		}
 		if n < 0 {
-			return nil, fmt.Errorf(`item %d of "data" has no "embedding"`, len(lengths))
+			return nil, 0, fmt.Errorf(`item %d of "data" has no "embedding"`, len(lengths))
 		}
 		lengths = append(lengths, n)
-		s.ws()
-		if s.eat(',') {
+		i = SkipSpace(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = SkipSpace(b, i+1)
 			continue
 		}
-		if s.eat(']') {
-			return lengths, nil
+		if i < len(b) && b[i] == ']' {
+			return lengths, i + 1, nil
 		}
-		return nil, s.fail(`expected ',' or ']' in "data"`)
+		return nil, 0, failAt(i, `expected ',' or ']' in "data"`)
 	}
 }
 
-// vector counts an embedding: a list of numbers or a base64 string.
-func (s *scanner) vector() (int, error) {
-	if s.i >= len(s.b) {
-		return 0, s.fail("unexpected end of the body")
+// vectorLength counts the embedding at b[i], a list of numbers or a base64 string, and returns
+// the index just past it.
+func vectorLength(b []byte, i int) (int, int, error) {
+	if i >= len(b) {
+		return 0, 0, failAt(i, "unexpected end of the body")
 	}
-	switch s.b[s.i] {
+	switch b[i] {
 	case '"':
-		raw, err := s.str()
+		end, _, err := skipString(b, i, false)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		return base64Floats(raw)
+		n, err := base64Floats(b[i+1 : end-1])
+		return n, end, err
 	case '[':
-		n, end, err := countNumbers(s.b, s.i+1)
+		n, end, err := countNumbers(b, i+1)
 		if err != nil {
-			s.i = end
-			return 0, s.fail(err.Error())
+			return 0, 0, failAt(end, err.Error())
 		}
-		s.i = end + 1
-		return n, nil
+		return n, end + 1, nil
 	}
-	return 0, s.fail("an embedding is neither a list of numbers nor a base64 string")
+	return 0, 0, failAt(i, "an embedding is neither a list of numbers nor a base64 string")
 }
 
 // Byte classes for the fast checks: OR-ing the classes of all bytes of a base64 string tells in

@@ -1,4 +1,4 @@
-package gateway
+package wire
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func TestSplice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		b := append(make([]byte, 0, len(tt.in)+tt.room), tt.in...)
-		if got := string(splice(b, tt.start, tt.end, []byte(tt.text))); got != tt.want {
+		if got := string(Splice(b, tt.start, tt.end, []byte(tt.text))); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
 		}
 	}
@@ -45,10 +45,35 @@ func BenchmarkParseRequest(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.body)))
 			for b.Loop() {
-				if _, e := parseRequest(bc.body, bc.route); e != nil {
+				if _, e := ParseRequest(bc.body, bc.route); e != nil {
 					b.Fatal(e)
 				}
 			}
 		})
+	}
+}
+
+// Routing rules read "user" and quotas read max_tokens, so they are fields the gateway reads: read
+// once, spelled exactly, and refused twice.
+func TestParseRequestReadsUserAndMaxTokens(t *testing.T) {
+	req, e := ParseRequest([]byte(`{"model": "m", "messages": [], "user": "pilot-7", "max_tokens": 64, "max_completion_tokens": 128}`), RouteChat)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if req.User != "pilot-7" || req.MaxTokens != 128 {
+		t.Errorf("user %q, max tokens %d; want pilot-7 and the larger, 128", req.User, req.MaxTokens)
+	}
+	if req, _ := ParseRequest([]byte(`{"model": "m", "messages": []}`), RouteChat); req.MaxTokens != -1 || req.User != "" {
+		t.Errorf("absent fields read as user %q, max tokens %d; want \"\" and -1", req.User, req.MaxTokens)
+	}
+	for body, param := range map[string]string{
+		`{"model": "m", "messages": [], "user": "a", "User": "b"}`:         "user",
+		`{"model": "m", "messages": [], "max_tokens": 1, "MAX_TOKENS": 9}`: "max_tokens",
+		`{"model": "m", "messages": [], "max_tokens": -1}`:                 "max_tokens",
+		`{"model": "m", "messages": [], "user": 7}`:                        "user",
+	} {
+		if _, e := ParseRequest([]byte(body), RouteChat); e == nil || e.Param == nil || *e.Param != param {
+			t.Errorf("%s: got %v; want a refusal naming %s", body, e, param)
+		}
 	}
 }

@@ -1,8 +1,7 @@
-package gateway
-
-// How upstream servers' JSON decoders read the fields the gateway reads: the attack tests run
-// upstreams that decode so, and FuzzParseRequest checks that every body the gateway accepts reads the
-// same to all of them.
+// Package wiretest holds how upstream servers' JSON decoders read the fields the gateway reads: the
+// gateway's attack tests run upstreams that decode so, and wire's FuzzParseRequest checks that every
+// body wire.ParseRequest accepts reads the same to all of them. It is for tests only.
+package wiretest
 
 import (
 	"bytes"
