@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
+	"github.com/switchyard-ai/switchyard/shared/health"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
@@ -45,6 +46,14 @@ type Config struct {
 	// PublicBasePath is SWITCHYARD_PUBLIC_BASE_PATH: the path in front of /console/ in the browser
 	// when the request cannot tell ("/" for none). Locally the server serves everything under it.
 	PublicBasePath string
+	// FallbackAttempts bounds a developer request's upstream attempts across its candidates
+	// (SWITCHYARD_FALLBACK_ATTEMPTS; 3 when 0); RequestDeadline bounds them together
+	// (SWITCHYARD_REQUEST_DEADLINE_MS; 10 minutes when 0).
+	FallbackAttempts int
+	RequestDeadline  time.Duration
+	// Health is when a failing model is cooled down (SWITCHYARD_COOLDOWN_FAILURES,
+	// SWITCHYARD_COOLDOWN_WINDOW_MS, SWITCHYARD_COOLDOWN_MS; 5 failures in 30 s, for 30 s).
+	Health health.Policy
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -66,8 +75,23 @@ func ConfigFromEnv() Config {
 	if n, err := strconv.ParseInt(os.Getenv("SWITCHYARD_MAX_REQUEST_BYTES"), 10, 64); err == nil && n > 0 {
 		c.MaxRequestBytes = n
 	}
+	c.FallbackAttempts = envInt("SWITCHYARD_FALLBACK_ATTEMPTS")
+	c.RequestDeadline = envMillis("SWITCHYARD_REQUEST_DEADLINE_MS")
+	c.Health = health.Policy{Failures: envInt("SWITCHYARD_COOLDOWN_FAILURES"),
+		Window: envMillis("SWITCHYARD_COOLDOWN_WINDOW_MS"), Cooldown: envMillis("SWITCHYARD_COOLDOWN_MS")}
 	return c
 }
+
+// envInt is a positive integer variable, 0 when unset or not one (the default then applies).
+func envInt(name string) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func envMillis(name string) time.Duration { return time.Duration(envInt(name)) * time.Millisecond }
 
 func envBool(name string, def bool) bool {
 	v, err := strconv.ParseBool(os.Getenv(name))
@@ -90,7 +114,10 @@ type App struct {
 	// connection pools.
 	Upstream *upstream.Client
 	// Usage is the batching request logger; Lambda calls Flush before an invocation returns.
-	Usage   *usage.Logger
+	Usage *usage.Logger
+	// Health is the shared record of failing models that the gateway skips (package health);
+	// Flush writes its pending failures too.
+	Health  *health.Tracker
 	Gateway *gateway.Gateway
 	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
 	Corpora *reembed.Service
@@ -115,6 +142,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 		Usage:    usage.New(pool, usage.Options{Log: log}),
 		Throttle: throttle.New(pool, throttle.Options{Log: log}),
+		Health:   health.New(&postgres.HealthStore{Pool: pool}, cfg.Health, log, time.Now),
 	}
 	rc := cfg.Reembed
 	rc.InsertOnly = !cfg.Worker
@@ -126,8 +154,10 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		return nil, err
 	}
 	a.Usage.Start()
+	a.Health.Start()
 	a.Gateway = gateway.New(gateway.Config{
 		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
+		MaxAttempts: cfg.FallbackAttempts, RequestDeadline: cfg.RequestDeadline, Health: a.Health,
 	})
 	return a, nil
 }
@@ -166,12 +196,16 @@ func (a *App) Flush(ctx context.Context) {
 	if err := a.Usage.Flush(ctx); err != nil {
 		a.Log.ErrorContext(ctx, "flush the request log", "err", err)
 	}
+	if err := a.Health.Flush(ctx); err != nil {
+		a.Log.WarnContext(ctx, "flush model failures", "err", err)
+	}
 }
 
 // Close writes the request log's queued rows, releases upstream connections and the pool. Call it
 // once the server has stopped taking requests, so a graceful shutdown loses no row.
 func (a *App) Close(ctx context.Context) error {
 	err := a.Usage.Close(ctx)
+	_ = a.Health.Close(ctx) // advice: a lost failure is counted again by the next one
 	a.Upstream.Close()
 	a.Pool.Close()
 	return err

@@ -59,6 +59,13 @@ type Config struct {
 	MaxResponseBytes int64
 	MaxEventBytes    int
 	Now              func() time.Time
+	// MaxAttempts bounds the upstream attempts of one request across its candidates
+	// (DefaultMaxAttempts when 0); RequestDeadline bounds all of them together, streams included
+	// (DefaultRequestDeadline when 0).
+	MaxAttempts     int
+	RequestDeadline time.Duration
+	// Health is the shared record of failing targets; nil cools nothing down.
+	Health Health
 }
 
 // Gateway serves /v1. Safe for concurrent use.
@@ -71,6 +78,9 @@ type Gateway struct {
 	maxResponse int64
 	maxEvent    int
 	now         func() time.Time
+	maxAttempts int
+	deadline    time.Duration
+	health      Health
 	mux         *http.ServeMux
 }
 
@@ -79,6 +89,16 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		cat: cfg.Catalog, up: cfg.Upstream, usage: cfg.Usage, log: cfg.Log,
 		maxRequest: cfg.MaxRequestBytes, maxResponse: cfg.MaxResponseBytes, maxEvent: cfg.MaxEventBytes, now: cfg.Now,
+		maxAttempts: cfg.MaxAttempts, deadline: cfg.RequestDeadline, health: cfg.Health,
+	}
+	if g.maxAttempts <= 0 {
+		g.maxAttempts = DefaultMaxAttempts
+	}
+	if g.deadline <= 0 {
+		g.deadline = DefaultRequestDeadline
+	}
+	if g.health == nil {
+		g.health = noHealth{}
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -150,7 +170,7 @@ func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, route string) *c
 		id = reqlog.NewID()
 	}
 	return &call{g: g, w: w, r: r, start: start, row: usage.Row{
-		RequestID: id, At: start, Route: route, Outcome: usage.OutcomeOK, Status: http.StatusOK,
+		RequestID: id, ChainID: id, At: start, Route: route, Outcome: usage.OutcomeOK, Status: http.StatusOK,
 	}}
 }
 
