@@ -31,6 +31,8 @@ func auditView(v any) any {
 		return modelView(x)
 	case *catalog.Alias:
 		return aliasView(x)
+	case *catalog.Route:
+		return routeView(x)
 	case *catalog.Team:
 		return teamView(&postgres.TeamInfo{Team: *x})
 	case *catalog.Key:

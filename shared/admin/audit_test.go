@@ -86,6 +86,7 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 		target2        func() string // the target when it is known only from an earlier answer
 		answer         func(map[string]any)
 		setup          func()
+		readOnly       bool // a POST that changes nothing (a dry run) and records nothing
 	}
 	fixed := func(p string) func() string { return func() string { return p } }
 	steps := []step{
@@ -103,6 +104,11 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 		{route: "POST /admin/aliases/{name}/move", path: fixed("/admin/aliases/acme-llm/move"), action: "alias.move", target: "acme-llm",
 			body: map[string]any{"to": "acme-llm-2026-06", "expected_from": "acme-llm-2026-04"}},
 		{route: "POST /admin/aliases/{name}/rollback", path: fixed("/admin/aliases/acme-llm/rollback"), action: "alias.rollback", target: "acme-llm"},
+		{route: "PUT /admin/routes/{name}", path: fixed("/admin/routes/acme-llm"), action: "route.update", target: "acme-llm",
+			body: map[string]any{"expected_version": 0, "reason": "canary", "plan": map[string]any{"tiers": []any{map[string]any{"targets": []any{
+				map[string]any{"model": "acme-llm-2026-04", "weight": 90}, map[string]any{"model": "acme-llm-2026-06", "weight": 10}}}}}}},
+		{route: "POST /admin/routes/{name}/rollback", path: fixed("/admin/routes/acme-llm/rollback"), action: "route.rollback", target: "acme-llm"},
+		{route: "POST /admin/routes/{name}/dry-run", path: fixed("/admin/routes/acme-llm/dry-run"), body: map[string]any{"team": "search"}, readOnly: true},
 		{route: "POST /admin/teams", path: fixed("/admin/teams"), action: "team.create", target: "t2", body: map[string]any{"name": "t2"}},
 		{route: "POST /admin/keys", path: fixed("/admin/keys"), action: "key.create", body: map[string]any{"team": "search"},
 			target2: func() string { return keyID }, answer: func(b map[string]any) { keyID = str(b, "id"); secrets = append(secrets, str(b, "key")) }},
@@ -156,6 +162,12 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 		}
 		if s.answer != nil {
 			s.answer(r.Body)
+		}
+		if s.readOnly {
+			if got := e.count("audit_log"); got != n {
+				t.Errorf("%s changes nothing but left %d audit rows", s.route, got-n)
+			}
+			continue
 		}
 		if got := e.count("audit_log"); got != n+1 {
 			t.Errorf("%s left %d audit rows, want 1", s.route, got-n)

@@ -73,6 +73,8 @@ func NewHandler(svc *Service, snaps Snapshots, log *slog.Logger) *Handler {
 	h.Handle("POST", "/admin/aliases/{name}/move", pathBody(h, "name", svc.MoveAlias, false))
 	h.Handle("POST", "/admin/aliases/{name}/rollback", pathBody(h, "name", svc.RollbackAlias, true))
 
+	h.handleRoutes(svc)
+
 	h.Handle("POST", "/admin/teams", withBody(h, svc.CreateTeam, http.StatusCreated))
 	h.Handle("GET", "/admin/teams", noArgs(h, svc.ListTeams))
 	h.Handle("GET", "/admin/teams/{name}", byPath(h, "name", svc.GetTeam))

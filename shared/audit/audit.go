@@ -90,6 +90,8 @@ const (
 	AliasCreate    = "alias.create"
 	AliasMove      = "alias.move"
 	AliasRollback  = "alias.rollback"
+	RouteUpdate    = "route.update"
+	RouteRollback  = "route.rollback"
 	AudienceSet    = "audience.set"
 	TeamCreate     = "team.create"
 	KeyCreate      = "key.create"
@@ -107,5 +109,5 @@ const (
 
 // Actions lists every action, in the order above (the console's filter offers them).
 var Actions = []string{ProviderCreate, ProviderUpdate, ProviderDelete, ProviderVerify, ModelCreate, ModelUpdate, ModelProbe,
-	AliasCreate, AliasMove, AliasRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
+	AliasCreate, AliasMove, AliasRollback, RouteUpdate, RouteRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
 	CorpusCreate, CorpusRollback, ReembedStart, ReembedCancel, SigninOK, SigninFailed}

@@ -8,9 +8,12 @@ type Snapshot struct {
 	Providers map[string]*Provider // by identifier, credentials unsealed
 	Models    map[string]*Model    // by name
 	Aliases   map[string]*Alias    // by name
-	Teams     map[string]*Team     // by name
-	Keys      map[[32]byte]*Key    // by hash; revoked keys are absent
-	Admins    map[[32]byte]*Admin  // by hash; revoked admins are absent
+	// Routes holds the routes of aliases changed through the routes API, as they apply now (see
+	// Route.Base); RouteOf gives the implicit route of every other alias.
+	Routes map[string]*Route
+	Teams  map[string]*Team    // by name
+	Keys   map[[32]byte]*Key   // by hash; revoked keys are absent
+	Admins map[[32]byte]*Admin // by hash; revoked admins are absent
 	// Grants maps a model or alias name to the set of team names that may call it.
 	Grants map[string]map[string]bool
 }

@@ -626,15 +626,9 @@ func (s *CatalogStore) lockAlias(ctx context.Context, tx pgx.Tx, name, expectedF
 
 func (s *CatalogStore) move(ctx context.Context, tx pgx.Tx, name string, cur *aliasRow, to int64, actor, reason string) error {
 	if cur.kind == catalog.KindEmbedding {
-		var followers []string
-		var err error
-		if s.Followers != nil {
-			followers, err = s.Followers.Following(ctx, tx, name)
-		} else {
-			followers, err = corporaFollowing(ctx, tx, name)
-		}
+		followers, err := s.following(ctx, tx, name)
 		if err != nil {
-			return fmt.Errorf("list the corpora following alias %s: %w", name, err)
+			return err
 		}
 		if len(followers) > 0 {
 			return apierror.Conflict(apierror.CodeReembedRequired, "name",

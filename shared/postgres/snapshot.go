@@ -92,6 +92,9 @@ func (l *SnapshotLoader) Load(ctx context.Context) (*catalog.Snapshot, error) {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read aliases: %w", err)
 		}
+		if err := loadRoutes(ctx, tx, s); err != nil {
+			return err
+		}
 		rows, _ = tx.Query(ctx, `SELECT id, name, created_at FROM teams`)
 		for rows.Next() {
 			var t catalog.Team
