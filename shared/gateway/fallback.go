@@ -73,14 +73,30 @@ type failure struct {
 // (a success, or an error the request will not move on from), else the failure, having written nothing.
 type attemptFunc func(ctx context.Context, t target) *failure
 
-// route is the ordered list of targets for the name the request asked for. Today a name resolves
-// to one pinned model; routes resolve to several.
-func (c *call) route(snap *catalog.Snapshot, key *catalog.Key, name string) ([]target, bool) {
-	m, p, ok := c.resolve(snap, key, name)
-	if !ok {
+// route is the ordered list of targets for the name the request asked for: resolve's checks (the
+// name's spelling, access, enabled), then the route's candidates (catalog.Snapshot.Route: the
+// sticky weighted pick of the first tier, the tier's others, the next tiers).
+func (c *call) route(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) ([]target, bool) {
+	if _, _, ok := c.resolve(snap, key, name); !ok {
 		return nil, false
 	}
-	return []target{{m, p}}, true
+	routing, outcome := snap.Route(name, c.routeRequest(key, body))
+	if outcome != catalog.Resolved {
+		c.fail(modelNotFound(name), string(outcome))
+		return nil, false
+	}
+	ts := make([]target, 0, len(routing.Candidates))
+	for _, cd := range routing.Candidates {
+		if cd.Provider != nil {
+			ts = append(ts, target{cd.Model, cd.Provider})
+		}
+	}
+	if len(ts) == 0 {
+		c.fail(apierror.Internal(c.row.RequestID), "provider missing from the catalogue")
+		return nil, false
+	}
+	c.row.Model, c.row.Provider = ts[0].m.Name, ts[0].m.Provider
+	return ts, true
 }
 
 // eligible keeps the targets that can serve the request (check returns nil); when none can, it

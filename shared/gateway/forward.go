@@ -118,7 +118,7 @@ func (c *call) prepare() (body *buffer, req *request, ts []target, ok bool) {
 		return nil, nil, nil, false
 	}
 	c.row.Stream = req.stream
-	if ts, ok = c.route(snap, key, req.model); !ok {
+	if ts, ok = c.route(snap, key, req.model, body.b); !ok {
 		putBuffer(body)
 		return nil, nil, nil, false
 	}
@@ -154,8 +154,8 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 			return nil
 		}
 		f := c.failed(err, "")
-		if f.reason == "" && !f.closed && f.api.Code == apierror.CodeUpstreamUnavailable {
-			f.reason = f.api.Code + ":broken"
+		if f.reason != "" {
+			f.reason = apierror.CodeUpstreamUnavailable + ":broken" // the answer began, then broke off
 		}
 		return f
 	}
