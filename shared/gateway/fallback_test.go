@@ -277,7 +277,6 @@ func (c capacity) Send(ctx context.Context, p *catalog.Provider, method, route s
 	return c.Upstream.Send(ctx, p, method, route, body, hdr)
 }
 
-
 // TestStreamFailsOverBeforeItsFirstEvent: a stream that breaks off after its headers but before its
 // first event has shown the caller nothing, so the request moves on; the SDK reads one whole
 // answer, from the second candidate.
@@ -341,7 +340,10 @@ func TestStreamCutAfterItsFirstEventEndsWithAnError(t *testing.T) {
 			if tc.url != "" {
 				e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, tc.url)
 				e.refresh()
-				t.Cleanup(func() { e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, fakes[0].URL); e.refresh() })
+				t.Cleanup(func() {
+					e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, fakes[0].URL)
+					e.refresh()
+				})
 			}
 			before := fakes[1].Requests()
 			resp := e.chat("pool", true)
