@@ -19,7 +19,7 @@ import (
 // quota is spent. An attempt that fails with an error for which errors.Is(err, ErrAtCapacity)
 // holds moves the request to the next candidate, like a 429 from the upstream, and counts as a
 // failure of the target for its cooldown. When it is the request's last attempt, the answer is the
-// *apierror.Error the error carries (errors.As), or 429 rate_limited when it carries none.
+// *apierror.Error the error carries (errors.As), or 503 capacity_exceeded when it carries none.
 var ErrAtCapacity = errors.New("the model is at capacity")
 
 // Defaults of the fallback bounds (Config.MaxAttempts, Config.RequestDeadline).
@@ -232,8 +232,8 @@ func (c *call) failed(err error, reason string) *failure {
 	if errors.Is(err, ErrAtCapacity) {
 		e, ok := apierror.As(err)
 		if !ok {
-			e = apierror.New(http.StatusTooManyRequests, apierror.RateLimitError, apierror.CodeRateLimited, "",
-				"The model is at capacity; retry later")
+			e = apierror.New(http.StatusServiceUnavailable, apierror.RateLimitError, "capacity_exceeded", "",
+				"`%s` is serving as many requests as it can take at once; retry in a moment", c.row.Requested)
 		}
 		return &failure{api: e, detail: err.Error(), reason: "at_capacity"}
 	}

@@ -259,8 +259,8 @@ func TestCapacityRefusalMovesOn(t *testing.T) {
 	full["fb-1"] = true
 	resp = send()
 	body = readBody(t, resp)
-	if resp.StatusCode != 429 || errorCode(body) != "rate_limited" {
-		t.Fatalf("every target at capacity: want 429 rate_limited, got %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 503 || errorCode(body) != "capacity_exceeded" {
+		t.Fatalf("every target at capacity: want 503 capacity_exceeded, got %d %s", resp.StatusCode, body)
 	}
 }
 
