@@ -237,7 +237,7 @@ func TestRefusedWritesLeaveNoAuditRow(t *testing.T) {
 	before := e.count("audit_log")
 	placeholder := strings.NewReplacer("{identifier}", "acme-internal-llm", "{name}", "acme-llm", "{id}", "1")
 	for _, rt := range e.h.Routes() {
-		if rt.Method == "GET" {
+		if rt.Method == "GET" || strings.HasSuffix(rt.Path, "/dry-run") { // a dry run is a read that takes a body
 			continue
 		}
 		path := placeholder.Replace(rt.Path)

@@ -226,4 +226,34 @@ func (h *Handler) handleRoutes(svc *Service) {
 	h.Handle("GET", "/admin/routes/{name}/history", byPath(h, "name", svc.RouteHistory))
 	h.Handle("POST", "/admin/routes/{name}/rollback", pathBody(h, "name", svc.RollbackRoute, true))
 	h.Handle("POST", "/admin/routes/{name}/dry-run", pathBody(h, "name", svc.DryRunRoute, false))
+	h.Handle("GET", "/admin/routes/{name}/split", byPath(h, "name", svc.RouteSplit))
+}
+
+// RouteSplitView is the live split of one name: requests of the last hour by the model that served them.
+type RouteSplitView struct {
+	Name   string                `json:"name"`
+	Since  time.Time             `json:"since"`
+	Total  int64                 `json:"total"`
+	Shares []postgres.RouteShare `json:"shares"`
+}
+
+// RouteSplit counts the requests for name over the last hour, by the model that served them, from
+// the request log (so it reads usage).
+func (s *Service) RouteSplit(ctx context.Context, by *catalog.Admin, name string) (*RouteSplitView, error) {
+	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Route(ctx, name); err != nil {
+		return nil, err
+	}
+	since := s.now().Add(-time.Hour)
+	shares, err := postgres.RouteSplit(ctx, s.Store.Pool, name, since)
+	if err != nil {
+		return nil, err
+	}
+	v := &RouteSplitView{Name: name, Since: since, Shares: shares}
+	for _, sh := range shares {
+		v.Total += sh.Requests
+	}
+	return v, nil
 }

@@ -184,6 +184,10 @@ func TestRouteDryRun(t *testing.T) {
 	if r := e.do("POST", "/admin/routes/acme-llm/dry-run", superToken, map[string]any{"key_id": "key_nope"}); r.Status != 400 || r.errParam() != "key_id" {
 		t.Errorf("an unknown key: %d %s", r.Status, r.Raw)
 	}
+	// The live split reads the request log; with no traffic it is empty.
+	if split := e.must(200, "GET", "/admin/routes/acme-llm/split", nil); split["total"].(float64) != 0 {
+		t.Errorf("split without traffic: %v", split)
+	}
 	// The snapshot the gateway reads carries the route, its rules and tiers.
 	snap, err := (&postgres.SnapshotLoader{Pool: e.pool}).Load(context.Background())
 	if err != nil {

@@ -129,6 +129,11 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/aliases/{name}/move", c.authed(c.aliasMove))
 	m.HandleFunc("POST /console/aliases/{name}/rollback", c.authed(c.aliasRollback))
 
+	m.HandleFunc("GET /console/routes", c.authed(c.routesPage))
+	m.HandleFunc("GET /console/routes/{name}", c.authed(c.routePage))
+	m.HandleFunc("POST /console/routes/{name}/weights", c.authed(c.routeWeights))
+	m.HandleFunc("POST /console/routes/{name}/rollback", c.authed(c.routeRollback))
+
 	m.HandleFunc("GET /console/teams", c.authed(c.teamsPage))
 	m.HandleFunc("POST /console/teams", c.authed(c.teamCreate))
 	m.HandleFunc("GET /console/teams/{name}", c.authed(c.teamPage))
@@ -209,6 +214,7 @@ var nav = []navItem{
 	{"providers", "Providers", "/console/providers", "catalog"},
 	{"models", "Models", "/console/models", "catalog"},
 	{"aliases", "Aliases", "/console/aliases", "catalog"},
+	{"routes", "Routes", "/console/routes", "catalog"},
 	{"teams", "Teams & audience", "/console/teams", "catalog"},
 	{"corpora", "Corpora & re-embeds", "/console/corpora", "catalog"},
 	{"usage", "Usage", "/console/usage", "usage"},

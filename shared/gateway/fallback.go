@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/health"
+	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/upstream"
 	"github.com/switchyard-ai/switchyard/shared/usage"
 )
@@ -30,8 +31,9 @@ const (
 
 // Response headers of chat and embeddings answers that reached an upstream.
 const (
-	// HeaderModel names the pinned model whose answer this is (the last one tried).
-	HeaderModel = "X-Switchyard-Model"
+	// HeaderModel names the pinned model whose answer this is (the last one tried); it is
+	// ModelHeader, which routing sets.
+	HeaderModel = ModelHeader
 	// HeaderAttempts is the number of upstream attempts the request made.
 	HeaderAttempts = "X-Switchyard-Attempts"
 	// HeaderFallbackReason lists, comma-separated, why each earlier attempt moved on, e.g.
@@ -73,23 +75,21 @@ type failure struct {
 // (a success, or an error the request will not move on from), else the failure, having written nothing.
 type attemptFunc func(ctx context.Context, t target) *failure
 
-// route is the ordered list of targets for the name the request asked for: resolve's checks (the
-// name's spelling, access, enabled), then the route's candidates (catalog.Snapshot.Route: the
-// sticky weighted pick of the first tier, the tier's others, the next tiers).
+// route is the ordered list of targets for the name the request asked for (routed: the sticky
+// weighted pick of the first tier, the tier's others, the next tiers). A candidate whose provider
+// is missing from the snapshot is left out, and logged.
 func (c *call) route(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) ([]target, bool) {
-	if _, _, ok := c.resolve(snap, key, name); !ok {
-		return nil, false
-	}
-	routing, outcome := snap.Route(name, c.routeRequest(key, body))
-	if outcome != catalog.Resolved {
-		c.fail(modelNotFound(name), string(outcome))
+	routing, ok := c.routed(snap, key, name, body)
+	if !ok {
 		return nil, false
 	}
 	ts := make([]target, 0, len(routing.Candidates))
 	for _, cd := range routing.Candidates {
-		if cd.Provider != nil {
-			ts = append(ts, target{cd.Model, cd.Provider})
+		if cd.Provider == nil {
+			reqlog.Logger(c.r.Context(), c.g.log).Error("gateway: model without provider in the snapshot", "model", cd.Model.Name, "provider", cd.Model.Provider)
+			continue
 		}
+		ts = append(ts, target{cd.Model, cd.Provider})
 	}
 	if len(ts) == 0 {
 		c.fail(apierror.Internal(c.row.RequestID), "provider missing from the catalogue")

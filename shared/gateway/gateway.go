@@ -255,24 +255,15 @@ func modelNotFound(name string) *apierror.Error {
 		"The model `%s` does not exist or your API key may not use it; GET /v1/models lists the models your key can call.", name)
 }
 
-// resolve finds the pinned model and its provider for name, recording them in the row.
-// A name longer than any name can be is refused before it reaches a message or the log.
-func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*catalog.Model, *catalog.Provider, bool) {
-	if len(name) > catalog.MaxNameLength {
-		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
-		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
-			len(name), catalog.MaxNameLength), "name too long")
+// resolve finds the pinned model and its provider for name through its route (the first
+// candidate: the rule's or default plan's sticky weighted pick), recording them in the row. body
+// is read for the "user" field only when a rule asks.
+func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) (*catalog.Model, *catalog.Provider, bool) {
+	routing, ok := c.routed(snap, key, name, body)
+	if !ok {
 		return nil, nil, false
 	}
-	c.row.Requested = name
-	m, _, outcome := snap.Resolve(key, name)
-	if outcome != catalog.Resolved {
-		if m != nil {
-			c.row.Model, c.row.Provider = m.Name, m.Provider
-		}
-		c.fail(modelNotFound(name), string(outcome))
-		return nil, nil, false
-	}
+	m := routing.Candidates[0].Model
 	c.row.Model, c.row.Provider = m.Name, m.Provider
 	p := snap.Providers[m.Provider]
 	if p == nil {
@@ -281,6 +272,28 @@ func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name string) (*
 		return nil, nil, false
 	}
 	return m, p, true
+}
+
+// routed is where a request for name goes (Snapshot.Route), with the name recorded in the row;
+// when ok is false the refusal has been answered. A name longer than any name can be is refused
+// before it reaches a message or the log.
+func (c *call) routed(snap *catalog.Snapshot, key *catalog.Key, name string, body []byte) (*catalog.Routing, bool) {
+	if len(name) > catalog.MaxNameLength {
+		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
+		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
+			len(name), catalog.MaxNameLength), "name too long")
+		return nil, false
+	}
+	c.row.Requested = name
+	routing, outcome := snap.Route(name, c.routeRequest(key, body))
+	if outcome != catalog.Resolved {
+		if m, _, _ := snap.Resolve(key, name); m != nil {
+			c.row.Model, c.row.Provider = m.Name, m.Provider
+		}
+		c.fail(modelNotFound(name), string(outcome))
+		return nil, false
+	}
+	return routing, true
 }
 
 func (g *Gateway) noRoute(w http.ResponseWriter, r *http.Request) {

@@ -73,11 +73,12 @@ func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	m, _, ok := c.resolve(snap, key, name)
-	if !ok {
+	if _, _, ok := c.resolve(snap, key, name, nil); !ok {
 		return
 	}
-	_, a, _ := snap.Resolve(key, name)
+	// The model an alias names is its primary target, not one request's pick.
+	m, a, _ := snap.Resolve(key, name)
+	c.row.Model, c.row.Provider = m.Name, m.Provider
 	writeJSON(w, describe(name, m, a))
 }
 

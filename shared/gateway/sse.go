@@ -294,6 +294,10 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 		// The upstream closed the stream cleanly but before its end: the client must not read
 		// a truncated answer as a whole one.
 		err = errStreamCut
+	case s.sawDone && withdrawn == nil && (errors.As(err, &we) || c.r.Context().Err() != nil):
+		// The client had the whole answer and hung up before the upstream closed: a success.
+		resp.Body.Close()
+		return nil
 	case errors.As(err, &we) || c.r.Context().Err() != nil:
 		resp.Body.Close() // the client is gone: stop the upstream
 		c.clientClosed("the client went away during the stream")

@@ -1,0 +1,84 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+)
+
+// TestRoutesInTheBrowser: a route's page shows its plan and the last hour's split from the request
+// log, saves new weights with a reason as a new version, and rolls back from its history.
+func TestRoutesInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	e.chatBehindAlias()
+	ctx := context.Background()
+	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat-v2", Provider: "acme", UpstreamName: "acme-llm-7b", Kind: "chat",
+		ContextWindow: 8192, Enabled: true}))
+	e.must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search"}))
+	e.must(e.svc.SetAudience(ctx, e.super, "acme-llm", admin.AudienceInput{Teams: []string{"search"}}))
+	key, err := e.svc.CreateKey(ctx, e.super, admin.KeyInput{Team: "search", Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v0 := int64(0)
+	e.must(e.svc.PutRoute(ctx, e.super, "acme-llm", admin.RouteInput{ExpectedVersion: &v0, Reason: "half and half",
+		Plan: &catalog.Plan{Tiers: []catalog.Tier{{Targets: []catalog.Target{{Model: "acme-chat", Weight: 50}, {Model: "acme-chat-v2", Weight: 50}}}}}}))
+	e.refresh()
+	served := map[string]int{}
+	for i := 0; i < 40; i++ {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model": "acme-llm", "messages": [{"role": "user", "content": "hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("chat through the route: %d", resp.StatusCode)
+		}
+		served[resp.Header.Get("X-Switchyard-Model")]++
+	}
+	if err := e.app.Usage.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b := e.tab(t)
+	b.signIn(superToken)
+	b.open("/console/routes")
+	b.wants("#route-acme-llm", "acme-llm", "acme-chat", "50%", "acme-chat-v2")
+	b.open("/console/routes/acme-llm")
+	b.wants("#route-version", "1")
+	b.wants("#route-split-total", "40 requests")
+	for model, n := range served {
+		b.wants(`#route-plan td.split[data-model="`+model+`"]`, "("+strconv.Itoa(n)+")")
+	}
+	b.wants("#route-history", "half and half", "bootstrap")
+
+	// 90/10 with a reason: version 2.
+	b.fill("#w-acme-chat", "90")
+	b.fill("#w-acme-chat-v2", "10")
+	b.fill("#weights-reason", "v2 answers slower")
+	b.submit("#save-weights")
+	b.wants(".banner.notice", "Saved the weights of acme-llm")
+	b.wants("#route-version", "2")
+	b.wants("#route-history", "v2 answers slower", "90%", "10%")
+	b.shot("22-route")
+
+	// Weights that do not sum to 100 are refused and nothing changes.
+	b.fill("#w-acme-chat", "80")
+	b.submit("#save-weights")
+	b.wants("#page-error", "sum to 100", "90")
+	b.open("/console/routes/acme-llm")
+	b.wants("#route-version", "2")
+
+	b.fill("#route-rollback-reason", "back to the even split")
+	b.submit("#route-rollback")
+	b.wants(".banner.notice", "now version 3")
+	b.wants("#route-plan", "50%")
+	b.wants("#route-history", "back to the even split")
+}
