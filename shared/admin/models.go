@@ -61,8 +61,11 @@ type ModelView struct {
 	DisplayName   string               `json:"display_name"`
 	Description   string               `json:"description"`
 	Probe         *catalog.Probe       `json:"probe"`
-	CreatedAt     time.Time            `json:"created_at"`
-	UpdatedAt     time.Time            `json:"updated_at"`
+	// Health is the model's shared failure record: whether requests skip it (cooling_down, with
+	// cooldown_until and cooldown_reason) and its recent failures. GET /admin/models/{name} only.
+	Health    *postgres.ModelHealth `json:"health,omitempty"`
+	CreatedAt time.Time             `json:"created_at"`
+	UpdatedAt time.Time             `json:"updated_at"`
 }
 
 // maxContextWindow bounds a declared context window (tokens).
@@ -237,7 +240,13 @@ func (s *Service) GetModel(ctx context.Context, by *catalog.Admin, name string) 
 	if err != nil {
 		return nil, err
 	}
-	return modelView(m), nil
+	v := modelView(m)
+	if s.Health != nil {
+		if v.Health, err = s.Health.Model(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // ListModels lists every model by name.

@@ -42,6 +42,8 @@ type Prober interface {
 type Service struct {
 	Store      *postgres.CatalogStore
 	UsageStore *postgres.UsageStore
+	// Health reads models' cooldowns for GET /admin/models/{name}; nil leaves them out.
+	Health *postgres.HealthStore
 	// Verifier and Prober call the upstream; nil leaves verification and probe results empty.
 	Verifier Verifier
 	Prober   Prober

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/config"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
+	"github.com/switchyard-ai/switchyard/shared/health"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
@@ -47,6 +48,14 @@ type Config struct {
 	// CapacityLease is how long a concurrency slot stays held without renewal: the longest a killed
 	// instance's slots stay taken (SWITCHYARD_CAPACITY_LEASE_MS; capacity.DefaultLease when 0).
 	CapacityLease time.Duration
+	// FallbackAttempts bounds a developer request's upstream attempts across its candidates
+	// (SWITCHYARD_FALLBACK_ATTEMPTS; 3 when 0); RequestDeadline bounds them together
+	// (SWITCHYARD_REQUEST_DEADLINE_MS; 10 minutes when 0).
+	FallbackAttempts int
+	RequestDeadline  time.Duration
+	// Health is when a failing model is cooled down (SWITCHYARD_COOLDOWN_FAILURES,
+	// SWITCHYARD_COOLDOWN_WINDOW_MS, SWITCHYARD_COOLDOWN_MS; 5 failures in 30 s, for 30 s).
+	Health health.Policy
 }
 
 // Settings is the Config the settings c ask for. A local run's switch (SWITCHYARD_LOCAL) is off in
@@ -59,6 +68,9 @@ func Settings(c config.Config) Config {
 		SnapshotInterval: c.SnapshotInterval,
 		MaxRequestBytes:  c.MaxRequestBytes,
 		CapacityLease:    c.CapacityLease,
+		FallbackAttempts: c.FallbackAttempts,
+		RequestDeadline:  c.RequestDeadline,
+		Health:           health.Policy{Failures: c.CooldownFailures, Window: c.CooldownWindow, Cooldown: c.Cooldown},
 		PublicBasePath:   c.PublicBasePath,
 		Reembed: reembed.Config{
 			BatchSize:            c.Reembed.Batch,
@@ -88,7 +100,10 @@ type App struct {
 	// connection pools.
 	Upstream *upstream.Client
 	// Usage is the batching request logger; Lambda calls Flush before an invocation returns.
-	Usage   *usage.Logger
+	Usage *usage.Logger
+	// Health is the shared record of failing models that the gateway skips (package health);
+	// Flush writes its pending failures too.
+	Health  *health.Tracker
 	Gateway *gateway.Gateway
 	// Corpora writes documents, searches and runs re-embeds; it works jobs only when Config.Worker.
 	Corpora *reembed.Service
@@ -113,6 +128,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 		Usage:    usage.New(pool, usage.Options{Log: log}),
 		Throttle: throttle.New(pool, throttle.Options{Log: log}),
+		Health:   health.New(&postgres.HealthStore{Pool: pool}, cfg.Health, log, time.Now),
 	}
 	rc := cfg.Reembed
 	rc.InsertOnly = !cfg.Worker
@@ -124,9 +140,11 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		return nil, err
 	}
 	a.Usage.Start()
+	a.Health.Start()
 	a.Gateway = gateway.New(gateway.Config{
 		Catalog: a.Catalog, Upstream: a.Upstream, Usage: a.Usage, Log: log, MaxRequestBytes: cfg.MaxRequestBytes,
-		Limiter: capacity.New(capacity.Config{Store: &postgres.CapacityStore{Pool: pool}, Lease: cfg.CapacityLease, Log: log}),
+		Limiter:     capacity.New(capacity.Config{Store: &postgres.CapacityStore{Pool: pool}, Lease: cfg.CapacityLease, Log: log}),
+		MaxAttempts: cfg.FallbackAttempts, RequestDeadline: cfg.RequestDeadline, Health: a.Health,
 	})
 	return a, nil
 }
@@ -165,12 +183,16 @@ func (a *App) Flush(ctx context.Context) {
 	if err := a.Usage.Flush(ctx); err != nil {
 		a.Log.ErrorContext(ctx, "flush the request log", "err", err)
 	}
+	if err := a.Health.Flush(ctx); err != nil {
+		a.Log.WarnContext(ctx, "flush model failures", "err", err)
+	}
 }
 
 // Close writes the request log's queued rows, releases upstream connections and the pool. Call it
 // once the server has stopped taking requests, so a graceful shutdown loses no row.
 func (a *App) Close(ctx context.Context) error {
 	err := a.Usage.Close(ctx)
+	_ = a.Health.Close(ctx) // advice: a lost failure is counted again by the next one
 	a.Upstream.Close()
 	a.Pool.Close()
 	return err

@@ -48,6 +48,11 @@ const (
 	EnvSnapshotIntervalMS  = "SWITCHYARD_SNAPSHOT_INTERVAL_MS"
 	EnvMaxRequestBytes     = "SWITCHYARD_MAX_REQUEST_BYTES"
 	EnvCapacityLeaseMS     = "SWITCHYARD_CAPACITY_LEASE_MS"
+	EnvFallbackAttempts    = "SWITCHYARD_FALLBACK_ATTEMPTS"
+	EnvRequestDeadlineMS   = "SWITCHYARD_REQUEST_DEADLINE_MS"
+	EnvCooldownFailures    = "SWITCHYARD_COOLDOWN_FAILURES"
+	EnvCooldownWindowMS    = "SWITCHYARD_COOLDOWN_WINDOW_MS"
+	EnvCooldownMS          = "SWITCHYARD_COOLDOWN_MS"
 	EnvKMSKeyID            = "SWITCHYARD_KMS_KEY_ID"
 	EnvSealKeyFile         = "SWITCHYARD_SEAL_KEY_FILE"
 	EnvAdminTokenSecretARN = "SWITCHYARD_ADMIN_TOKEN_SECRET_ARN"
@@ -109,6 +114,16 @@ type Config struct {
 	// CapacityLease is SWITCHYARD_CAPACITY_LEASE_MS: how long a concurrency slot stays held without
 	// renewal, the longest a killed instance's slot stays taken (0: capacity's default, 30s).
 	CapacityLease time.Duration
+	// FallbackAttempts is SWITCHYARD_FALLBACK_ATTEMPTS: a developer request's upstream attempts across
+	// its candidates (0: the gateway's default, 3); RequestDeadline is SWITCHYARD_REQUEST_DEADLINE_MS,
+	// all of them together (0: 10 minutes).
+	FallbackAttempts int
+	RequestDeadline  time.Duration
+	// CooldownFailures in CooldownWindow cool a model down for Cooldown (SWITCHYARD_COOLDOWN_FAILURES,
+	// SWITCHYARD_COOLDOWN_WINDOW_MS, SWITCHYARD_COOLDOWN_MS; 0: 5 failures in 30 s, for 30 s).
+	CooldownFailures int
+	CooldownWindow   time.Duration
+	Cooldown         time.Duration
 	// KMSKeyID is SWITCHYARD_KMS_KEY_ID, the KMS key sealing provider credentials.
 	KMSKeyID string
 	// SealKeyFile is SWITCHYARD_SEAL_KEY_FILE, or DefaultSealKeyFile when unset.
@@ -209,6 +224,11 @@ func Load(getenv func(string) string) (Config, error) {
 		SnapshotInterval:    time.Duration(r.ranged(EnvSnapshotIntervalMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 300")) * time.Millisecond,
 		MaxRequestBytes:     r.positive(EnvMaxRequestBytes, "a whole number of bytes above 0, e.g. 8388608"),
 		CapacityLease:       time.Duration(r.ranged(EnvCapacityLeaseMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 30000")) * time.Millisecond,
+		FallbackAttempts:    int(r.ranged(EnvFallbackAttempts, 1, 100, "a whole number of attempts from 1 to 100, e.g. 3")),
+		RequestDeadline:     time.Duration(r.ranged(EnvRequestDeadlineMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 600000")) * time.Millisecond,
+		CooldownFailures:    int(r.ranged(EnvCooldownFailures, 1, 1_000_000, "a whole number of failures above 0, e.g. 5")),
+		CooldownWindow:      time.Duration(r.ranged(EnvCooldownWindowMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 30000")) * time.Millisecond,
+		Cooldown:            time.Duration(r.ranged(EnvCooldownMS, 1, int64(math.MaxInt64/time.Millisecond), "a whole number of milliseconds above 0, e.g. 30000")) * time.Millisecond,
 		KMSKeyID:            r.str(EnvKMSKeyID),
 		SealKeyFile:         cmp.Or(r.str(EnvSealKeyFile), DefaultSealKeyFile),
 		AdminTokenSecretARN: r.str(EnvAdminTokenSecretARN),

@@ -244,6 +244,12 @@ func (c *Console) parse() error {
 			}
 			return *n
 		},
+		"derefTime": func(t *time.Time) time.Time {
+			if t == nil {
+				return time.Time{}
+			}
+			return *t
+		},
 		"pct":    func(a, b int64) float64 { return percent(a, b) },
 		"num":    fmtNum,
 		"float":  func(f float64, prec int) string { return fmt.Sprintf("%.*f", prec, f) },

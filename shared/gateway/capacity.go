@@ -13,11 +13,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 )
 
-// ErrAtCapacity is the error an upstream attempt ends with when the model or its provider is at its
-// concurrency cap (or its cap is 0): a fallback may try another model; otherwise the caller is
-// answered 503 capacity_exceeded.
-var ErrAtCapacity = errors.New("gateway: the model or its provider is at its concurrency cap")
-
 // Outcomes and codes of Switchyard's own capacity refusals.
 const (
 	// CodeCapacityExceeded answers a request refused at a concurrency cap: 503, rate_limit_error.
@@ -31,15 +26,27 @@ const (
 // when it names no max_tokens (bounded by the model's context window when that is known).
 const DefaultCompletionReserve = 4096
 
-// atCapacity wraps a refusal at a cap so that errors.Is(err, ErrAtCapacity) holds.
-type atCapacity struct{ *capacity.AtCapacityError }
+// atCapacity is a refusal at a cap: errors.Is(err, ErrAtCapacity) holds, so the request moves on to
+// its next candidate, and errors.As finds the answer written for it (capacityError), which is the
+// request's answer when no candidate is left.
+type atCapacity struct {
+	*capacity.AtCapacityError
+	api *apierror.Error
+}
 
 func (e atCapacity) Is(target error) bool { return target == ErrAtCapacity }
 func (e atCapacity) Unwrap() error        { return e.AtCapacityError }
+func (e atCapacity) As(target any) bool {
+	if p, ok := target.(**apierror.Error); ok {
+		*p = e.api
+		return true
+	}
+	return false
+}
 
 // acquire takes a slot of each concurrency cap the attempt meets (model, provider) for its whole
 // life; release it with c.release. With no cap it returns at once, with no round trip. A refusal at
-// a cap is an error that errors.Is ErrAtCapacity; answer any error with c.capacityFailed.
+// a cap is an error that errors.Is ErrAtCapacity and carries its answer (see atCapacity).
 func (c *call) acquire(m *catalog.Model, p *catalog.Provider) (*capacity.Held, error) {
 	if c.snap == nil || len(c.snap.Limits) == 0 {
 		return nil, nil
@@ -58,7 +65,7 @@ func (c *call) acquire(m *catalog.Model, p *catalog.Provider) (*capacity.Held, e
 	h, err := c.g.limiter.Acquire(c.r.Context(), caps, deadline)
 	var at *capacity.AtCapacityError
 	if errors.As(err, &at) {
-		return nil, atCapacity{at}
+		return nil, atCapacity{at, c.capacityError(at)}
 	}
 	return h, err
 }
@@ -86,25 +93,33 @@ func (c *call) flushAnswer() {
 	}
 }
 
-// capacityFailed answers an attempt that acquire refused.
+// capacityError is the answer to a refusal at a cap: 503 capacity_exceeded, with Retry-After unless
+// the cap is 0 (waiting does not help).
+func (c *call) capacityError(at *capacity.AtCapacityError) *apierror.Error {
+	what := fmt.Sprintf("The model `%s`", c.row.Requested)
+	if at.Scope.Kind == catalog.ScopeProvider {
+		what = fmt.Sprintf("The endpoint serving `%s`", c.row.Requested)
+	}
+	if at.Max == 0 {
+		return apierror.New(http.StatusServiceUnavailable, apierror.RateLimitError, CodeCapacityExceeded, "",
+			"%s takes no requests: its operator set its concurrency limit to 0. Ask your platform team, or pick another model (GET /v1/models).", what)
+	}
+	e := apierror.New(http.StatusServiceUnavailable, apierror.RateLimitError, CodeCapacityExceeded, "",
+		"%s is serving as many requests as it can take at once (%d); retry after %s seconds.", what, at.Max, capacity.RetryAfterSeconds(capacity.DefaultRetryAfter))
+	e.RetryAfter = capacity.RetryAfterSeconds(capacity.DefaultRetryAfter)
+	return e
+}
+
+// capacityFailed answers a request whose rate-limit check failed.
 func (c *call) capacityFailed(err error) {
 	var at *capacity.AtCapacityError
 	switch {
 	case errors.As(err, &at):
-		what := fmt.Sprintf("The model `%s`", c.row.Requested)
-		if at.Scope.Kind == catalog.ScopeProvider {
-			what = fmt.Sprintf("The endpoint serving `%s`", c.row.Requested)
-		}
+		detail := fmt.Sprintf("at the cap of %d on %s after waiting %v", at.Max, at.Scope, at.Queue.Round(time.Millisecond))
 		if at.Max == 0 {
-			c.fail(apierror.New(http.StatusServiceUnavailable, apierror.RateLimitError, CodeCapacityExceeded, "",
-				"%s takes no requests: its operator set its concurrency limit to 0. Ask your platform team, or pick another model (GET /v1/models).", what),
-				"cap of 0 on "+at.Scope.String())
-			return
+			detail = "cap of 0 on " + at.Scope.String()
 		}
-		e := apierror.New(http.StatusServiceUnavailable, apierror.RateLimitError, CodeCapacityExceeded, "",
-			"%s is serving as many requests as it can take at once (%d); retry after %s seconds.", what, at.Max, capacity.RetryAfterSeconds(capacity.DefaultRetryAfter))
-		e.RetryAfter = capacity.RetryAfterSeconds(capacity.DefaultRetryAfter)
-		c.fail(e, fmt.Sprintf("at the cap of %d on %s after waiting %v", at.Max, at.Scope, at.Queue.Round(time.Millisecond)))
+		c.fail(c.capacityError(at), detail)
 	case errors.Is(err, context.Canceled) || c.r.Context().Err() != nil:
 		c.clientClosed("the client went away while waiting for capacity")
 	default:

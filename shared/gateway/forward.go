@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -23,135 +24,124 @@ var (
 func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	c := g.begin(w, r, RouteChat)
 	defer c.finish()
-	body, req, m, p, ok := c.prepare()
+	body, req, ts, ok := c.prepare()
 	if !ok {
 		return
 	}
 	defer putBuffer(body)
-	switch {
-	case m.Kind != catalog.KindChat:
-		c.fail(unsupported("model", "`%s` is an embedding model; call POST /v1/embeddings with it, or pick a chat model (GET /v1/models).", req.Model), "embedding model on the chat route")
-		return
-	case req.Stream && !m.Capabilities.Streaming:
-		c.fail(unsupported("stream", "`%s` does not support streaming; send the request without \"stream\": true.", req.Model), "streaming not declared")
-		return
-	case req.Tools && !m.Capabilities.Tools:
-		c.fail(unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.Model), "tools not declared")
+	ts, e, why := eligible(ts, func(m *catalog.Model) (*apierror.Error, string) {
+		switch {
+		case m.Kind != catalog.KindChat:
+			return unsupported("model", "`%s` is an embedding model; call POST /v1/embeddings with it, or pick a chat model (GET /v1/models).", req.Model), "embedding model on the chat route"
+		case req.Stream && !m.Capabilities.Streaming:
+			return unsupported("stream", "`%s` does not support streaming; send the request without \"stream\": true.", req.Model), "streaming not declared"
+		case req.Tools && !m.Capabilities.Tools:
+			return unsupported("tools", "`%s` does not support tools; send the request without `tools`, or pick a model that has them (GET /v1/models shows capabilities).", req.Model), "tools not declared"
+		}
+		return nil, ""
+	})
+	if e != nil {
+		c.fail(e, why)
 		return
 	}
-	if !c.reserve(m, len(body.b), req.MaxTokens, true) {
+	if !c.reserve(ts[0].m, len(body.b), req.MaxTokens, true) {
 		return
 	}
 	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
-	out.b = req.UpstreamBody(out.b, body.b, m.UpstreamName, req.Stream)
-
 	hdr := jsonHeader
 	if req.Stream {
 		hdr = streamHeader
 	}
-	held, err := c.acquire(m, p)
-	if err != nil {
-		c.capacityFailed(err)
-		return
-	}
-	defer c.release(held)
-	ctx, release := c.watch(c.key, req.Model)
-	defer release()
-	resp, err := g.up.Send(ctx, p, http.MethodPost, "/chat/completions", out.b, hdr)
-	if err != nil {
-		c.upstreamFailed(err)
-		return
-	}
-	defer resp.Body.Close()
-	if req.Stream && isEventStream(resp.Header) {
-		c.relay(resp, m, p, !req.AskedUsage)
-		return
-	}
-	// A plain answer (or an upstream that answered a stream request in one piece).
-	c.plain(resp, m, p, nil)
+	c.forward(ts, func(ctx context.Context, t target) *failure {
+		held, err := c.acquire(t.m, t.p)
+		if err != nil {
+			return c.failed(err, "")
+		}
+		defer c.release(held)
+		// The body read once is sent again to each attempt, with that attempt's upstream name.
+		out.b = req.UpstreamBody(out.b[:0], body.b, t.m.UpstreamName, req.Stream)
+		resp, err := g.up.Send(ctx, t.p, http.MethodPost, "/chat/completions", out.b, hdr)
+		if err != nil {
+			return c.failed(err, "")
+		}
+		defer resp.Body.Close()
+		if req.Stream && isEventStream(resp.Header) {
+			return c.relay(resp, t.m, t.p, !req.AskedUsage)
+		}
+		// A plain answer (or an upstream that answered a stream request in one piece).
+		return c.plain(resp, t.m, t.p, nil)
+	})
 }
 
 func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 	c := g.begin(w, r, RouteEmbeddings)
 	defer c.finish()
-	body, req, m, p, ok := c.prepare()
+	body, req, ts, ok := c.prepare()
 	if !ok {
 		return
 	}
 	defer putBuffer(body)
-	if m.Kind != catalog.KindEmbedding {
-		c.fail(unsupported("model", "`%s` is a chat model; call POST /v1/chat/completions with it, or pick an embedding model (GET /v1/models).", req.Model), "chat model on the embeddings route")
+	ts, e, why := eligible(ts, func(m *catalog.Model) (*apierror.Error, string) {
+		if m.Kind != catalog.KindEmbedding {
+			return unsupported("model", "`%s` is a chat model; call POST /v1/chat/completions with it, or pick an embedding model (GET /v1/models).", req.Model), "chat model on the embeddings route"
+		}
+		if req.Dimensions > 0 && req.Dimensions != int64(m.Dimension) {
+			return unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.Model, m.Dimension, m.Dimension), "dimensions asked: " + strconv.FormatInt(req.Dimensions, 10)
+		}
+		return nil, ""
+	})
+	if e != nil {
+		c.fail(e, why)
 		return
 	}
-	if req.Dimensions > 0 && req.Dimensions != int64(m.Dimension) {
-		c.fail(unsupported("dimensions", "`%s` returns vectors of %d dimensions; omit `dimensions` or set it to %d.", req.Model, m.Dimension, m.Dimension), "dimensions asked: "+strconv.FormatInt(req.Dimensions, 10))
-		return
-	}
-	if !c.reserve(m, len(body.b), req.MaxTokens, false) {
+	if !c.reserve(ts[0].m, len(body.b), req.MaxTokens, false) {
 		return
 	}
 	defer c.settle()
 	out := getBuffer(len(body.b) + 64)
 	defer putBuffer(out)
-	out.b = req.UpstreamBody(out.b, body.b, m.UpstreamName, false)
-	held, err := c.acquire(m, p)
-	if err != nil {
-		c.capacityFailed(err)
-		return
-	}
-	defer c.release(held)
-	ctx, release := c.watch(c.key, req.Model)
-	defer release()
-	resp, err := g.up.Send(ctx, p, http.MethodPost, "/embeddings", out.b, jsonHeader)
-	if err != nil {
-		c.upstreamFailed(err)
-		return
-	}
-	defer resp.Body.Close()
-	c.plain(resp, m, p, checkDimensions)
+	c.forward(ts, func(ctx context.Context, t target) *failure {
+		held, err := c.acquire(t.m, t.p)
+		if err != nil {
+			return c.failed(err, "")
+		}
+		defer c.release(held)
+		out.b = req.UpstreamBody(out.b[:0], body.b, t.m.UpstreamName, false)
+		resp, err := g.up.Send(ctx, t.p, http.MethodPost, "/embeddings", out.b, jsonHeader)
+		if err != nil {
+			return c.failed(err, "")
+		}
+		defer resp.Body.Close()
+		return c.plain(resp, t.m, t.p, checkDimensions)
+	})
 }
 
 // prepare is every POST's way in: the key, the body (read whole, bounded), the fields the gateway
-// acts on, and the pinned model with its provider. When ok is false the answer has been written;
-// otherwise the caller returns body to the pool.
-func (c *call) prepare() (body *buffer, req *wire.Request, m *catalog.Model, p *catalog.Provider, ok bool) {
+// acts on, and the targets the name stands for, in the order to try them. When ok is false the
+// answer has been written; otherwise the caller returns body to the pool.
+func (c *call) prepare() (body *buffer, req *wire.Request, ts []target, ok bool) {
 	key, snap, ok := c.authenticate()
 	if !ok {
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
 	body, ok = c.readRequest()
 	if !ok {
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
 	req, e := wire.ParseRequest(body.b, c.row.Route)
 	if e != nil {
 		putBuffer(body)
 		c.fail(e, "")
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
 	c.row.Stream = req.Stream
-	if m, p, ok = c.resolve(snap, key, req.Model, req.User); !ok {
+	if ts, ok = c.route(snap, key, req.Model, req.User); !ok {
 		putBuffer(body)
-		return nil, nil, nil, nil, false
+		return nil, nil, nil, false
 	}
-	servedBy(c.w.Header(), m)
-	return body, req, m, p, true
-}
-
-// upstreamFailed answers a failed upstream call with the error Send classified.
-func (c *call) upstreamFailed(err error) {
-	if e, detail := c.withdrawn(); e != nil {
-		c.fail(e, detail)
-		return
-	}
-	if c.r.Context().Err() != nil {
-		c.clientClosed("the client went away before the answer")
-		return
-	}
-	// The developer gets Switchyard's message; the log gets the upstream's words, credential redacted.
-	c.fail(upstream.APIError(err), upstream.Detail(err))
+	return body, req, ts, true
 }
 
 // checkDimensions is the embeddings answer's check: every vector has the model's dimension. The
@@ -172,22 +162,27 @@ func checkDimensions(c *call, m *catalog.Model, p *catalog.Provider, body []byte
 
 // plain relays a non-streamed answer: read whole (pooled, bounded), checked, "model" rewritten to
 // the pinned name in place, usage counted, written in one piece with its length.
-func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider, check func(*call, *catalog.Model, *catalog.Provider, []byte) (*apierror.Error, string)) {
+// A body that breaks off before its end is a failure the request may move on from: nothing has
+// been written yet.
+func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider, check func(*call, *catalog.Model, *catalog.Provider, []byte) (*apierror.Error, string)) *failure {
 	in := getBuffer(0)
 	defer putBuffer(in)
 	if err := readAll(resp.Body, in, resp.ContentLength, c.g.maxResponse); err != nil {
 		if errors.Is(err, errTooLarge) {
 			c.fail(upstream.BadResponse(p.Identifier, "the answer is larger than %d bytes", c.g.maxResponse), "")
-			return
+			return nil
 		}
-		c.upstreamFailed(err)
-		return
+		f := c.failed(err, "")
+		if f.reason != "" {
+			f.reason = apierror.CodeUpstreamUnavailable + ":broken" // the answer began, then broke off
+		}
+		return f
 	}
 	body := in.b
 	if check != nil {
 		if e, detail := check(c, m, p, body); e != nil {
 			c.fail(e, detail)
-			return
+			return nil
 		}
 	}
 	modelSpan, usageSpan := [2]int{-1, -1}, [2]int{-1, -1}
@@ -206,7 +201,7 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 	})
 	if err != nil {
 		c.fail(upstream.BadResponse(p.Identifier, "the answer is not a JSON object: %v", err), "")
-		return
+		return nil
 	}
 	if usageSpan[0] >= 0 {
 		c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = wire.TokenCounts(body[usageSpan[0]:usageSpan[1]])
@@ -225,6 +220,7 @@ func (c *call) plain(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 	if _, err := c.w.Write(body); err != nil && c.r.Context().Err() != nil {
 		c.clientClosed("the client went away during the answer")
 	}
+	return nil
 }
 
 func isEventStream(h http.Header) bool {

@@ -63,6 +63,13 @@ type Config struct {
 	// Limiter enforces the catalogue's concurrency caps and rate limits; requests that meet none
 	// never reach it. Nil: a request that meets one is answered 503.
 	Limiter *capacity.Limiter
+	// MaxAttempts bounds the upstream attempts of one request across its candidates
+	// (DefaultMaxAttempts when 0); RequestDeadline bounds all of them together, streams included
+	// (DefaultRequestDeadline when 0).
+	MaxAttempts     int
+	RequestDeadline time.Duration
+	// Health is the shared record of failing targets; nil cools nothing down.
+	Health Health
 }
 
 // Gateway serves /v1. Safe for concurrent use.
@@ -76,6 +83,9 @@ type Gateway struct {
 	maxEvent    int
 	now         func() time.Time
 	limiter     *capacity.Limiter
+	maxAttempts int
+	deadline    time.Duration
+	health      Health
 	mux         *http.ServeMux
 }
 
@@ -84,7 +94,17 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		cat: cfg.Catalog, up: cfg.Upstream, usage: cfg.Usage, log: cfg.Log,
 		maxRequest: cfg.MaxRequestBytes, maxResponse: cfg.MaxResponseBytes, maxEvent: cfg.MaxEventBytes, now: cfg.Now,
-		limiter: cfg.Limiter,
+		limiter:     cfg.Limiter,
+		maxAttempts: cfg.MaxAttempts, deadline: cfg.RequestDeadline, health: cfg.Health,
+	}
+	if g.maxAttempts <= 0 {
+		g.maxAttempts = DefaultMaxAttempts
+	}
+	if g.deadline <= 0 {
+		g.deadline = DefaultRequestDeadline
+	}
+	if g.health == nil {
+		g.health = noHealth{}
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -159,7 +179,7 @@ func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, route string) *c
 		id = reqlog.NewID()
 	}
 	return &call{g: g, w: w, r: r, start: start, row: usage.Row{
-		RequestID: id, At: start, Route: route, Outcome: usage.OutcomeOK, Status: http.StatusOK,
+		RequestID: id, ChainID: id, At: start, Route: route, Outcome: usage.OutcomeOK, Status: http.StatusOK,
 	}}
 }
 
@@ -247,21 +267,9 @@ func modelNotFound(name string) *apierror.Error {
 // resolve finds the pinned model and its provider for name through its route (the first
 // candidate: the rule's or default plan's sticky weighted pick), recording them in the row. user is
 // the body's "user" field, which rules may match.
-// A name longer than any name can be is refused before it reaches a message or the log.
 func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name, user string) (*catalog.Model, *catalog.Provider, bool) {
-	if len(name) > catalog.MaxNameLength {
-		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
-		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
-			len(name), catalog.MaxNameLength), "name too long")
-		return nil, nil, false
-	}
-	c.row.Requested = name
-	routing, outcome := snap.Route(name, c.routeRequest(key, user))
-	if outcome != catalog.Resolved {
-		if m, _, _ := snap.Resolve(key, name); m != nil {
-			c.row.Model, c.row.Provider = m.Name, m.Provider
-		}
-		c.fail(modelNotFound(name), string(outcome))
+	routing, ok := c.routed(snap, key, name, user)
+	if !ok {
 		return nil, nil, false
 	}
 	m := routing.Candidates[0].Model
@@ -273,6 +281,28 @@ func (c *call) resolve(snap *catalog.Snapshot, key *catalog.Key, name, user stri
 		return nil, nil, false
 	}
 	return m, p, true
+}
+
+// routed is where a request for name goes (Snapshot.Route), with the name recorded in the row;
+// when ok is false the refusal has been answered. A name longer than any name can be is refused
+// before it reaches a message or the log.
+func (c *call) routed(snap *catalog.Snapshot, key *catalog.Key, name, user string) (*catalog.Routing, bool) {
+	if len(name) > catalog.MaxNameLength {
+		c.row.Requested = catalog.Quote(name, catalog.QuoteLimit)
+		c.fail(apierror.Invalid("model", "The model name is %d bytes long; model and alias names have at most %d characters (GET /v1/models lists them).",
+			len(name), catalog.MaxNameLength), "name too long")
+		return nil, false
+	}
+	c.row.Requested = name
+	routing, outcome := snap.Route(name, c.routeRequest(key, user))
+	if outcome != catalog.Resolved {
+		if m, _, _ := snap.Resolve(key, name); m != nil {
+			c.row.Model, c.row.Provider = m.Name, m.Provider
+		}
+		c.fail(modelNotFound(name), string(outcome))
+		return nil, false
+	}
+	return routing, true
 }
 
 func (g *Gateway) noRoute(w http.ResponseWriter, r *http.Request) {

@@ -46,6 +46,13 @@ type env struct {
 //	team search: grants on all of the above but chat-secret-v1; key e.key
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, app.Config{})
+}
+
+// newEnvWith is newEnv with cfg's settings (Local and AllowLoopback are always on).
+func newEnvWith(t *testing.T, cfg app.Config) *env {
+	t.Helper()
+	cfg.Local, cfg.AllowLoopback = true, true
 	pool := pgtest.NewPool(t)
 	fake := fakeupstream.Start(fakeupstream.Config{Dimensions: map[string]int{"demo-embed-768": 768}})
 	t.Cleanup(fake.Close)
@@ -54,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Config{Local: true, AllowLoopback: true}, log, pool, sealer)
+	a, err := app.New(cfg, log, pool, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}

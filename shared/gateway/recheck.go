@@ -24,12 +24,12 @@ func (a *accessWithdrawn) Error() string {
 	return "access withdrawn during the call: " + string(a.outcome)
 }
 
-// watch returns the context for the upstream call of a request made with key for name, and the
+// watch returns the context, within parent, for the upstream call of a request made with key for name, and the
 // function that releases it. The context ends, with *accessWithdrawn as its cause, once a recheck
 // finds the key revoked or no longer allowed the name (grant withdrawn, allow-list changed). A call
 // shorter than RecheckInterval costs one timer and no check.
-func (c *call) watch(key *catalog.Key, name string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(c.r.Context())
+func (c *call) watch(parent context.Context, key *catalog.Key, name string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
 	c.upstreamCtx = ctx
 	var (
 		mu      sync.Mutex

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"net/http"
-
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -20,6 +18,3 @@ func (c *call) routeRequest(key *catalog.Key, user string) catalog.RouteRequest 
 		RequestID: c.row.RequestID,
 	}
 }
-
-// servedBy tells the caller which pinned model the route picked.
-func servedBy(h http.Header, m *catalog.Model) { h.Set(ModelHeader, m.Name) }

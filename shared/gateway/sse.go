@@ -26,9 +26,11 @@ type sseRelay struct {
 
 	prompt, completion, total int64
 	sawUsage                  bool
-	upstreamErr               []byte // the data of an error event, if the upstream sent one
-	provider                  string // names the upstream in the error event sent in its place
-	events                    int
+	// sawDone and sawFinish say the stream reached its end: [DONE], or a choice's finish_reason.
+	sawDone, sawFinish bool
+	upstreamErr        []byte // the data of an error event, if the upstream sent one
+	provider           string // names the upstream in the error event sent in its place
+	events             int
 }
 
 // streamError is what the client is told in place of an upstream's error event.
@@ -118,6 +120,11 @@ func blankLine(l []byte) bool {
 // may append nothing (the usage chunk the client did not ask for).
 func (s *sseRelay) event(dst, ev []byte) []byte {
 	s.events++
+	if s.upstreamErr != nil {
+		// The error event ended the answer; what follows ([DONE] above all) would tell the
+		// client it was complete.
+		return dst
+	}
 	// Find the one data line; events with several (rare, and never from a chat server) pass as is.
 	dataStart, dataEnd := -1, -1
 	for i := 0; i < len(ev); {
@@ -143,6 +150,9 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 		i = end + 1
 	}
 	if dataStart < 0 || dataStart >= dataEnd || ev[dataStart] != '{' {
+		if dataStart >= 0 && string(ev[dataStart:dataEnd]) == "[DONE]" {
+			s.sawDone = true
+		}
 		return append(dst, ev...)
 	}
 	data := ev[dataStart:dataEnd]
@@ -172,6 +182,10 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 			if v[0] == '"' {
 				es = append(es, wire.Edit{Start: dataStart + m.ValStart, End: dataStart + m.ValEnd, Text: s.model})
 			}
+		case "choices":
+			if !s.sawFinish && finished(v) {
+				s.sawFinish = true
+			}
 		case "usage":
 			if v[0] == '{' {
 				s.sawUsage = true
@@ -197,6 +211,27 @@ func (s *sseRelay) event(dst, ev []byte) []byte {
 	}
 	return wire.ApplyEdits(dst, ev, es...)
 }
+
+// finished reports whether a chunk's choices carry a finish_reason that is a string (not null).
+func finished(choices []byte) bool {
+	const key = `"finish_reason"`
+	for {
+		i := bytes.Index(choices, []byte(key))
+		if i < 0 {
+			return false
+		}
+		choices = choices[i+len(key):]
+		j := wire.SkipSpace(choices, 0)
+		if j < len(choices) && choices[j] == ':' {
+			if k := wire.SkipSpace(choices, j+1); k < len(choices) && choices[k] == '"' {
+				return true
+			}
+		}
+	}
+}
+
+// complete reports whether the stream reached its end, rather than breaking off.
+func (s *sseRelay) complete() bool { return s.sawDone || s.sawFinish }
 
 // onlyEmptyChoices reports whether the chunk's choices are an empty list (or absent): the usage
 // chunk carries nothing else.
@@ -227,45 +262,60 @@ func memberExtent(data []byte, ms []wire.Member, k int) (int, int) {
 	return m.KeyStart, m.ValEnd
 }
 
-// relay streams the upstream's events to the client; see sseRelay.
-func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider, stripUsage bool) {
+// relay streams the upstream's events to the client; see sseRelay. Nothing is written before the
+// first event is complete: a stream that breaks off, ends or sends an error before it returns the
+// failure, having written nothing, so the request may move on to another model. After it, a
+// failure ends the stream with an error event and no [DONE].
+func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider, stripUsage bool) *failure {
 	s := &sseRelay{model: wire.AppendQuoted(nil, m.Name), stripUsage: stripUsage, maxEvent: c.g.maxEvent, provider: p.Identifier}
-	h := c.w.Header()
-	h.Set("Content-Type", resp.Header.Get("Content-Type"))
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	c.w.WriteHeader(http.StatusOK)
+	start := &streamStart{c: c, s: s, contentType: resp.Header.Get("Content-Type")}
 	flusher, _ := c.w.(http.Flusher)
 	flush := func() {
-		if flusher != nil {
+		if start.begun && flusher != nil {
 			flusher.Flush()
 		}
 	}
 	// The headers go out with the first event (run flushes as soon as one is complete), in one
 	// write rather than two.
-	err := s.run(resp.Body, c.w, flush)
+	err := s.run(resp.Body, start, flush)
 	c.row.PromptTokens, c.row.CompletionTokens, c.row.TotalTokens = s.prompt, s.completion, s.total
+	if !start.begun {
+		return c.beforeFirstEvent(s, p, err)
+	}
 	var we writeError
 	withdrawn, why := c.withdrawn()
 	switch {
+	case err == nil && s.upstreamErr != nil:
+		c.record(s.streamError(), upstream.ForOperator("error event in the stream: "+string(s.upstreamErr), p.Credential))
+		c.row.Status = http.StatusOK
+		return nil
+	case err == nil && s.complete():
+		return nil
 	case err == nil:
-		if s.upstreamErr != nil {
-			c.record(s.streamError(), upstream.ForOperator("error event in the stream: "+string(s.upstreamErr), p.Credential))
-			c.row.Status = http.StatusOK
-		}
-		return
+		// The upstream closed the stream cleanly but before its end: the client must not read
+		// a truncated answer as a whole one.
+		err = errStreamCut
+	case s.sawDone && withdrawn == nil && (errors.As(err, &we) || c.r.Context().Err() != nil):
+		// The client had the whole answer and hung up before the upstream closed: a success.
+		resp.Body.Close()
+		return nil
 	case errors.As(err, &we) || c.r.Context().Err() != nil:
 		resp.Body.Close() // the client is gone: stop the upstream
 		c.clientClosed("the client went away during the stream")
-		return
+		return nil
 	}
 	var e *apierror.Error
 	detail := ""
-	if withdrawn != nil {
+	switch {
+	case withdrawn != nil:
 		e, detail = withdrawn, why
-	} else if errors.Is(err, errEventTooLarge) {
+	case errors.Is(err, errEventTooLarge):
 		e = upstream.BadResponse(m.Provider, "a stream event is larger than %d bytes", c.g.maxEvent)
-	} else {
+	case errors.Is(err, errStreamCut):
+		e = apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
+			"the upstream %s ended the stream before its end; the answer is incomplete", p.Identifier)
+		detail = err.Error()
+	default:
 		e = upstream.APIError(err)
 		detail = upstream.Detail(err)
 	}
@@ -274,6 +324,59 @@ func (c *call) relay(resp *http.Response, m *catalog.Model, p *catalog.Provider,
 	// Tell the client in the stream itself; the OpenAI SDKs raise an event with "error" as an error.
 	_, _ = c.w.Write(appendErrorEvent(nil, e))
 	flush()
+	return nil
+}
+
+var (
+	errStreamCut    = errors.New("the upstream closed the stream without [DONE] or a finish_reason")
+	errStreamEmpty  = errors.New("the upstream closed the stream before its first event")
+	errErrorFirst   = errors.New("the upstream's first event was an error")
+	reasonStreamCut = apierror.CodeUpstreamUnavailable + ":stream_broken"
+)
+
+// beforeFirstEvent is the failure of a stream that ended before anything reached the client.
+func (c *call) beforeFirstEvent(s *sseRelay, p *catalog.Provider, err error) *failure {
+	switch {
+	case s.upstreamErr != nil:
+		e := s.streamError()
+		e.Message = "the upstream " + p.Identifier + " answered the stream with an error"
+		return &failure{api: e, detail: upstream.ForOperator("error event before any content: "+string(s.upstreamErr), p.Credential),
+			reason: apierror.CodeUpstreamUnavailable + ":stream_error"}
+	case errors.Is(err, errEventTooLarge):
+		return &failure{api: upstream.BadResponse(p.Identifier, "a stream event is larger than %d bytes", c.g.maxEvent)}
+	case err == nil:
+		err = errStreamEmpty
+		f := c.failed(err, reasonStreamCut)
+		f.api = apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamUnavailable, "",
+			"the upstream %s closed the stream before sending anything", p.Identifier)
+		f.detail = err.Error()
+		return f
+	}
+	return c.failed(err, reasonStreamCut)
+}
+
+// streamStart is the client's side of a stream: the status and headers go out with the first
+// event, and not at all when that event is the upstream's error (the request may then move on).
+type streamStart struct {
+	c           *call
+	s           *sseRelay
+	contentType string
+	begun       bool
+}
+
+func (w *streamStart) Write(b []byte) (int, error) {
+	if !w.begun {
+		if w.s.upstreamErr != nil {
+			return 0, errErrorFirst
+		}
+		w.begun = true
+		h := w.c.w.Header()
+		h.Set("Content-Type", w.contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.c.w.WriteHeader(http.StatusOK)
+	}
+	return w.c.w.Write(b)
 }
 
 // appendErrorEvent appends e as an SSE error event, as the OpenAI SDKs read one.

@@ -88,6 +88,10 @@ type RequestRow struct {
 	CompletionTokens int64     `json:"completion_tokens"`
 	TotalTokens      int64     `json:"total_tokens"`
 	Message          string    `json:"message"`
+	// Attempt numbers a request's upstream attempts from 1; the rows of one request (one per
+	// attempt when it fell back to another model) share ChainID, the request id its caller was told.
+	Attempt int    `json:"attempt"`
+	ChainID string `json:"chain_id"`
 }
 
 // RequestPage selects a page of the request log, whose order is newest first (by time, then by
@@ -133,13 +137,15 @@ func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow,
 		}
 	}
 	rows, _ := s.Pool.Query(ctx, `SELECT request_id, at, route, coalesce(key_id, ''), coalesce(team, ''), requested, model, provider,
-			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message
+			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message,
+			attempt, CASE WHEN chain_id = '' THEN request_id ELSE chain_id END
 		FROM requests WHERE `+where+` ORDER BY `+order+` LIMIT $2`, args...)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RequestRow, error) {
 		var e RequestRow
 		var latency int64
 		err := r.Scan(&e.RequestID, &e.At, &e.Route, &e.KeyID, &e.Team, &e.Requested, &e.Model, &e.Provider, &e.Outcome,
-			&e.Detail, &e.Status, &e.Stream, &latency, &e.PromptTokens, &e.CompletionTokens, &e.TotalTokens, &e.Message)
+			&e.Detail, &e.Status, &e.Stream, &latency, &e.PromptTokens, &e.CompletionTokens, &e.TotalTokens, &e.Message,
+			&e.Attempt, &e.ChainID)
 		e.LatencyMS = float64(latency) / 1000
 		return e, err
 	})

@@ -45,6 +45,11 @@ type Row struct {
 	CompletionTokens int64
 	TotalTokens      int64
 	Message          string // the error message the caller saw, if any; stored cut to MaxText bytes
+	// Attempt numbers the upstream attempts of one request from 1 (a request that fell back to
+	// another model has a row per attempt); 0 is stored as 1. ChainID is what every row of the
+	// request shares: the request id the caller was told; empty is stored as RequestID.
+	Attempt int
+	ChainID string
 }
 
 // MaxText bounds the detail and the message a row stores (1 KiB each, plus a note of the full length
@@ -120,7 +125,7 @@ const maxNameBytes = 256
 
 // bound cuts r's text fields to the sizes above.
 func (r *Row) bound() {
-	for _, f := range []*string{&r.Route, &r.KeyID, &r.Team, &r.Requested, &r.Model, &r.Provider, &r.Outcome} {
+	for _, f := range []*string{&r.Route, &r.KeyID, &r.Team, &r.Requested, &r.Model, &r.Provider, &r.Outcome, &r.ChainID} {
 		*f = catalog.Quote(*f, maxNameBytes)
 	}
 	r.Message = catalog.Quote(r.Message, MaxText)
@@ -253,7 +258,7 @@ func (l *Logger) writeBatch(ctx context.Context) (int, error) {
 }
 
 var columns = []string{"request_id", "at", "route", "key_id", "team", "requested", "model", "provider",
-	"outcome", "detail", "status", "stream", "latency_us", "prompt_tokens", "completion_tokens", "total_tokens", "message"}
+	"outcome", "detail", "status", "stream", "latency_us", "prompt_tokens", "completion_tokens", "total_tokens", "message", "attempt", "chain_id"}
 
 func values(r *Row) []any {
 	var key, team any
@@ -263,9 +268,13 @@ func values(r *Row) []any {
 	if r.Team != "" {
 		team = r.Team
 	}
+	attempt, chain := int32(max(r.Attempt, 1)), r.ChainID
+	if chain == "" {
+		chain = r.RequestID
+	}
 	return []any{r.RequestID, r.At, r.Route, key, team, r.Requested, r.Model, r.Provider,
 		r.Outcome, r.Detail, int32(r.Status), r.Stream, r.Latency.Microseconds(),
-		r.PromptTokens, r.CompletionTokens, r.TotalTokens, r.Message}
+		r.PromptTokens, r.CompletionTokens, r.TotalTokens, r.Message, attempt, chain}
 }
 
 // write stores batch with COPY. Request ids are unique in the table, and an inbound X-Request-Id may
@@ -285,8 +294,8 @@ func (l *Logger) write(ctx context.Context, batch []Row) error {
 }
 
 const insertRow = `INSERT INTO requests (request_id, at, route, key_id, team, requested, model, provider,
-	outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message, attempt, chain_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 	ON CONFLICT (request_id) DO NOTHING`
 
 func (l *Logger) writeOneByOne(ctx context.Context, batch []Row) error {

@@ -19,6 +19,7 @@
 //	delay=DUR           wait before the first byte (e.g. 200ms)
 //	stall=DUR           wait between stream events
 //	break_after=N       reset the connection after N stream events (0: before answering)
+//	break_after_headers a stream answers 200 and its headers, then resets before its first event
 //	dim=N               embeddings of N dimensions instead of the model's
 //	fail_rate=F         fail that fraction of requests with a 500
 //	no_stream, no_tools reject streaming or tools with 400 "... is not supported"
@@ -85,6 +86,9 @@ type Faults struct {
 	// plain answer, after half the body). Use BreakBeforeAnswer to reset before any byte.
 	BreakAfter        int
 	BreakBeforeAnswer bool
+	// BreakAfterHeaders answers a stream's 200 and headers, then resets the connection before
+	// its first event.
+	BreakAfterHeaders bool
 	// Dimension, when > 0, is the length of every embedding instead of the model's.
 	Dimension int
 	// FailRate fails that fraction of requests with a 500 (soak tests), using Config.Rand.
@@ -560,6 +564,8 @@ func ParseFaults(spec string, base Faults) Faults {
 			n, _ := strconv.Atoi(v)
 			f.BreakAfter = n
 			f.BreakBeforeAnswer = n == 0
+		case "break_after_headers":
+			f.BreakAfterHeaders = true
 		case "dim":
 			f.Dimension, _ = strconv.Atoi(v)
 		case "fail_rate":

@@ -200,6 +200,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f Faults) {
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
+	if f.BreakAfterHeaders {
+		fl.Flush()
+		resetConn(w)
+		return
+	}
 	for i, ev := range events {
 		if i > 0 && f.StreamStall > 0 && !sleep(r, f.StreamStall) {
 			return

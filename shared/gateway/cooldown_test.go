@@ -1,0 +1,258 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/gateway"
+	"github.com/switchyard-ai/switchyard/shared/health"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/seal"
+	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
+)
+
+// serveEnv, set in a child process of the test binary, makes it a Switchyard server on that
+// database (cooldownEnv: its cooldown in milliseconds); it prints its address and serves until
+// SIGTERM.
+const (
+	serveEnv    = "GATEWAY_TEST_SERVE_DB"
+	cooldownEnv = "GATEWAY_TEST_COOLDOWN_MS"
+)
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(serveEnv); url != "" {
+		os.Exit(serveChild(url))
+	}
+	os.Exit(m.Run())
+}
+
+func serveChild(url string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	pool, err := postgres.Open(ctx, url, postgres.PoolConfig{MaxConns: 4})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, _ := os.MkdirTemp("", "gateway-child")
+	defer os.RemoveAll(dir)
+	sealer, err := seal.LocalFromFile(filepath.Join(dir, "seal.key"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ms, _ := strconv.Atoi(os.Getenv(cooldownEnv))
+	a, err := app.New(cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: a.Handler()}
+	go srv.Serve(ln)
+	fmt.Println(ln.Addr().String())
+	<-ctx.Done()
+	_ = srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.Close(sctx)
+	return 0
+}
+
+// cooldownConfig is both processes' configuration: 3 failures within 30 s cool a model down.
+func cooldownConfig(cooldown time.Duration) app.Config {
+	return app.Config{Local: true, AllowLoopback: true, Health: health.Policy{Failures: 3, Window: 30 * time.Second, Cooldown: cooldown}}
+}
+
+// startServer runs the test binary as a second Switchyard process on e's database and returns its
+// base URL. It shares nothing in memory with the test's own server.
+func (e *env) startServer(cooldown time.Duration) string {
+	e.t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveEnv+"="+e.pool.Config().ConnString(), cooldownEnv+"="+strconv.Itoa(int(cooldown.Milliseconds())))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		e.t.Fatalf("the second server did not start: %v", err)
+	}
+	return "http://" + strings.TrimSpace(addr)
+}
+
+// served is who answered one chat request sent to base: the model and the number of attempts.
+func (e *env) served(base string) (string, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(`{"model":"pool","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	body := readBody(e.t, resp)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("%s answered %d %s", base, resp.StatusCode, body)
+	}
+	return resp.Header.Get(gateway.HeaderModel), resp.Header.Get(gateway.HeaderAttempts)
+}
+
+func (e *env) modelHealth(name string) *postgres.ModelHealth {
+	e.t.Helper()
+	h, err := (&postgres.HealthStore{Pool: e.pool}).Model(e.ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// TestCooldownIsSharedByTwoProcesses: a model that keeps failing on one server is cooled down; a
+// second server process on the same database skips it within a second; operators see the cooldown
+// and why in GET /admin/models/{name}; a request that has nothing else still tries it; when the
+// cooldown ends, the first call is its probe, and its success brings the model back everywhere.
+func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
+	const cooldown = 3 * time.Second
+	e := newEnvWith(t, cooldownConfig(cooldown))
+	fakes := e.poolRoute(2, 0)
+	other := e.startServer(cooldown)
+	if m, n := e.served(other); m != "fb-0" || n != "1" {
+		t.Fatalf("before any failure the second server answered from %s in %s attempts, want fb-0 in 1", m, n)
+	}
+
+	fakes[0].SetFaults(fakeupstream.Faults{Status: 503})
+	for i := 0; i < 3; i++ {
+		if m, n := e.served(e.srv.URL); m != "fb-1" || n != "2" {
+			t.Fatalf("failure %d: answered from %s in %s attempts, want fb-1 in 2", i+1, m, n)
+		}
+	}
+	if err := e.app.Health.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cooled := time.Now()
+	h := e.modelHealth("fb-0")
+	if h.State != postgres.HealthCoolingDown || h.CooldownUntil == nil || !strings.Contains(h.CooldownReason, "3 failures") {
+		t.Fatalf("after 3 failures: %+v", h)
+	}
+	if m, n := e.served(e.srv.URL); m != "fb-1" || n != "1" {
+		t.Errorf("this server still tries fb-0 first: answered from %s in %s attempts", m, n)
+	}
+
+	// The second server's view catches up within the one-second rule.
+	var seen time.Duration
+	for {
+		m, n := e.served(other)
+		if m == "fb-1" && n == "1" {
+			seen = time.Since(cooled)
+			break
+		}
+		if time.Since(cooled) > 2*time.Second {
+			t.Fatalf("the second server still tries fb-0 first %v after the cooldown began", time.Since(cooled))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the second server skipped fb-0 %v after the cooldown began", seen)
+	if seen > time.Second {
+		t.Errorf("the second server skipped fb-0 after %v, want within 1s", seen)
+	}
+
+	// Operators see it.
+	random := make([]byte, 32)
+	_, _ = rand.Read(random)
+	token := "sya-" + hex.EncodeToString(random)
+	if err := app.EnsureBootstrapAdmin(e.ctx, e.pool, token); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/models/fb-0", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view struct {
+		Health struct {
+			State          string     `json:"state"`
+			CooldownUntil  *time.Time `json:"cooldown_until"`
+			CooldownReason string     `json:"cooldown_reason"`
+		} `json:"health"`
+	}
+	if err := json.Unmarshal([]byte(readBody(t, resp)), &view); err != nil {
+		t.Fatal(err)
+	}
+	if view.Health.State != "cooling_down" || view.Health.CooldownUntil == nil || !view.Health.CooldownUntil.Equal(*h.CooldownUntil) ||
+		!strings.Contains(view.Health.CooldownReason, "upstream_unavailable:503") {
+		t.Errorf("GET /admin/models/fb-0 health = %+v", view.Health)
+	}
+
+	// Nothing else left: the cooled-down model is still tried, not refused.
+	before := fakes[0].Requests()
+	resp = e.chat("fb-0", false)
+	if body := readBody(t, resp); resp.StatusCode != 502 || errorCode(body) != "upstream_unavailable" || fakes[0].Requests() != before+1 {
+		t.Errorf("a request for fb-0 alone: %d %s, fb-0 called %d times", resp.StatusCode, body, fakes[0].Requests()-before)
+	}
+
+	// It comes back: after the cooldown the first call is the probe, and it succeeds.
+	fakes[0].SetFaults(fakeupstream.Faults{})
+	for {
+		if m, n := e.served(other); m == "fb-0" && n == "1" {
+			break
+		}
+		if time.Now().After(h.CooldownUntil.Add(2 * time.Second)) {
+			t.Fatal("fb-0 is not called again after its cooldown ended")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if time.Now().Before(*h.CooldownUntil) {
+		t.Error("fb-0 was tried first before its cooldown ended")
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if h := e.modelHealth("fb-0"); h.State == postgres.HealthOK && h.RecoveredAt != nil {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("the probe's success was not recorded: %+v", e.modelHealth("fb-0"))
+		}
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if m, n := e.served(e.srv.URL); m == "fb-0" && n == "1" {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("this server does not send to fb-0 first again within a second of its recovery")
+		}
+	}
+}
