@@ -293,7 +293,9 @@ func (h *harness) fixtures(ctx context.Context, upstreamBase string) error {
 }
 
 // insertFixtures adds a provider at upstreamBase (no credentials), models chat-v1 and embed-v1 with
-// aliases chat and embed, a team granted both, and an API key of that team, which it returns.
+// aliases chat and embed, an alias chat-split routed to chat-v1, chat-v2 and chat-v3 at 50/30/20 (one
+// tier, the same upstream behind each), a team granted all three, and an API key of that team, which
+// it returns.
 func insertFixtures(ctx context.Context, pool *pgxpool.Pool, upstreamBase string) (string, error) {
 	secret := make([]byte, 24)
 	_, _ = rand.Read(secret)
@@ -304,15 +306,20 @@ func insertFixtures(ctx context.Context, pool *pgxpool.Pool, upstreamBase string
 		args []any
 	}{
 		{`INSERT INTO providers (identifier, base_url, auth_method) VALUES ('fake', $1, 'none')`, []any{upstreamBase}},
-		{`INSERT INTO catalog_names (name, what) VALUES ('chat-v1', 'model'), ('embed-v1', 'model'), ('chat', 'alias'), ('embed', 'alias')`, nil},
+		{`INSERT INTO catalog_names (name, what) VALUES ('chat-v1', 'model'), ('chat-v2', 'model'), ('chat-v3', 'model'), ('embed-v1', 'model'),
+			('chat', 'alias'), ('embed', 'alias'), ('chat-split', 'alias')`, nil},
 		{`INSERT INTO models (name, provider_id, upstream_name, kind, dimension, cap_streaming, enabled)
-			SELECT 'chat-v1', id, 'demo-chat', 'chat', 0, true, true FROM providers`, nil},
+			SELECT v, id, 'demo-chat', 'chat', 0, true, true FROM providers, unnest(ARRAY['chat-v1', 'chat-v2', 'chat-v3']) v`, nil},
 		{`INSERT INTO models (name, provider_id, upstream_name, kind, dimension, enabled)
 			SELECT 'embed-v1', id, 'bench-embed-768', 'embedding', 768, true FROM providers`, nil},
 		{`INSERT INTO aliases (name, kind, model_id) SELECT 'chat', 'chat', id FROM models WHERE name = 'chat-v1'`, nil},
 		{`INSERT INTO aliases (name, kind, model_id) SELECT 'embed', 'embedding', id FROM models WHERE name = 'embed-v1'`, nil},
+		{`INSERT INTO aliases (name, kind, model_id) SELECT 'chat-split', 'chat', id FROM models WHERE name = 'chat-v1'`, nil},
+		{`INSERT INTO routes (alias, version, plan, base_model_id, updated_by)
+			SELECT 'chat-split', 1, '{"tiers": [{"targets": [{"model": "chat-v1", "weight": 50}, {"model": "chat-v2", "weight": 30}, {"model": "chat-v3", "weight": 20}]}]}', id, 'bench'
+			FROM models WHERE name = 'chat-v1'`, nil},
 		{`INSERT INTO teams (name) VALUES ('bench')`, nil},
-		{`INSERT INTO grants (name, team_id) SELECT n, t.id FROM teams t, unnest(ARRAY['chat', 'embed']) n`, nil},
+		{`INSERT INTO grants (name, team_id) SELECT n, t.id FROM teams t, unnest(ARRAY['chat', 'embed', 'chat-split']) n`, nil},
 		{`INSERT INTO api_keys (id, team_id, key_hash, prefix) SELECT 'key_bench', id, $1, 'sk-' FROM teams`, []any{hash[:]}},
 	}
 	for _, s := range stmts {
@@ -362,9 +369,9 @@ func workloads() []workload {
 		{name: "embeddings 16×768", route: "/embeddings", body: func(m string) []byte { return fmt.Appendf(nil, embed, m) },
 			models: map[string]string{"direct": "bench-embed-768", "floor": "bench-embed-768", "gateway": "embed"}},
 		{name: "chat", route: "/chat/completions", body: func(m string) []byte { return fmt.Appendf(nil, chat, m, "") },
-			models: map[string]string{"direct": "demo-chat", "floor": "demo-chat", "gateway": "chat"}},
+			models: map[string]string{"direct": "demo-chat", "floor": "demo-chat", "gateway": "chat", "routed": "chat-split"}},
 		{name: "chat streamed", route: "/chat/completions", stream: true, body: func(m string) []byte { return fmt.Appendf(nil, chat, m, `,"stream":true`) },
-			models: map[string]string{"direct": "demo-chat", "floor": "demo-chat", "gateway": "chat"}},
+			models: map[string]string{"direct": "demo-chat", "floor": "demo-chat", "gateway": "chat", "routed": "chat-split"}},
 	}
 }
 
@@ -481,7 +488,8 @@ func pct(d []time.Duration, p float64) time.Duration {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, rounds int, only string) error {
-	targets := []struct{ name, base, key string }{{"direct", h.direct, ""}, {"floor", h.floor, ""}, {"gateway", h.gateway, h.key}}
+	// "routed" is the gateway called with an alias routed to three weighted targets (chat workloads).
+	all := []struct{ name, base, key string }{{"direct", h.direct, ""}, {"floor", h.floor, ""}, {"gateway", h.gateway, h.key}, {"routed", h.gateway, h.key}}
 	host, _ := os.Hostname()
 	fmt.Printf("# Switchyard gateway benchmark — %s, %s, %d CPUs, GOMAXPROCS %d\n\n", time.Now().Format(time.RFC3339), host, numCPU(), gomaxprocs())
 	fmt.Println("| case | c | target | reqs | p50 µs | p99 µs | added p50 µs | added p99 µs | CPU µs/req | added CPU µs/req | req/s | TTFB p50 µs | added TTFB p50 µs | errors |")
@@ -491,6 +499,12 @@ func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, round
 	for _, wl := range workloads() {
 		if only != "" && !strings.Contains(wl.name, only) {
 			continue
+		}
+		targets := all[:0:0]
+		for _, t := range all {
+			if wl.models[t.name] != "" {
+				targets = append(targets, t)
+			}
 		}
 		for _, conc := range []int{1, 32} {
 			count := n
@@ -552,6 +566,16 @@ func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, round
 				line += " |"
 			}
 			summary = append(summary, line)
+			if rt, ok := added["routed"]; ok {
+				thr := (float64(len(res["routed"].lat)) / res["routed"].elapsed.Seconds()) / (float64(len(res["floor"].lat)) / res["floor"].elapsed.Seconds())
+				line := fmt.Sprintf("| %s, routed 50/30/20 | %d | %s | %s | %s | %.2f |", wl.name, conc, ratio(rt[0], f[0]), ratio(rt[1], f[1]), ratio(rt[2], f[2]), thr)
+				if wl.stream {
+					line += fmt.Sprintf(" %.0f µs |", us(pct(res["routed"].ttfb, .5)-pct(res["direct"].ttfb, .5)))
+				} else {
+					line += " |"
+				}
+				summary = append(summary, line)
+			}
 		}
 	}
 	fmt.Println("\nGateway ÷ floor (goal: added p50, p99 and CPU ≤ 1.2; throughput at c=32 ≥ 0.9; streaming adds ≤ 1 ms to the first byte):")
