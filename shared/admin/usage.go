@@ -29,7 +29,7 @@ type UsageView struct {
 // DefaultUsageWindow is the range usage covers when none is given.
 const DefaultUsageWindow = 24 * time.Hour
 
-// Usage sums requests, errors and tokens per model, provider, key or team.
+// Usage sums requests, errors and tokens per model, provider, key, team or outcome.
 func (s *Service) Usage(ctx context.Context, by *catalog.Admin, q UsageQuery) (*UsageView, error) {
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (s *Service) Usage(ctx context.Context, by *catalog.Admin, q UsageQuery) (*
 		q.GroupBy = string(postgres.GroupByModel)
 	}
 	if !postgres.ValidGroupBy(postgres.GroupBy(q.GroupBy)) {
-		return nil, apierror.Invalid("group_by", "group_by %q is not one of model, provider, key, team", q.GroupBy)
+		return nil, apierror.Invalid("group_by", "group_by %q is not one of model, provider, key, team, outcome", q.GroupBy)
 	}
 	if q.To.IsZero() {
 		q.To = s.now()

@@ -114,6 +114,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/providers/{id}", c.authed(c.providerPage))
 	m.HandleFunc("POST /console/providers/{id}", c.authed(c.providerUpdate))
 	m.HandleFunc("POST /console/providers/{id}/verify", c.authed(c.providerVerify))
+	m.HandleFunc("POST /console/providers/{id}/limits", c.authed(c.providerLimits))
 
 	m.HandleFunc("GET /console/models", c.authed(c.modelsPage))
 	m.HandleFunc("POST /console/models", c.authed(c.modelCreate))
@@ -122,6 +123,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/models/{name}/enable", c.authed(c.modelEnable(true)))
 	m.HandleFunc("POST /console/models/{name}/disable", c.authed(c.modelEnable(false)))
 	m.HandleFunc("POST /console/models/{name}/probe", c.authed(c.modelProbe))
+	m.HandleFunc("POST /console/models/{name}/limits", c.authed(c.modelLimits))
 
 	m.HandleFunc("GET /console/aliases", c.authed(c.aliasesPage))
 	m.HandleFunc("POST /console/aliases", c.authed(c.aliasCreate))
@@ -138,7 +140,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/teams", c.authed(c.teamCreate))
 	m.HandleFunc("GET /console/teams/{name}", c.authed(c.teamPage))
 	m.HandleFunc("POST /console/keys", c.authed(c.keyCreate))
+	m.HandleFunc("POST /console/teams/{name}/limits", c.authed(c.teamLimits))
 	m.HandleFunc("POST /console/keys/{id}/revoke", c.authed(c.keyRevoke))
+	m.HandleFunc("POST /console/keys/{id}/limits", c.authed(c.keyLimits))
 	m.HandleFunc("POST /console/audience", c.authed(c.grant))
 	m.HandleFunc("POST /console/audience/revoke", c.authed(c.ungrant))
 
@@ -176,6 +180,8 @@ type page struct {
 	Fields map[string]string // field name → its error
 	Form   url.Values        // what was typed, kept when a form is refused
 	Data   any
+	// limitsForm is a refused limits form, shown again as typed in its own section.
+	limitsForm *limitsSection
 }
 
 // Can reports whether the signed-in admin may read (write false) or write area, as the API decides.
@@ -250,6 +256,12 @@ func (c *Console) parse() error {
 			}
 			return *t
 		},
+		"deref64": func(n *int64) int64 {
+			if n == nil {
+				return 0
+			}
+			return *n
+		},
 		"pct":    func(a, b int64) float64 { return percent(a, b) },
 		"num":    fmtNum,
 		"float":  func(f float64, prec int) string { return fmt.Sprintf("%.*f", prec, f) },
@@ -266,7 +278,7 @@ func (c *Console) parse() error {
 			return false
 		},
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials*.html")
 	if err != nil {
 		return fmt.Errorf("console: parse layout: %w", err)
 	}
@@ -276,7 +288,7 @@ func (c *Console) parse() error {
 	}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" || name == "partials" {
+		if name == "layout" || strings.HasPrefix(name, "partials") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(files, n)

@@ -137,8 +137,9 @@ func intField(p *page, f url.Values, name string) (int, bool) {
 
 // modelView is a model's own page: its settings and, for those who may change it, the edit form.
 type modelView struct {
-	Model   *admin.ModelView
-	Aliases []string // the aliases pointing at it
+	Model    *admin.ModelView
+	Aliases  []string // the aliases pointing at it
+	Capacity *limitsSection
 }
 
 func (c *Console) modelPage(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +154,8 @@ func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
 	}
-	v := &modelView{Model: m, Aliases: aliasesByTarget(stateOf(r).snap)[m.Name]}
+	v := &modelView{Model: m, Aliases: aliasesByTarget(stateOf(r).snap)[m.Name],
+		Capacity: c.limitsSection(r, p, c.limitsByScope(r), catalog.Scope{Kind: catalog.ScopeModel, Name: m.Name}, "/console/models/"+url.PathEscape(m.Name)+"/limits")}
 	p.Data = v
 	c.render(w, r, status, "model", p)
 }

@@ -147,12 +147,17 @@ type providerView struct {
 	Saved    bool
 	Verified bool // the page follows a verify
 	Models   []*catalog.Model
+	Capacity *limitsSection
 }
 
 func (c *Console) providerPage(w http.ResponseWriter, r *http.Request) {
+	c.renderProvider(w, r, http.StatusOK, &page{})
+}
+
+func (c *Console) renderProvider(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	id := r.PathValue("id")
 	pr, err := c.svc.Admin.GetProvider(r.Context(), stateOf(r).admin, id)
-	p := &page{Title: "Provider " + id, Nav: "providers"}
+	p.Title, p.Nav = "Provider "+id, "providers"
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
@@ -164,8 +169,9 @@ func (c *Console) providerPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(v.Models, func(i, j int) bool { return v.Models[i].Name < v.Models[j].Name })
+	v.Capacity = c.limitsSection(r, p, c.limitsByScope(r), catalog.Scope{Kind: catalog.ScopeProvider, Name: pr.Identifier}, "/console/providers/"+url.PathEscape(pr.Identifier)+"/limits")
 	p.Data = v
-	c.render(w, r, http.StatusOK, "provider", p)
+	c.render(w, r, status, "provider", p)
 }
 
 func (c *Console) providerVerify(w http.ResponseWriter, r *http.Request) {

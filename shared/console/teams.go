@@ -107,6 +107,9 @@ type teamView struct {
 	NewKey  *admin.KeyView // the key just created, its secret shown this once
 	Names   []grantable
 	Granted []grantable
+	Limits  *limitsSection
+	// KeyLimits is each key's limits, by key id.
+	KeyLimits map[string]*limitsSection
 }
 
 func (c *Console) teamPage(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +136,12 @@ func (c *Console) renderTeam(w http.ResponseWriter, r *http.Request, status int,
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
 	}
-	v := &teamView{Team: t, Keys: keys.Data, NewKey: newKey, Names: audience(st.snap)}
+	v := &teamView{Team: t, Keys: keys.Data, NewKey: newKey, Names: audience(st.snap), KeyLimits: map[string]*limitsSection{}}
+	all := c.limitsByScope(r)
+	v.Limits = c.limitsSection(r, p, all, catalog.Scope{Kind: catalog.ScopeTeam, Name: t.Name}, "/console/teams/"+url.PathEscape(t.Name)+"/limits")
+	for _, k := range v.Keys {
+		v.KeyLimits[k.ID] = c.limitsSection(r, p, all, catalog.Scope{Kind: catalog.ScopeKey, Name: k.ID}, "/console/keys/"+url.PathEscape(k.ID)+"/limits")
+	}
 	for _, g := range v.Names {
 		if slices.Contains(t.Grants, g.Name) {
 			v.Granted = append(v.Granted, g)

@@ -28,7 +28,7 @@ var usageWindows = []usageWindow{
 	{"30d", "30 days", 30 * 24 * time.Hour, 12 * time.Hour},
 }
 
-var groupings = []string{"model", "provider", "team", "key"}
+var groupings = []string{"model", "provider", "team", "key", "outcome"}
 
 type usageView struct {
 	Windows  []usageWindow
@@ -39,12 +39,17 @@ type usageView struct {
 	Chart    template.HTML
 	Total    postgres.UsageTotal
 	StepText string
+	// Meanings explains each outcome, for the table grouped by outcome.
+	Meanings map[string]string
 }
 
 func (c *Console) usagePage(w http.ResponseWriter, r *http.Request) {
 	p := &page{Title: "Usage", Nav: "usage"}
 	q := r.URL.Query()
-	v := &usageView{Windows: usageWindows, Window: usageWindows[2], Groups: groupings, GroupBy: "model"}
+	v := &usageView{Windows: usageWindows, Window: usageWindows[2], Groups: groupings, GroupBy: "model", Meanings: map[string]string{}}
+	for _, o := range outcomes {
+		v.Meanings[o.Code] = o.Meaning
+	}
 	for _, uw := range usageWindows {
 		if uw.ID == q.Get("window") {
 			v.Window = uw
@@ -100,6 +105,9 @@ var outcomes = []outcomeInfo{
 	{"upstream_bad_response", "the upstream answered outside the protocol, or a vector of the wrong dimension"},
 	{"invalid_request", "the request was malformed, or the upstream refused it (e.g. context too long)"},
 	{"rate_limited", "the upstream's rate limit, passed through"},
+	{"rate_limited_local", "over its team's or its key's rate limit or quota (Switchyard's own 429): see the team's Limits"},
+	{"capacity_exceeded", "the model or its provider had every slot of its concurrency cap taken past its queue time, or its cap is 0: see its Capacity"},
+	{"client_closed", "the caller went away before the answer ended"},
 	{"invalid_api_key", "missing, unknown or revoked key"},
 }
 

@@ -25,6 +25,9 @@ const (
 	GroupByProvider GroupBy = "provider"
 	GroupByKey      GroupBy = "key"
 	GroupByTeam     GroupBy = "team"
+	// GroupByOutcome counts each outcome ("ok", or the error code the caller got: capacity_exceeded,
+	// rate_limited_local, an upstream's rate_limited, ...) as its own group.
+	GroupByOutcome GroupBy = "outcome"
 )
 
 // groupColumns maps a GroupBy to its SQL expression; only these strings ever reach the query text.
@@ -33,6 +36,7 @@ var groupColumns = map[GroupBy]string{
 	GroupByProvider: "provider",
 	GroupByKey:      "coalesce(key_id, '')",
 	GroupByTeam:     "coalesce(team, '')",
+	GroupByOutcome:  "outcome",
 }
 
 // ValidGroupBy reports whether g is one of the groupings.

@@ -53,3 +53,12 @@ document.addEventListener("DOMContentLoaded", () => {
   u.searchParams.set("tries", String(tries + 1));
   setTimeout(() => location.replace(u.toString()), 700);
 });
+
+// A link to a folded section (a key's limits, "#limits-key_…") unfolds it, on load and on click.
+function openTarget() {
+  const id = decodeURIComponent(location.hash.slice(1));
+  const el = id && document.getElementById(id);
+  if (el && el.tagName === "DETAILS") el.open = true;
+}
+openTarget();
+window.addEventListener("hashchange", openTarget);
