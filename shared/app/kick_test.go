@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 type invocation struct {
@@ -78,20 +79,13 @@ func TestKicksStartNoWorkerWhileAnInvocationTakesJobs(t *testing.T) {
 	done := make(chan error, 1)
 	// An invocation that waits a minute for work before it returns idle.
 	go func() { done <- worker.RunFor(ctx, time.Now().Add(2*time.Minute), 10*time.Second, time.Minute) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waittest.Eventually(t, 30*time.Second, "the worker invocation to take jobs (WorkerFetching true)", func() (bool, bool) {
 		busy, err := worker.WorkerFetching(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the worker invocation never took jobs")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return busy, busy
+	})
 	for range 5 {
 		for _, k := range instances {
 			k.kick(ctx, "documents written to handbook")

@@ -19,6 +19,7 @@ import (
 // credential there: the form comes back with the error at the credential field and nothing is
 // stored. Changing only the path still keeps the credential.
 func TestAttackConsoleEditMovesCredential(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var calls atomic.Int64
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

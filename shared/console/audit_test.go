@@ -14,6 +14,7 @@ import (
 // the API show on the audit page with who, what changed and from where, for a viewer too; the
 // filters narrow it.
 func TestAuditLogPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if _, err := e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
@@ -67,6 +68,7 @@ func TestAuditLogPage(t *testing.T) {
 
 // TestAuditLogPagePages: 50 entries a page, Older and Newer between them, filters kept.
 func TestAuditLogPagePages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if _, err := e.app.Pool.Exec(context.Background(), `INSERT INTO audit_log (action, target)
 		SELECT 'console.signin_failed', 'n' || i FROM generate_series(1, 70) i`); err != nil {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestNiceTopGivesRoundGridLabels(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ v, want int64 }{{0, 4}, {3, 4}, {4, 4}, {5, 8}, {37, 40}, {50, 80}, {999, 2000}, {12000, 20000}} {
 		if got := niceTop(tc.v, 4); got != tc.want {
 			t.Errorf("niceTop(%d, 4) = %d, want %d", tc.v, got, tc.want)
@@ -15,6 +16,7 @@ func TestNiceTopGivesRoundGridLabels(t *testing.T) {
 }
 
 func TestChartDrawsOneBarPerBusyBucketAndEscapesNothingForeign(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pts := []UsagePoint{{At: at, Requests: 3, Errors: 1, Tokens: 30}, {At: at.Add(time.Minute)}, {At: at.Add(2 * time.Minute), Requests: 1, Tokens: 5}}
 	svg := chartSVG(pts, time.Minute)

@@ -17,6 +17,7 @@ import (
 // TestViewerSeesNoWriteActions: what each page offers follows the role, and the server refuses
 // the write anyway.
 func TestViewerSeesNoWriteActions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	cred := upstreamCred
@@ -52,6 +53,7 @@ func TestViewerSeesNoWriteActions(t *testing.T) {
 // TestProviderAdminManagesTheCatalogueButNotAccess: a provider_admin may grant audience but sees
 // no teams, keys or key forms, as the API answers it.
 func TestProviderAdminManagesTheCatalogueButNotAccess(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if _, err := e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search-team"}); err != nil {
@@ -95,6 +97,7 @@ func TestRevokedAdminIsSignedOutWithinASecond(t *testing.T) {
 
 // TestSignInRefusesBadTokensAndKeepsPagesPrivate: no page shows without a session.
 func TestSignInRefusesBadTokensAndKeepsPagesPrivate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, path := range []string{"/console/providers", "/console/models", "/console/requests", "/console/playground"} {
 		resp := e.get(path)
@@ -165,6 +168,7 @@ func between(s, a, b string) string {
 
 // TestFormsWithoutTheCSRFTokenAreRefused: a form posted without this session's token changes nothing.
 func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c, csrf := signedInClient(t, e.srv.URL, superToken)
 	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)

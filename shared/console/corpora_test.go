@@ -88,6 +88,7 @@ func documents(n int) []corpus.Document {
 // TestCorpusPagesCountDocuments: the corpora list and a corpus's page say how many documents each
 // corpus holds, to a viewer too, following writes and deletes.
 func TestCorpusPagesCountDocuments(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	must := e.must
@@ -125,6 +126,7 @@ func TestCorpusPagesCountDocuments(t *testing.T) {
 // TestCorporaAndReembedInTheBrowser: an embedding alias a corpus follows sends the operator to the
 // re-embed; the run page shows live progress and the verification report; rollback after cut-over.
 func TestCorporaAndReembedInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	must := e.must

@@ -56,6 +56,7 @@ func post(t *testing.T, c *http.Client, base, csrf, path string, form url.Values
 // TestModelEditForm: the model page's form changes what the admin API lets change; a refusal, the
 // console's own or the API's, shows next to its field with what was typed kept, and saves nothing.
 func TestModelEditForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.chatBehindAlias()
 	c, csrf := signedInClient(t, e.srv.URL, superToken)
@@ -149,6 +150,7 @@ func TestModelEditForm(t *testing.T) {
 // TestEditAModelInTheBrowser: from the models list to the model's page, a refusal shown at its field
 // with what was typed kept, then the change saved and shown.
 func TestEditAModelInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.chatBehindAlias()
 	b := e.tab(t)

@@ -95,6 +95,7 @@ func (p logPage) span() string {
 // TestRequestLogPages: the request log shows 100 requests a page; Older and Newer walk the rest and
 // back, keeping the outcome filter, and requests logged meanwhile do not shift a page.
 func TestRequestLogPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.logRequests(250)
 	c, _ := signedInClient(t, e.srv.URL, superToken)
@@ -157,6 +158,7 @@ func TestRequestLogPages(t *testing.T) {
 // TestRequestLogPagingInTheBrowser: Older and Newer in Chromium, filtered by an outcome that is kept
 // from page to page.
 func TestRequestLogPagingInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.logRequests(600) // 120 of them model_not_found: a page of 100 and one of 20
 	b := e.tab(t)

@@ -68,6 +68,7 @@ func sessionCookie(t *testing.T, c *http.Client, base string) string {
 
 // A session unused for an hour ends; one used all along still ends twelve hours after sign-in.
 func TestAttackStolenSessionExpires(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	srv, clk := clockedConsole(t, e)
 
@@ -99,6 +100,7 @@ func TestAttackStolenSessionExpires(t *testing.T) {
 // Sign-out ends the session on the server (a copy of the cookie is dead), and a super admin ends
 // another admin's sessions with DELETE /admin/admins/{id}/sessions while its token keeps working.
 func TestAttackCopiedSessionCookieDiesAtSignOutAndWhenEnded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	srv, _ := clockedConsole(t, e)
 

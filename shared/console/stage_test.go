@@ -27,6 +27,7 @@ import (
 // /prod/v1/...), opens the request log from it and signs out. The cookies are scoped to
 // /prod/console/.
 func TestConsoleBehindTheStage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,

@@ -16,6 +16,7 @@ import (
 // pick the upstream name, add and enable models, alias, team, grant, key, then the playground and
 // the request log.
 func TestOperatorGuideInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.tab(t)
 

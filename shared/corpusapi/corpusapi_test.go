@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 const (
@@ -144,20 +145,14 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 	}
 	search := func(q string) map[string]any {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		return waittest.Eventually(t, 20*time.Second, fmt.Sprintf("a search for %q to find its document", q), func() (map[string]any, bool) {
 			st, body := c.do("POST", "/v1/corpora/handbook/search", reembedtest.Key, map[string]any{"query": q, "k": 3})
 			if st != 200 {
 				t.Fatalf("search: %d %v", st, body)
 			}
-			if data := body["data"].([]any); len(data) > 0 && data[0].(map[string]any)["score"].(float64) > 0.99 {
-				return body
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("search never found %q: %v", q, body)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			data := body["data"].([]any)
+			return body, len(data) > 0 && data[0].(map[string]any)["score"].(float64) > 0.99
+		})
 	}
 	res := search("text of d042")
 	top := res["data"].([]any)[0].(map[string]any)
@@ -181,17 +176,10 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 	if st, body := c.do("POST", "/admin/corpora/handbook/reembed", adminToken, map[string]any{"model": reembedtest.ModelV3}); st != 409 {
 		t.Fatalf("second run: %d %v", st, body)
 	}
-	var run map[string]any
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		_, run = c.do("GET", fmt.Sprintf("/admin/reembeds/%d", id), viewerToken, nil)
-		if run["state"] == "succeeded" || run["state"] == "failed" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run: %v", run)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	run := waittest.Eventually(t, 30*time.Second, fmt.Sprintf("run %d to end", id), func() (map[string]any, bool) {
+		_, run := c.do("GET", fmt.Sprintf("/admin/reembeds/%d", id), viewerToken, nil)
+		return run, run["state"] == "succeeded" || run["state"] == "failed"
+	})
 	v := run["verification"].(map[string]any)
 	if run["state"] != "succeeded" || run["total"] != float64(59) || run["embedded"] != float64(59) || v["passed"] != true || v["documents"] != float64(59) {
 		t.Fatalf("run: %v", run)

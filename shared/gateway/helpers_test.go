@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // env is a Switchyard (app.App's handler on a real listener) on its own database, in front of a
@@ -207,11 +209,10 @@ func (e *env) lastRow(want int) logRow {
 	e.t.Helper()
 	// A streamed request's row is logged when its handler returns, which may be just after the
 	// client has read the last event; SPEC allows two seconds.
-	rs := e.rows()
-	for deadline := time.Now().Add(2 * time.Second); len(rs) < want && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-		rs = e.rows()
-	}
+	rs := waittest.Eventually(e.t, 2*time.Second, fmt.Sprintf("%d rows in the request log", want), func() ([]logRow, bool) {
+		rs := e.rows()
+		return rs, len(rs) >= want
+	})
 	if len(rs) != want {
 		e.t.Fatalf("request log has %d rows, want %d: %+v", len(rs), want, rs)
 	}

@@ -12,9 +12,11 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 func TestDocumentsAreSearchableWithTheIndexModel(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testConfig())
 	c := e.createCorpus("handbook")
 	if len(c.Indexes) != 1 || c.Indexes[0].State != corpus.IndexActive || c.Indexes[0].Model != reembedtest.ModelV1 {
@@ -63,6 +65,7 @@ func TestDocumentsAreSearchableWithTheIndexModel(t *testing.T) {
 }
 
 func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testConfig())
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 5, 1)
@@ -96,6 +99,7 @@ func TestCorpusOfAnotherTeamIsNotFound(t *testing.T) {
 // A document sync that fails every attempt (here, an upstream that keeps answering 429) is logged as
 // an error naming the index and the documents, for the operator to see why search misses them.
 func TestASyncOutOfAttemptsIsLogged(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	if err != nil {
@@ -108,13 +112,10 @@ func TestASyncOutOfAttemptsIsLogged(t *testing.T) {
 	e.createCorpus("handbook")
 	e.emb.Throttle(1_000_000)
 	e.put("handbook", 0, 3, 1)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs(), "a document sync failed its last attempt") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no error logged after the sync's last attempt; the log:\n%s", logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waittest.Eventually(t, 30*time.Second, "an error logged after the sync's last attempt", func() (string, bool) {
+		l := logs()
+		return "the log:\n" + l, strings.Contains(l, "a document sync failed its last attempt")
+	})
 	if l := logs(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "doc-000002") || !strings.Contains(l, "slow down") {
 		t.Fatalf("the error does not name the documents and the cause:\n%s", l)
 	}

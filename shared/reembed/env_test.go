@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // quickRetry retries failed jobs after 20ms, so crash tests take milliseconds.
@@ -29,11 +30,14 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 // testConfig is a Config for tests: small batches and shards, millisecond polling.
 func testConfig() Config {
 	return Config{
-		BatchSize:         50,
-		Shards:            3,
-		Workers:           4,
-		JobSlice:          200 * time.Millisecond,
-		BuildTimeout:      15 * time.Second, // test indexes build in well under a second
+		BatchSize: 50,
+		Shards:    3,
+		Workers:   4,
+		JobSlice:  200 * time.Millisecond,
+		// A build or verification past its timeout is cancelled and started again from the start.
+		// A test index builds in a second on a quiet machine but in tens of seconds on two cores
+		// shared with other work, where 15s cut every attempt and the run never left indexing.
+		BuildTimeout:      2 * time.Minute,
 		Sample:            50,
 		RetryBase:         time.Millisecond,
 		FetchCooldown:     5 * time.Millisecond,
@@ -141,39 +145,26 @@ func (e *env) put(name string, from, to, v int) {
 // waitRun waits for run id to end and returns it.
 func (e *env) waitRun(id int64, within time.Duration) *corpus.Run {
 	e.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	return waittest.Eventually(e.t, within, fmt.Sprintf("run %d to end", id), func() (*corpus.Run, bool) {
 		r, err := e.svc.Run(e.ctx, id)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if r.State.Terminal() {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("run %d still %s after %v (embedded %d of %d)", id, r.State, within, r.Embedded, r.Total)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return r, r.State.Terminal()
+	})
 }
 
 // waitSynced waits until no sync job is pending.
 func (e *env) waitSynced() {
 	e.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute) // generous: a worker process may be starting on 2 busy cores
-	for {
+	// Generous: a worker process may be starting on 2 busy cores.
+	waittest.Eventually(e.t, 2*time.Minute, "no sync job pending", func() (string, bool) {
 		var n int
 		if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
 			e.t.Fatal(err)
 		}
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d sync jobs still pending", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Sprintf("%d sync jobs pending", n), n == 0
+	})
 }
 
 // checkIndexExact fails unless ix holds exactly one vector per document of its corpus, each the

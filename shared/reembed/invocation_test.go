@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // invocationEnv is an env whose service only inserts, and a worker service on the same database that
@@ -80,16 +81,13 @@ func TestOneInvocationTakesJobsAtATime(t *testing.T) {
 	defer cancel()
 	firstDone := make(chan error, 1)
 	go func() { firstDone <- first.RunFor(ctx, time.Now().Add(2*time.Minute), 10*time.Second, time.Minute) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for busy := false; !busy; {
-		if busy, err = e.svc.WorkerFetching(e.ctx); err != nil {
+	waittest.Eventually(t, 30*time.Second, "the first invocation to take the fetch lease (WorkerFetching true)", func() (bool, bool) {
+		busy, err := e.svc.WorkerFetching(e.ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first invocation never took the fetch lease")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return busy, busy
+	})
 	if took := invoke(t, second, time.Minute, 10*time.Second, time.Minute); took > 15*time.Second {
 		t.Fatalf("a second invocation took %v while the first takes jobs; want it to return at once", took)
 	}

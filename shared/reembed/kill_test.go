@@ -2,12 +2,14 @@ package reembed
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // workerEnv, set in a child process of the test binary, makes it a worker on that database;
@@ -109,16 +112,41 @@ func runOnWorkerProcess(t *testing.T, docs int, vars ...string) (e *env, url str
 	return e, url, w, e.startRun(reembedtest.ModelV2)
 }
 
-// TestRunResumesAfterWorkerSIGKILL kills worker processes with SIGKILL at random points of a run; the
-// next worker rescues their jobs and the index ends exact.
+// killSeed replays the kill times of TestRunResumesAfterWorkerSIGKILL: -reembed.kill-seed=N, or
+// REEMBED_TEST_KILL_SEED=N in the environment; unset (0), the test picks a seed and logs it.
+var killSeed = flag.Uint64("reembed.kill-seed", 0, "seed of TestRunResumesAfterWorkerSIGKILL's kill times (0: a new one, logged)")
+
+// killRand is the crash test's random source, seeded from -reembed.kill-seed, REEMBED_TEST_KILL_SEED or
+// the clock, with the seed logged so a failure can be replayed.
+func killRand(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := *killSeed
+	if s := os.Getenv("REEMBED_TEST_KILL_SEED"); seed == 0 && s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("REEMBED_TEST_KILL_SEED=%q: %v", s, err)
+		}
+	}
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("kill times seeded with %d; replay with -reembed.kill-seed=%d or REEMBED_TEST_KILL_SEED=%d", seed, seed, seed)
+	return rand.New(rand.NewPCG(seed, seed))
+}
+
+// TestRunResumesAfterWorkerSIGKILL kills worker processes with SIGKILL at random points of a run (a
+// random time after each worker starts, from the seeded source); the next worker rescues their jobs and
+// the index ends exact.
 func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills worker processes; takes about a minute")
 	}
+	rng := killRand(t)
 	e, url, w, run := runOnWorkerProcess(t, 3000)
 	kills := 0
 	for kills < 2 {
-		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+		// The kill point is a time, not an event: the worker is killed wherever it has got to.
+		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
 		r, _ := e.svc.Run(e.ctx, run.ID)
 		if r.State.Terminal() {
 			break
@@ -184,20 +212,14 @@ func TestDeadBuilderIsPutBackAtOnce(t *testing.T) {
 // that started at after: a new attempt is building now. It returns when that attempt started.
 func (e *env) waitBuilding(after time.Time, within time.Duration) time.Time {
 	e.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	started := waittest.Eventually(e.t, within, "a worker building a new attempt", func() ([]time.Time, bool) {
 		rows, _ := e.pool.Query(e.ctx, `SELECT j.attempted_at FROM river_job j WHERE j.kind = $1 AND j.state = 'running'
 			AND j.attempted_at <> $3 AND `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648"), BuildArgs{}.Kind(), lockBuilder, after)
 		started, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if len(started) > 0 {
-			return started[0]
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no worker is building after %v", within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return started, len(started) > 0
+	})
+	return started[0]
 }

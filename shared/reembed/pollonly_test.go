@@ -1,16 +1,21 @@
 package reembed
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // TestPollOnlyWorkerNeverListens: a worker configured PollOnly (as behind RDS Proxy) works jobs
 // without any session of its database in LISTEN; the default one listens, which shows the check sees
 // River's listener.
 func TestPollOnlyWorkerNeverListens(t *testing.T) {
+	t.Parallel()
 	for _, pollOnly := range []bool{false, true} {
 		t.Run(map[bool]string{false: "default", true: "poll-only"}[pollOnly], func(t *testing.T) {
+			t.Parallel()
 			cfg := testConfig()
 			cfg.PollOnly = pollOnly
 			e := newEnv(t, cfg)
@@ -27,13 +32,8 @@ func TestPollOnlyWorkerNeverListens(t *testing.T) {
 			e.put("handbook", 0, 5, 1)
 			e.waitSynced()
 			if !pollOnly {
-				deadline := time.Now().Add(30 * time.Second)
-				for listening() == 0 {
-					if time.Now().After(deadline) {
-						t.Fatal("the default worker never LISTENs: the check cannot see River's listener")
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				waittest.Eventually(t, 30*time.Second, "the default worker to LISTEN (else the check cannot see River's listener)",
+					func() (string, bool) { n := listening(); return fmt.Sprintf("%d sessions LISTEN", n), n > 0 })
 				return
 			}
 			if n := listening(); n != 0 {

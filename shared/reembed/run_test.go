@@ -15,12 +15,14 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // TestRunWithWritesAndSearchesThroughout re-embeds a corpus onto a model of another dimension while
 // documents are written, rewritten and deleted, and while searches run: no search fails or mixes
 // models, and the new index ends with exactly the right vectors.
 func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Retention = time.Hour
 	e := newEnv(t, cfg)
@@ -34,6 +36,7 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 	defer stop()
 	var searches, badSearches atomic.Int64
 	seen := sync.Map{}
+	newModelAnswered := make(chan struct{}, 1) // a search was answered by the new model
 	access := e.keyAccess(reembedtest.Key)
 	for g := 0; g < 3; g++ {
 		wg.Add(1)
@@ -49,6 +52,12 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 					return
 				}
 				seen.Store(res.Index.Model, true)
+				if res.Index.Model == reembedtest.ModelV2 {
+					select {
+					case newModelAnswered <- struct{}{}:
+					default:
+					}
+				}
 				// A query embedded with another model than the index's finds nothing near 1.
 				if len(res.Hits) == 0 || res.Hits[0].ID != fmt.Sprintf("doc-%06d", i) || res.Hits[0].Score < 0.99 {
 					badSearches.Add(1)
@@ -74,7 +83,9 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 	e.put("handbook", 1000, 1100, 3)
 
 	done := e.waitRun(run.ID, 60*time.Second)
-	time.Sleep(100 * time.Millisecond) // searches after the cut-over
+	if done.State == corpus.RunSucceeded {
+		waittest.Receive(t, newModelAnswered, 10*time.Second, "a search answered by the new model after the cut-over")
+	}
 	stop()
 	wg.Wait()
 	if done.State != corpus.RunSucceeded {
@@ -118,6 +129,7 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 // TestRunResumesAfterPanics crashes fill jobs at random points between batches; River retries them from
 // their checkpoints and the index ends exact.
 func TestRunResumesAfterPanics(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	var crashes atomic.Int64
 	cfg.afterBatch = func(int64, int64, int) {
@@ -150,6 +162,7 @@ func TestRunResumesAfterPanics(t *testing.T) {
 // write can leave in it (fill batches do not lock documents): a vector embedded from text that has
 // since changed, and a vector of a document deleted since. The run still cuts over to an exact index.
 func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	var once sync.Once
 	var e *env
@@ -192,6 +205,7 @@ func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
 // its upstream rate-limiting it for good; the HNSW build, refused a setting by Postgres) fails it with
 // the step's name and last error.
 func TestRunFailsSayingWhy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		setup    func(*Config)
@@ -210,6 +224,7 @@ func TestRunFailsSayingWhy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := testConfig()
 			tt.setup(&cfg)
 			e := newEnv(t, cfg)
@@ -237,6 +252,7 @@ func TestRunFailsSayingWhy(t *testing.T) {
 }
 
 func TestRunFailingVerificationNeverCutsOver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testConfig())
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 200, 1)
@@ -274,20 +290,26 @@ func (e *env) expectUntouched(run *corpus.Run) {
 	if _, err := e.svc.Search(e.ctx, "handbook", all, docText(1, 1), 3); err != nil {
 		e.t.Fatalf("search after a failed run: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	for _, ix := range run.Indexes {
-		for e.tableExists(ix.Table) {
-			if time.Now().After(deadline) {
-				e.t.Fatalf("table %s of the failed run was not dropped", ix.Table)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		e.waitDropped(ix.Table, "table "+ix.Table+" of the failed run dropped")
 	}
+}
+
+// waitDropped waits up to 10 s for table to be dropped.
+func (e *env) waitDropped(table, what string) {
+	e.t.Helper()
+	waittest.Eventually(e.t, 10*time.Second, what, func() (string, bool) {
+		if e.tableExists(table) {
+			return "table " + table + " exists", false
+		}
+		return "", true
+	})
 }
 
 // TestRunAfterAliasMovedDoesNotCutOver moves the alias while the run fills: the cut-over refuses, and
 // racing moves against cut-overs always leave the alias and the active index agreeing.
 func TestRunAfterAliasMovedDoesNotCutOver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testConfig())
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 500, 1)
@@ -306,6 +328,7 @@ func TestRunAfterAliasMovedDoesNotCutOver(t *testing.T) {
 }
 
 func TestRunRacingAliasMoves(t *testing.T) {
+	t.Parallel()
 	for round := 0; round < 3; round++ {
 		e := newEnv(t, testConfig())
 		e.createCorpus("handbook")
@@ -314,7 +337,9 @@ func TestRunRacingAliasMoves(t *testing.T) {
 		run := e.startRun(reembedtest.ModelV2)
 		// A mover flips the alias v1 → v3 → v1 as fast as it can until the run ends.
 		ctx, stop := context.WithCancel(e.ctx)
+		moverDone := make(chan struct{})
 		go func() {
+			defer close(moverDone)
 			for ctx.Err() == nil {
 				_, _ = reembedtest.MoveAlias(ctx, e.pool, reembedtest.Alias, reembedtest.ModelV1, reembedtest.ModelV3)
 				_, _ = reembedtest.MoveAlias(ctx, e.pool, reembedtest.Alias, reembedtest.ModelV3, reembedtest.ModelV1)
@@ -322,7 +347,7 @@ func TestRunRacingAliasMoves(t *testing.T) {
 		}()
 		done := e.waitRun(run.ID, 30*time.Second)
 		stop()
-		time.Sleep(20 * time.Millisecond)
+		<-moverDone
 		active := e.activeIndex("handbook")
 		switch done.State {
 		case corpus.RunSucceeded:
@@ -341,10 +366,21 @@ func TestRunRacingAliasMoves(t *testing.T) {
 }
 
 func TestOneRunPerAliasAndCancel(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	release := make(chan struct{})
-	cfg.afterBatch = func(int64, int64, int) { <-release }
+	filling := make(chan struct{}, 1) // a fill batch was committed: the run is in the middle of its fill
+	cfg.afterBatch = func(int64, int64, int) {
+		select {
+		case filling <- struct{}{}:
+		default:
+		}
+		<-release
+	}
 	e := newEnv(t, cfg)
+	var releaseOnce sync.Once
+	releaseFills := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseFills) // before the service stops, should the test end early
 	e.createCorpus("handbook")
 	e.put("handbook", 0, 500, 1)
 	e.waitSynced()
@@ -356,12 +392,12 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 	if _, err := e.svc.CreateCorpus(e.ctx, "another", reembedtest.Alias, nil, nil); err == nil {
 		t.Fatal("a corpus was created on an alias with a run in progress")
 	}
-	time.Sleep(100 * time.Millisecond)
+	waittest.Receive(t, filling, 30*time.Second, "a fill batch committed")
 	r, err := e.svc.CancelRun(e.ctx, run.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	releaseFills()
 	if r.State != corpus.RunCancelled || r.Indexes[0].State != corpus.IndexFailed {
 		t.Fatalf("cancelled run: %s, index %s", r.State, r.Indexes[0].State)
 	}
@@ -380,6 +416,7 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 // TestRollbackAndRetire rolls a cut-over back (instant, nothing lost), then lets the retention pass so
 // the standby index is retired and its table dropped.
 func TestRollbackAndRetire(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	cfg.Retention = time.Hour
 	var offset atomic.Int64
@@ -423,13 +460,7 @@ func TestRollbackAndRetire(t *testing.T) {
 	if _, err := e.pool.Exec(e.ctx, `UPDATE river_job SET scheduled_at = now() WHERE kind = 'corpus_retire' AND state = 'scheduled'`); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.tableExists(standby.Table) {
-		if time.Now().After(deadline) {
-			t.Fatal("standby table not dropped after its retention")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.waitDropped(standby.Table, "the standby table dropped after its retention")
 	ix, err := e.svc.Store().Index(e.ctx, e.pool, standby.ID)
 	if err != nil || ix.State != corpus.IndexRetired {
 		t.Fatalf("retired index: %+v %v", ix, err)

@@ -317,17 +317,44 @@ func TestSendRefusesLoopbackInTheCloud(t *testing.T) {
 	}
 }
 
+// The caller ending its request, by cancelling it once the upstream has it or by its own deadline,
+// is not reported as the provider's total timeout.
 func TestCallerCancelIsNotATimeout(t *testing.T) {
-	up := fakeupstream.Start(fakeupstream.Config{})
-	defer up.Close()
-	up.SetFaults(fakeupstream.Faults{FirstByteDelay: 2 * time.Second})
-	c := testClient(t, Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	ctx, cancel2 := context.WithCancel(ctx)
-	go func() { time.Sleep(50 * time.Millisecond); cancel2() }()
-	_, err := c.Send(ctx, provider(up.URL), http.MethodPost, "/chat/completions", []byte(chatBody), nil)
-	if e := APIError(err); strings.Contains(e.Message, "total timeout") {
-		t.Fatalf("the caller's cancel was reported as the provider's total timeout: %v", err)
+	for _, how := range []string{"cancelled while the upstream holds it", "the caller's deadline"} {
+		t.Run(how, func(t *testing.T) {
+			fake := fakeupstream.New(fakeupstream.Config{})
+			fake.SetFaults(fakeupstream.Faults{FirstByteDelay: 2 * time.Second})
+			arrived := make(chan struct{}, 1)
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case arrived <- struct{}{}:
+				default:
+				}
+				fake.ServeHTTP(w, r)
+			}))
+			defer up.Close()
+			c := testClient(t, Options{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if how == "the caller's deadline" {
+				ctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+				defer cancel()
+			} else {
+				go func() {
+					select {
+					case <-arrived:
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
+			}
+			_, err := c.Send(ctx, provider(up.URL), http.MethodPost, "/chat/completions", []byte(chatBody), nil)
+			if err == nil {
+				t.Fatal("the request succeeded although the caller ended it")
+			}
+			if e := APIError(err); strings.Contains(e.Message, "total timeout") {
+				t.Fatalf("the caller's end was reported as the provider's total timeout: %v", err)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -161,7 +162,10 @@ func TestDialerRefusesBlockedResolvedAddressesWithoutConnecting(t *testing.T) {
 		t.Fatalf("dial with loopback allowed: %v", err)
 	}
 	c.Close()
-	waitFor(t, func() bool { return accepted.Load() == 1 })
+	waittest.Eventually(t, 2*time.Second, "the listener to accept the one connection", func() (int64, bool) {
+		n := accepted.Load()
+		return n, n == 1
+	})
 }
 
 func TestDialerControlChecksTheAddressAtConnect(t *testing.T) {
@@ -178,16 +182,5 @@ func TestDialerControlChecksTheAddressAtConnect(t *testing.T) {
 	}
 	if accepted.Load() != 0 {
 		t.Fatal("the loopback listener accepted a connection")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 2s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/usage"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 func row(id string) usage.Row {
@@ -24,24 +25,18 @@ func TestLoggerWritesWithinTheInterval(t *testing.T) {
 	l.Start()
 	defer l.Close(context.Background())
 	l.Log(row("req_a"))
-	deadline := time.Now().Add(2 * time.Second) // SPEC: a request shows up within two seconds
-	for {
-		var n int
-		var latency, tokens int64
-		err := pool.QueryRow(context.Background(), `SELECT count(*), coalesce(max(latency_us), 0), coalesce(max(total_tokens), 0) FROM requests WHERE request_id = 'req_a'`).Scan(&n, &latency, &tokens)
+	type stored struct{ rows, latency, tokens int64 }
+	// SPEC: a request shows up within two seconds.
+	got := waittest.Eventually(t, 2*time.Second, "the row of req_a written", func() (stored, bool) {
+		var s stored
+		err := pool.QueryRow(context.Background(), `SELECT count(*), coalesce(max(latency_us), 0), coalesce(max(total_tokens), 0) FROM requests WHERE request_id = 'req_a'`).Scan(&s.rows, &s.latency, &s.tokens)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 {
-			if latency != 1500 || tokens != 3 {
-				t.Fatalf("row stored latency_us=%d total_tokens=%d, want 1500 and 3", latency, tokens)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the row was not written within two seconds")
-		}
-		time.Sleep(20 * time.Millisecond)
+		return s, s.rows > 0
+	})
+	if got.rows != 1 || got.latency != 1500 || got.tokens != 3 {
+		t.Fatalf("stored %d rows with latency_us=%d total_tokens=%d, want 1 with 1500 and 3", got.rows, got.latency, got.tokens)
 	}
 }
 
