@@ -333,19 +333,19 @@ func TestRevokedKeyRefusedWithinOneSecond(t *testing.T) {
 	}
 	e.exec(`UPDATE api_keys SET revoked_at = now()`)
 	revoked := time.Now()
+	// The promise is about when a request is made, not about how long a loaded machine takes to
+	// answer it: no request sent a second or more after the revocation is served.
 	for {
+		sent := time.Since(revoked)
 		_, err := c.Models.List(e.ctx)
 		if err != nil {
 			if se := sdkError(t, err); se.StatusCode != 401 || se.Code != "invalid_api_key" {
 				t.Fatalf("after revocation: %d %s", se.StatusCode, se.Code)
 			}
-			if d := time.Since(revoked); d > time.Second {
-				t.Fatalf("the revoked key was refused only after %v", d)
-			}
 			return
 		}
-		if time.Since(revoked) > time.Second {
-			t.Fatal("the revoked key still works after one second")
+		if sent >= time.Second {
+			t.Fatalf("a request sent %v after the revocation was still served", sent.Round(time.Millisecond))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
