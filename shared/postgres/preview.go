@@ -48,7 +48,7 @@ func (s *CorpusStore) ComparePreview(ctx context.Context, ix *corpus.Index, ids 
 	}
 	b := &pgx.Batch{}
 	for i, id := range ids {
-		b.Queue(fmt.Sprintf(`INSERT INTO %s (doc_id, embedding) VALUES ($1, %s)`, scratch.Table, queryParam(scratch)), id, vectorValue(vecs[i], false))
+		b.Queue(fmt.Sprintf(`INSERT INTO %s (doc_id, embedding) VALUES ($2, %s)`, scratch.Table, queryParam(scratch)), vectorValue(vecs[i], false), id)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("write the candidate's vectors to the scratch table: %w", err)
