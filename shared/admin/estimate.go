@@ -63,12 +63,14 @@ type PreviewView struct {
 	RateLimited bool                   `json:"rate_limited"`
 }
 
-func estimateView(e *reembed.Estimate) *EstimateView {
+// EstimateViewOf shows an estimate as the API answers it.
+func EstimateViewOf(e *reembed.Estimate) *EstimateView {
 	return &EstimateView{Corpus: e.Corpus, Model: e.Model, Documents: e.Documents, Sampled: e.Sampled, Tokens: e.Tokens,
 		RatePerS: e.RatePerS, EtaS: e.EtaS, RateLimited: e.RateLimited, Throttled: e.Throttled, Cost: e.Cost}
 }
 
-func previewView(p *reembed.Preview) *PreviewView {
+// PreviewViewOf shows a preview as the API answers it.
+func PreviewViewOf(p *reembed.Preview) *PreviewView {
 	return &PreviewView{Corpus: p.Corpus, Current: p.Current, Candidate: p.Candidate, Documents: p.Documents, Sampled: p.Sampled,
 		Queries: p.Queries, QuerySource: p.QuerySource, CurrentQ: p.CurrentQuality, CandidateQ: p.CandidateQuality,
 		Agreement: p.Agreement, Changed: p.Changed, RateLimited: p.RateLimited}
@@ -79,7 +81,7 @@ func (rt corpusRoutes) estimate(ctx context.Context, by *catalog.Admin, name str
 	if err != nil {
 		return nil, err
 	}
-	return estimateView(e), nil
+	return EstimateViewOf(e), nil
 }
 
 func (rt corpusRoutes) preview(ctx context.Context, by *catalog.Admin, name string, in SampleInput) (*PreviewView, error) {
@@ -87,5 +89,5 @@ func (rt corpusRoutes) preview(ctx context.Context, by *catalog.Admin, name stri
 	if err != nil {
 		return nil, err
 	}
-	return previewView(p), nil
+	return PreviewViewOf(p), nil
 }
