@@ -68,13 +68,13 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	if got := b.value("#reembed-model"); got != "acme-embed-2026-09" {
 		t.Errorf("the form should keep the chosen model, has %q", got)
 	}
-	b.shot("18-reembed-estimate")
+	b.shot("30-reembed-estimate")
 
 	b.submit("#preview-reembed")
 	b.wants("#preview", "acme-embed-2026-09", "acme-embed-2026-06", "100 documents sampled")
 	b.wants("#preview-candidate-at1", "100.0%")
 	b.wants("#preview-agreement", "1.00")
-	b.shot("19-reembed-preview")
+	b.shot("31-reembed-preview")
 	var runs int
 	if err := e.app.Pool.QueryRow(ctx, `SELECT count(*) FROM reembed_runs`).Scan(&runs); err != nil {
 		t.Fatal(err)
