@@ -27,18 +27,7 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
 	must(api.PutDocuments(ctx, "kb", anyone, documents(300))) // "document number N about foxes": 6 tokens each
 	// A worker syncs the documents into the active index, so the preview compares real answers.
-	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Log: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = worker.Stop(c)
-	})
+	e.startWorker(emb, reembed.Config{})
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var pending int
@@ -90,4 +79,24 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	if n := v.count("#estimate-reembed"); n != 0 {
 		t.Errorf("a viewer should see no Estimate button")
 	}
+}
+
+// startWorker starts a re-embed worker on the test's database with cfg (millisecond polling, no log),
+// stopped when the test ends (stopping it earlier is fine).
+func (e *env) startWorker(emb reembed.Embedder, cfg reembed.Config) *reembed.Service {
+	e.t.Helper()
+	cfg.FetchCooldown, cfg.FetchPollInterval, cfg.Log = 5*time.Millisecond, 20*time.Millisecond, discard
+	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := worker.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = worker.Stop(c)
+	})
+	return worker
 }
