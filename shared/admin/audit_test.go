@@ -136,6 +136,10 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 					t.Errorf("the run was started_by %q; want the admin's name and id, as every record names it", by)
 				}
 			}},
+		// Estimates and previews call the upstream but change nothing: kb has no documents here, so
+		// they answer without it.
+		{route: "POST /admin/corpora/{name}/reembed/estimate", path: fixed("/admin/corpora/kb/reembed/estimate"), body: map[string]any{"model": "acme-embed-2026-06"}, readOnly: true},
+		{route: "POST /admin/corpora/{name}/reembed/preview", path: fixed("/admin/corpora/kb/reembed/preview"), body: map[string]any{"model": "acme-embed-2026-06"}, readOnly: true},
 		{route: "POST /admin/reembeds/{id}/cancel", path: func() string { return "/admin/reembeds/" + runID + "/cancel" }, action: "reembed.cancel", target2: func() string { return runID }},
 		{route: "POST /admin/corpora/{name}/rollback", path: fixed("/admin/corpora/kb/rollback"), action: "corpus.rollback", target: "kb",
 			setup: func() {

@@ -276,6 +276,8 @@ func (h *Handler) ServeCorpora(c *Corpora) *Handler {
 	h.Handle("GET", "/admin/corpora", noArgs(h, rt.list))
 	h.Handle("GET", "/admin/corpora/{name}", byPath(h, "name", rt.get))
 	h.Handle("POST", "/admin/corpora/{name}/reembed", pathBodyStatus(h, "name", rt.reembed, false, http.StatusAccepted))
+	h.Handle("POST", "/admin/corpora/{name}/reembed/estimate", pathBodyStatus(h, "name", rt.estimate, false, http.StatusOK))
+	h.Handle("POST", "/admin/corpora/{name}/reembed/preview", pathBodyStatus(h, "name", rt.preview, false, http.StatusOK))
 	h.Handle("POST", "/admin/corpora/{name}/rollback", byPathNoBody(h, "name", rt.rollback))
 	h.Handle("GET", "/admin/reembeds/{id}", byPath(h, "id", rt.run))
 	h.Handle("POST", "/admin/reembeds/{id}/cancel", byPathNoBody(h, "id", rt.cancel))

@@ -39,6 +39,8 @@ type ModelPatch struct {
 	DisplayName   *string            `json:"display_name"`
 	Description   *string            `json:"description"`
 	Capabilities  *CapabilitiesPatch `json:"capabilities"`
+	// PricePerMillionTokens is a decimal (a JSON number or string, e.g. "0.02"), or null to clear it.
+	PricePerMillionTokens json.RawMessage `json:"price_per_million_tokens"`
 }
 
 // CapabilitiesPatch changes declared capabilities; absent ones stay.
@@ -63,9 +65,12 @@ type ModelView struct {
 	Probe         *catalog.Probe       `json:"probe"`
 	// Health is the model's shared failure record: whether requests skip it (cooling_down, with
 	// cooldown_until and cooldown_reason) and its recent failures. GET /admin/models/{name} only.
-	Health    *postgres.ModelHealth `json:"health,omitempty"`
-	CreatedAt time.Time             `json:"created_at"`
-	UpdatedAt time.Time             `json:"updated_at"`
+	Health *postgres.ModelHealth `json:"health,omitempty"`
+	// PricePerMillionTokens is the price of a million input tokens as a decimal string; null when
+	// none is recorded.
+	PricePerMillionTokens *string   `json:"price_per_million_tokens"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 }
 
 // maxContextWindow bounds a declared context window (tokens).
@@ -78,6 +83,10 @@ func modelView(m *catalog.Model) *ModelView {
 	if m.Kind == catalog.KindEmbedding {
 		d := m.Dimension
 		v.Dimension = &d
+	}
+	if m.PricePerMillionTokens != "" {
+		price := m.PricePerMillionTokens
+		v.PricePerMillionTokens = &price
 	}
 	if v.Probe != nil && v.Probe.Diagnostics == nil {
 		c := *v.Probe
@@ -168,6 +177,13 @@ func (s *Service) UpdateModel(ctx context.Context, by *catalog.Admin, name strin
 		}
 	}
 	u := postgres.ModelUpdate{Enabled: in.Enabled, ContextWindow: in.ContextWindow, DisplayName: in.DisplayName, Description: in.Description}
+	if len(in.PricePerMillionTokens) > 0 {
+		price, err := parsePrice(in.PricePerMillionTokens)
+		if err != nil {
+			return nil, err
+		}
+		u.Price = &price
+	}
 	if in.ContextWindow != nil {
 		if err := checkContextWindow(*in.ContextWindow); err != nil {
 			return nil, err

@@ -174,6 +174,9 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		"POST /admin/corpora/{name}/rollback": {catalogWrite, "/admin/corpora/nope/rollback", none},
 		"GET /admin/reembeds/{id}":            {catalogRead, "/admin/reembeds/999", none},
 		"POST /admin/reembeds/{id}/cancel":    {catalogWrite, "/admin/reembeds/999/cancel", none},
+
+		"POST /admin/corpora/{name}/reembed/estimate": {catalogWrite, "/admin/corpora/nope/reembed/estimate", func(string) any { return map[string]any{"model": "acme-embed-2026-06"} }},
+		"POST /admin/corpora/{name}/reembed/preview":  {catalogWrite, "/admin/corpora/nope/reembed/preview", func(string) any { return map[string]any{"model": "acme-embed-2026-06"} }},
 	}
 	var routes []string
 	for _, rt := range e.h.Routes() {

@@ -134,8 +134,11 @@ type Model struct {
 	DisplayName   string
 	Description   string
 	Probe         *Probe
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// PricePerMillionTokens is the price of a million input tokens as a decimal ("0.02"); empty
+	// when none is recorded.
+	PricePerMillionTokens string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // Alias is a stable name pointing at one enabled model of the same kind.

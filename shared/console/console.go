@@ -149,6 +149,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/corpora", c.authed(c.corporaPage))
 	m.HandleFunc("GET /console/corpora/{name}", c.authed(c.corpusPage))
 	m.HandleFunc("POST /console/corpora/{name}/reembed", c.authed(c.reembedStart))
+	m.HandleFunc("POST /console/corpora/{name}/reembed/estimate", c.authed(c.reembedEstimate))
+	m.HandleFunc("POST /console/corpora/{name}/reembed/preview", c.authed(c.reembedPreview))
 	m.HandleFunc("POST /console/corpora/{name}/rollback", c.authed(c.corpusRollback))
 	m.HandleFunc("GET /console/reembeds/{id}", c.authed(c.runPage))
 	m.HandleFunc("GET /console/reembeds/{id}/progress", c.authed(c.runProgress))
@@ -266,6 +268,10 @@ func (c *Console) parse() error {
 		"num":    fmtNum,
 		"float":  func(f float64, prec int) string { return fmt.Sprintf("%.*f", prec, f) },
 		"dur":    fmtDur,
+		"secs":   seconds,
+		"mul100": func(f float64) float64 { return 100 * f },
+		"money":  money,
+		"int64":  func(n int) int64 { return int64(n) },
 		"svg":    func(s string) template.HTML { return template.HTML(s) }, // only for charts drawn here
 		"trimv1": func(s string) string { return strings.TrimPrefix(s, "/v1/") },
 		"arr":    func(v ...any) []any { return v },

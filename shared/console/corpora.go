@@ -70,6 +70,9 @@ type corpusView struct {
 	corpusRow
 	Models []*catalog.Model // enabled embedding models to re-embed with
 	Runs   []int64          // runs that built a live index, newest first
+	// Estimate and Preview are shown when the re-embed form's buttons asked for them.
+	Estimate *admin.EstimateView
+	Preview  *admin.PreviewView
 }
 
 func (c *Console) corpusPage(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +82,7 @@ func (c *Console) corpusPage(w http.ResponseWriter, r *http.Request) {
 	c.renderCorpus(w, r, http.StatusOK, &page{})
 }
 
-func (c *Console) renderCorpus(w http.ResponseWriter, r *http.Request, status int, p *page) {
+func (c *Console) renderCorpus(w http.ResponseWriter, r *http.Request, status int, p *page, show ...func(*corpusView)) {
 	name := r.PathValue("name")
 	p.Title, p.Nav = "Corpus "+name, "corpora"
 	co, err := c.svc.Corpora.GetCorpus(r.Context(), stateOf(r).admin, name)
@@ -93,6 +96,9 @@ func (c *Console) renderCorpus(w http.ResponseWriter, r *http.Request, status in
 		if ix.RunID != 0 {
 			v.Runs = append(v.Runs, ix.RunID)
 		}
+	}
+	for _, f := range show {
+		f(v)
 	}
 	p.Data = v
 	c.render(w, r, status, "corpus", p)

@@ -161,19 +161,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("main h1", "Re-embed run")
 	b.wants("#run", "acme-embed-2026-06", "acme-embed-2026-09", "600")
 
-	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, reembed.Config{BatchSize: 20, Shards: 3, Workers: 3, JobSlice: 300 * time.Millisecond,
-		Sample: 50, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, Log: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = worker.Stop(c)
-	})
+	worker := e.startWorker(emb, reembed.Config{BatchSize: 20, Shards: 3, Workers: 3, JobSlice: 300 * time.Millisecond, Sample: 50})
 	// Live: the page's poll updates the state and the counts without a reload.
 	b.do(chromedp.WaitVisible(chromedp.CSS(`#run[data-polls] #run-state[data-state="embedding"]`)))
 	b.shot("16-reembed-progress")

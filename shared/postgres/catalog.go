@@ -367,6 +367,8 @@ type ModelUpdate struct {
 	Description   *string
 	Streaming     *bool
 	Tools         *bool
+	// Price, when set, is the new price per million input tokens as a decimal; "" clears it.
+	Price *string
 }
 
 // UpdateModel changes what may change of a model. Enabling an embedding model whose last probe
@@ -398,8 +400,10 @@ func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpda
 		}
 		_, err = tx.Exec(ctx, `UPDATE models SET enabled = coalesce($2, enabled), context_window = coalesce($3, context_window),
 				display_name = coalesce($4, display_name), description = coalesce($5, description),
-				cap_streaming = coalesce($6, cap_streaming), cap_tools = coalesce($7, cap_tools), updated_at = now()
-			WHERE id = $1`, m.ID, u.Enabled, u.ContextWindow, u.DisplayName, u.Description, u.Streaming, u.Tools)
+				cap_streaming = coalesce($6, cap_streaming), cap_tools = coalesce($7, cap_tools),
+				price_per_million_tokens = CASE WHEN $8::text IS NULL THEN price_per_million_tokens ELSE nullif($8, '')::numeric END,
+				updated_at = now()
+			WHERE id = $1`, m.ID, u.Enabled, u.ContextWindow, u.DisplayName, u.Description, u.Streaming, u.Tools, u.Price)
 		if err != nil {
 			return fmt.Errorf("update model %s: %w", name, err)
 		}

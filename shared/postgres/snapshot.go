@@ -202,7 +202,8 @@ func ScanProvider(row pgx.Row) (*catalog.Provider, []byte, error) {
 
 // ModelColumns are the columns ScanModel reads, from models m joined with providers p.
 const ModelColumns = `m.id, m.name, p.identifier, m.upstream_name, m.kind, m.context_window, m.dimension,
-	m.cap_streaming, m.cap_tools, m.enabled, m.display_name, m.description, m.probe, m.created_at, m.updated_at`
+	m.cap_streaming, m.cap_tools, m.enabled, m.display_name, m.description, m.probe, m.created_at, m.updated_at,
+	coalesce(trim_scale(m.price_per_million_tokens)::text, '')`
 
 // ScanModel reads one row of ModelColumns.
 func ScanModel(row pgx.Row) (*catalog.Model, error) {
@@ -210,7 +211,7 @@ func ScanModel(row pgx.Row) (*catalog.Model, error) {
 	var probe []byte
 	if err := row.Scan(&m.ID, &m.Name, &m.Provider, &m.UpstreamName, &m.Kind, &m.ContextWindow, &m.Dimension,
 		&m.Capabilities.Streaming, &m.Capabilities.Tools, &m.Enabled, &m.DisplayName, &m.Description, &probe,
-		&m.CreatedAt, &m.UpdatedAt); err != nil {
+		&m.CreatedAt, &m.UpdatedAt, &m.PricePerMillionTokens); err != nil {
 		return nil, fmt.Errorf("scan model: %w", err)
 	}
 	if len(probe) > 0 {

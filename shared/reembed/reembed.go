@@ -416,11 +416,27 @@ func (s *Service) model(ctx context.Context, name string) (*catalog.Model, *cata
 // and checks every vector's dimension against the model's.
 func (s *Service) embed(ctx context.Context, m *catalog.Model, p *catalog.Provider, texts []string) ([][]float32, error) {
 	var vecs [][]float32
-	var err error
-	for attempt := 0; ; attempt++ {
+	_, err := s.retry(ctx, func() (err error) {
 		vecs, err = s.emb.Embed(ctx, m, p, texts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), m.Name, err)
+	}
+	return s.checkVectors(m, texts, vecs)
+}
+
+// retry calls call until it succeeds, fails for good or has been tried EmbedRetries times, waiting
+// between tries with exponential backoff or the upstream's Retry-After (up to a minute), whichever is
+// longer. It answers how many tries the upstream answered 429 (rate limited).
+func (s *Service) retry(ctx context.Context, call func() error) (limited int, err error) {
+	for attempt := 0; ; attempt++ {
+		err = call()
+		if ae, ok := apierror.As(err); ok && ae.Code == apierror.CodeRateLimited {
+			limited++
+		}
 		if err == nil || attempt+1 >= s.cfg.EmbedRetries || !retryable(err) {
-			break
+			return limited, err
 		}
 		wait := s.cfg.RetryBase << attempt
 		if ae, ok := apierror.As(err); ok && ae.RetryAfter != "" {
@@ -431,12 +447,13 @@ func (s *Service) embed(ctx context.Context, m *catalog.Model, p *catalog.Provid
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return limited, ctx.Err()
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), m.Name, err)
-	}
+}
+
+// checkVectors checks that an answer has one vector of the model's dimension per text.
+func (s *Service) checkVectors(m *catalog.Model, texts []string, vecs [][]float32) ([][]float32, error) {
 	if len(vecs) != len(texts) {
 		return nil, &corpus.DimensionError{Model: m.Name, Index: -1, Got: len(vecs), Want: len(texts)}
 	}

@@ -22,42 +22,64 @@ const maxEmbeddingsBody = 256 << 20
 // failed call is Send's error; an answer that is not an embeddings list of len(texts) vectors is
 // upstream_bad_response (BadResponse).
 func (c *Client) Embed(ctx context.Context, p *catalog.Provider, model string, texts []string) ([][]float32, error) {
+	vecs, _, err := c.embedAs(ctx, p, model, texts, false)
+	return vecs, err
+}
+
+// EmbedUsage is Embed that also answers the input tokens the upstream reported for the call
+// (usage.prompt_tokens; -1 when the answer carries no usage).
+func (c *Client) EmbedUsage(ctx context.Context, p *catalog.Provider, model string, texts []string) ([][]float32, int64, error) {
+	return c.embedAs(ctx, p, model, texts, true)
+}
+
+func (c *Client) embedAs(ctx context.Context, p *catalog.Provider, model string, texts []string, usage bool) ([][]float32, int64, error) {
 	format := "base64"
 	if _, no := c.floatsOnly.Load(p.Identifier); no {
 		format = "float"
 	}
-	vecs, err := c.embed(ctx, p, model, texts, format)
+	vecs, tokens, err := c.embed(ctx, p, model, texts, format, usage)
 	if err != nil && format == "base64" {
 		var ue *Error
 		if errors.As(err, &ue) && (ue.Status == http.StatusBadRequest || ue.Status == http.StatusUnprocessableEntity) {
-			if vecs, ferr := c.embed(ctx, p, model, texts, "float"); ferr == nil {
+			if vecs, tokens, ferr := c.embed(ctx, p, model, texts, "float", usage); ferr == nil {
 				c.floatsOnly.Store(p.Identifier, true)
-				return vecs, nil
+				return vecs, tokens, nil
 			}
 		}
 	}
-	return vecs, err
+	return vecs, tokens, err
 }
 
-func (c *Client) embed(ctx context.Context, p *catalog.Provider, model string, texts []string, format string) ([][]float32, error) {
+func (c *Client) embed(ctx context.Context, p *catalog.Provider, model string, texts []string, format string, usage bool) ([][]float32, int64, error) {
 	body, err := json.Marshal(map[string]any{"model": model, "input": texts, "encoding_format": format})
 	if err != nil {
-		return nil, fmt.Errorf("encode embeddings request: %w", err)
+		return nil, 0, fmt.Errorf("encode embeddings request: %w", err)
 	}
 	resp, err := c.Send(ctx, p, http.MethodPost, "/embeddings", body, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	raw, err := readBody(resp, maxEmbeddingsBody)
 	if err != nil {
-		return nil, BadResponse(p.Identifier, "reading the embeddings answer failed: %v", err)
+		return nil, 0, BadResponse(p.Identifier, "reading the embeddings answer failed: %v", err)
 	}
 	vecs, err := wire.DecodeEmbeddings(raw, len(texts))
 	if err != nil {
-		return nil, BadResponse(p.Identifier, "%v", err)
+		return nil, 0, BadResponse(p.Identifier, "%v", err)
 	}
-	return vecs, nil
+	tokens := int64(-1)
+	if usage { // a second pass over the answer: only the estimate asks for it, never the fill
+		var u struct {
+			Usage *struct {
+				PromptTokens *int64 `json:"prompt_tokens"`
+			} `json:"usage"`
+		}
+		if json.Unmarshal(raw, &u) == nil && u.Usage != nil && u.Usage.PromptTokens != nil && *u.Usage.PromptTokens >= 0 {
+			tokens = *u.Usage.PromptTokens
+		}
+	}
+	return vecs, tokens, nil
 }
 
 // readBody reads at most limit bytes of resp's body, into one buffer of the announced length when

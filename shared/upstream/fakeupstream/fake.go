@@ -99,6 +99,9 @@ type Faults struct {
 	// Routes answers these paths (e.g. "/v1/embeddings") with this status (404 or 405) and a
 	// router's bare body, as a server without the route does.
 	Routes map[string]int
+	// Times, when > 0, applies these faults (set by SetFaults) to that many requests only; then
+	// they clear, as an upstream that throttles a burst and recovers.
+	Times int
 }
 
 // Config is the fake's fixed setup.
@@ -121,6 +124,10 @@ type Config struct {
 	Rand func() float64
 	// Created is the "created" timestamp in answers, fixed so answers are deterministic.
 	Created int64
+	// Noisy gives embedding models that answer worse vectors: the text's vector plus fresh random
+	// noise of this size (relative to the unit vector) on every request, so that a query never
+	// embeds quite as its document did. A stand-in for a lower-quality model.
+	Noisy map[string]float64
 }
 
 // Server is the fake upstream, an http.Handler. It is safe for concurrent use.
@@ -192,6 +199,19 @@ func (s *Server) Faults() Faults {
 	return s.faults
 }
 
+// takeFaults returns the faults for one request, counting it against Faults.Times.
+func (s *Server) takeFaults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	if s.faults.Times > 0 {
+		if s.faults.Times--; s.faults.Times == 0 {
+			s.faults = Faults{}
+		}
+	}
+	return f
+}
+
 // Requests is the number of requests served so far (any route, any outcome).
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
@@ -219,7 +239,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		defer s.enter()()
 	}
-	f := s.Faults()
+	f := s.takeFaults()
 	if h := r.Header.Get("X-Fake-Fault"); h != "" {
 		f = ParseFaults(h, f)
 	}
@@ -660,7 +680,18 @@ func (s *Server) appendVector(out []byte, seed uint64, dim int, b64 bool) []byte
 		return append(out, v.([]byte)...)
 	}
 	start := len(out)
-	vec := unitVector(seed, dim)
+	out = appendEncoded(out, unitVector(seed, dim), b64)
+	if s.cached.Load() < maxCachedVectors {
+		if _, loaded := s.vecCache.LoadOrStore(k, append([]byte(nil), out[start:]...)); !loaded {
+			s.cached.Add(1)
+		}
+	}
+	return out
+}
+
+// appendEncoded appends vec as a base64 string of little-endian float32s or a JSON list.
+func appendEncoded(out []byte, vec []float32, b64 bool) []byte {
+	dim := len(vec)
 	if b64 {
 		raw := make([]byte, 4*dim)
 		for i, x := range vec {
@@ -679,10 +710,24 @@ func (s *Server) appendVector(out []byte, seed uint64, dim int, b64 bool) []byte
 		}
 		out = append(out, ']')
 	}
-	if s.cached.Load() < maxCachedVectors {
-		if _, loaded := s.vecCache.LoadOrStore(k, append([]byte(nil), out[start:]...)); !loaded {
-			s.cached.Add(1)
-		}
-	}
 	return out
+}
+
+// noisyVector is text's unit vector plus fresh noise of relative size noise, normalised again.
+func (s *Server) noisyVector(seed uint64, dim int, noise float64) []float32 {
+	v := unitVector(seed, dim)
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	var norm float64
+	scale := noise / math.Sqrt(float64(dim)) // noise of length about `noise` in all
+	for i := range v {
+		x := float64(v[i]) + scale*rand.NormFloat64()
+		v[i] = float32(x)
+		norm += x * x
+	}
+	n := math.Sqrt(norm)
+	for i := range v {
+		v[i] = float32(float64(v[i]) / n)
+	}
+	return v
 }

@@ -399,7 +399,11 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, f Faults) {
 		out = append(out, `{"object":"embedding","index":`...)
 		out = strconv.AppendInt(out, int64(i), 10)
 		out = append(out, `,"embedding":`...)
-		out = s.appendVector(out, seed, dim, b64)
+		if noise := s.cfg.Noisy[model]; noise > 0 {
+			out = appendEncoded(out, s.noisyVector(seed, dim, noise), b64)
+		} else {
+			out = s.appendVector(out, seed, dim, b64)
+		}
 		out = append(out, '}')
 	}
 	out = append(out, `],"model":`...)

@@ -1,0 +1,102 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
+)
+
+// TestReembedEstimateAndPreviewInTheBrowser: the re-embed form's Estimate and Preview buttons show
+// the figures and the quality report on the corpus page before anything starts; a viewer has no
+// form to press.
+func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	must := e.must
+	e.embeddingAlias()
+	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
+	must(e.svc.UpdateModel(ctx, e.super, "acme-embed-2026-09", admin.ModelPatch{PricePerMillionTokens: json.RawMessage(`"0.02"`)}))
+	e.refresh()
+	emb := reembed.NewUpstreamEmbedder(e.app.Upstream)
+	api, srv := e.corporaConsole(emb)
+	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
+	must(api.PutDocuments(ctx, "kb", anyone, documents(300))) // "document number N about foxes": 6 tokens each
+	// A worker syncs the documents into the active index, so the preview compares real answers.
+	e.startWorker(emb, reembed.Config{})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var pending int
+		if err := e.app.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sync jobs still pending after a minute", pending)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the worker's progress with a deadline
+	}
+
+	b := &tab{t: t, ctx: browser(t), base: srv.URL}
+	b.signIn(superToken)
+	b.open("/console/corpora/kb")
+	b.choose("#reembed-model", "acme-embed-2026-09")
+	b.fill("#reembed-sample", "100")
+	b.submit("#estimate-reembed")
+	b.wants("#estimate", "acme-embed-2026-09", "100 of 300")
+	// 300 documents of 6 tokens: 1,800, and 1,800 × 0.02 per million.
+	b.wants("#estimate-tokens", "1,800")
+	b.wants("#estimate-cost", "0.000036")
+	b.wants("#estimate", "0.02 per million tokens")
+	if got := b.value("#reembed-model"); got != "acme-embed-2026-09" {
+		t.Errorf("the form should keep the chosen model, has %q", got)
+	}
+	b.shot("30-reembed-estimate")
+
+	b.submit("#preview-reembed")
+	b.wants("#preview", "acme-embed-2026-09", "acme-embed-2026-06", "100 documents sampled")
+	b.wants("#preview-candidate-at1", "100.0%")
+	b.wants("#preview-agreement", "1.00")
+	b.shot("31-reembed-preview")
+	var runs int
+	if err := e.app.Pool.QueryRow(ctx, `SELECT count(*) FROM reembed_runs`).Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 0 {
+		t.Errorf("estimate and preview started %d runs, want none", runs)
+	}
+
+	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
+	v := &tab{t: t, ctx: browser(t), base: srv.URL}
+	v.signIn(viewer)
+	v.open("/console/corpora/kb")
+	if n := v.count("#estimate-reembed"); n != 0 {
+		t.Errorf("a viewer should see no Estimate button")
+	}
+}
+
+// startWorker starts a re-embed worker on the test's database with cfg (millisecond polling, no log),
+// stopped when the test ends (stopping it earlier is fine).
+func (e *env) startWorker(emb reembed.Embedder, cfg reembed.Config) *reembed.Service {
+	e.t.Helper()
+	cfg.FetchCooldown, cfg.FetchPollInterval, cfg.Log = 5*time.Millisecond, 20*time.Millisecond, discard
+	worker, err := reembed.New(e.app.Pool, e.app.Catalog, emb, cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := worker.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = worker.Stop(c)
+	})
+	return worker
+}

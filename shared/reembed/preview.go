@@ -1,0 +1,192 @@
+package reembed
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+)
+
+// Preview compares a candidate model with a corpus's current index on a sample, before any run.
+type Preview struct {
+	Corpus    string
+	Current   string // the model of the active index
+	Candidate string
+	Documents int64
+	Sampled   int
+	// Queries is how many queries were asked; QuerySource says what they were ("self": each sampled
+	// document's own text, which should find that document).
+	Queries     int
+	QuerySource string
+	// CurrentQuality is the active index's self-retrieval among the sampled documents;
+	// CandidateQuality the candidate's on the same documents.
+	CurrentQuality   Quality
+	CandidateQuality Quality
+	// Agreement is the mean Jaccard similarity of the two top-10 answers over all queries (1: the
+	// same documents come back).
+	Agreement float64
+	// Changed are the queries whose answers changed most (lowest Jaccard first), at most
+	// PreviewChanged, with each side's top 3.
+	Changed     []ChangedQuery
+	RateLimited bool
+}
+
+// Quality is self-retrieval: the share of sampled documents found first (At1) and among the top 10
+// (At10) by their own text.
+type Quality struct {
+	At1  float64 `json:"self_at_1"`
+	At10 float64 `json:"self_at_10"`
+}
+
+// ChangedQuery is one query's answers side by side.
+type ChangedQuery struct {
+	Query     string            `json:"query"`
+	Jaccard   float64           `json:"jaccard"`
+	Current   []postgres.Ranked `json:"current"`
+	Candidate []postgres.Ranked `json:"candidate"`
+}
+
+// Preview limits.
+const (
+	previewK        = 10
+	PreviewChanged  = 5
+	previewShown    = 3   // documents shown of each side of a changed query
+	previewQueryMax = 300 // characters of a query shown
+)
+
+// PreviewRun embeds a random sample of corpus name (up to sample documents; 0 means DefaultSample)
+// with model into a scratch table that no search sees and that is gone when the call returns, asks
+// each sampled document's text as a query of both the current active index (among the sampled
+// documents only, so both sides rank the same documents) and the scratch table, and reports
+// self-retrieval at 1 and 10 for each, how far their top 10s agree, and the queries that changed most.
+func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int) (*Preview, error) {
+	n, err := sampleSize(sample)
+	if err != nil {
+		return nil, err
+	}
+	c, ix, err := s.store.CorpusForSearch(ctx, name)
+	if errors.Is(err, postgres.ErrCorpusNotFound) {
+		return nil, apierror.NotFound("name", "there is no corpus %q with an active index", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cand, cp, err := s.candidate(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	cur, curP, err := s.model(ctx, ix.Model)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := s.store.SampleDocuments(ctx, c.ID, n)
+	if err != nil {
+		return nil, err
+	}
+	out := &Preview{Corpus: c.Name, Current: ix.Model, Candidate: cand.Name, Documents: c.Documents, Sampled: len(docs),
+		Queries: len(docs), QuerySource: "self", Changed: []ChangedQuery{}}
+	if len(docs) == 0 {
+		return out, nil
+	}
+	ids, texts := make([]string, len(docs)), make([]string, len(docs))
+	for i, d := range docs {
+		ids[i], texts[i] = d.ID, d.Text
+	}
+	// The candidate's document vectors, then each side's query vectors: queries are embedded apart
+	// from documents, as a developer's search is.
+	docVecs, err := s.embedSample(ctx, cand, cp, texts)
+	if err != nil {
+		return nil, err
+	}
+	candQ, err := s.embedSample(ctx, cand, cp, texts)
+	if err != nil {
+		return nil, err
+	}
+	curQ, err := s.embedSample(ctx, cur, curP, texts)
+	if err != nil {
+		return nil, err
+	}
+	limited := docVecs.limited + candQ.limited + curQ.limited
+	queries := make([]postgres.PreviewQuery, len(docs))
+	for i := range docs {
+		queries[i] = postgres.PreviewQuery{Current: curQ.vecs[i], Candidate: candQ.vecs[i]}
+	}
+	curTop, candTop, err := s.store.ComparePreview(ctx, ix, ids, docVecs.vecs, cand.Dimension, queries, previewK)
+	if err != nil {
+		return nil, err
+	}
+	var agree float64
+	changed := make([]ChangedQuery, len(docs))
+	for i, d := range docs {
+		out.CurrentQuality.add(d.ID, curTop[i])
+		out.CandidateQuality.add(d.ID, candTop[i])
+		j := jaccard(curTop[i], candTop[i])
+		agree += j
+		q := d.Text
+		if r := []rune(q); len(r) > previewQueryMax {
+			q = string(r[:previewQueryMax]) + "…"
+		}
+		changed[i] = ChangedQuery{Query: q, Jaccard: j, Current: firstN(curTop[i], previewShown), Candidate: firstN(candTop[i], previewShown)}
+	}
+	total := float64(len(docs))
+	out.CurrentQuality.At1 /= total
+	out.CurrentQuality.At10 /= total
+	out.CandidateQuality.At1 /= total
+	out.CandidateQuality.At10 /= total
+	out.Agreement = agree / total
+	slices.SortStableFunc(changed, func(a, b ChangedQuery) int {
+		switch {
+		case a.Jaccard < b.Jaccard:
+			return -1
+		case a.Jaccard > b.Jaccard:
+			return 1
+		}
+		return 0
+	})
+	for _, ch := range changed[:min(PreviewChanged, len(changed))] {
+		if ch.Jaccard < 1 {
+			out.Changed = append(out.Changed, ch)
+		}
+	}
+	out.RateLimited = limited > 0
+	return out, nil
+}
+
+// add counts one query whose own document is id (sums; divided by the queries at the end).
+func (q *Quality) add(id string, top []postgres.Ranked) {
+	for rank, r := range top {
+		if r.ID == id {
+			if rank == 0 {
+				q.At1++
+			}
+			q.At10++
+			return
+		}
+	}
+}
+
+func jaccard(a, b []postgres.Ranked) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 1
+	}
+	in := make(map[string]bool, len(a))
+	for _, r := range a {
+		in[r.ID] = true
+	}
+	both := 0
+	for _, r := range b {
+		if in[r.ID] {
+			both++
+		}
+	}
+	return float64(both) / float64(len(a)+len(b)-both)
+}
+
+func firstN(rs []postgres.Ranked, n int) []postgres.Ranked {
+	if rs == nil {
+		return []postgres.Ranked{}
+	}
+	return rs[:min(n, len(rs))]
+}
