@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -337,7 +338,7 @@ func classifyAnswer(provider, route string, status int, header http.Header, body
 	}
 	dev := m
 	dev.Message = ForDeveloper(m.Message, credential)
-	if !fieldName.MatchString(dev.Param) {
+	if !fieldName().MatchString(dev.Param) {
 		dev.Param = ""
 	}
 	d := detail(status, m)
@@ -347,7 +348,7 @@ func classifyAnswer(provider, route string, status int, header http.Header, body
 }
 
 // fieldName is what an upstream's param must look like to reach a developer.
-var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\[\]-]{0,63}$`)
+var fieldName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\[\]-]{0,63}$`) })
 
 // quoted is what of the upstream's answer a message quotes: all of it (operators), the detail of
 // a 400/422 about the request (developers too), the redirect's target.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -99,18 +100,21 @@ func Cap(s string, n int) string {
 	return s[:cut] + mark
 }
 
-var (
-	urlPattern    = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()\[\]{}]+`)
-	bearerPattern = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
+// The scrubbing patterns are compiled on first use, not at package init: compiling them costs about
+// half a millisecond, on every cold start of a function that may never scrub an upstream's text.
+var patterns = sync.OnceValue(func() (p struct{ url, bearer, token, ipv4, ipv6, host, hostPort *regexp.Regexp }) {
+	p.url = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()\[\]{}]+`)
+	p.bearer = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
 	// Secrets that are not this provider's credential: OpenAI-style keys, and long opaque tokens
 	// of letters and digits (a JWT, another system's key).
-	tokenPattern = regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{6,}|[A-Za-z0-9_+/=-]{32,}`)
-	ipv4Pattern  = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b`)
-	ipv6Pattern  = regexp.MustCompile(`\[?[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%]*\]?(?::\d{1,5})?`)
-	hostPattern  = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9](?::\d{1,5})?\b`)
+	p.token = regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{6,}|[A-Za-z0-9_+/=-]{32,}`)
+	p.ipv4 = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b`)
+	p.ipv6 = regexp.MustCompile(`\[?[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%]*\]?(?::\d{1,5})?`)
+	p.host = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9](?::\d{1,5})?\b`)
 	// A one-label host with a port: llm-box:8080, localhost:8000.
-	hostPortPattern = regexp.MustCompile(`(?i)\b[a-z][a-z0-9-]*:\d{2,5}\b`)
-)
+	p.hostPort = regexp.MustCompile(`(?i)\b[a-z][a-z0-9-]*:\d{2,5}\b`)
+	return p
+})
 
 // hostSuffixes are last labels that make a dotted word a host name: the common public top-level
 // domains and the names private networks use.
@@ -130,28 +134,29 @@ var hostSuffixes = map[string]bool{
 // word and stays.
 func ForDeveloper(s, credential string) string {
 	s = Redact(s, credential)
-	s = urlPattern.ReplaceAllString(s, "[url]")
-	s = bearerPattern.ReplaceAllString(s, "$1 "+Redacted)
-	s = tokenPattern.ReplaceAllStringFunc(s, func(t string) string {
+	pt := patterns()
+	s = pt.url.ReplaceAllString(s, "[url]")
+	s = pt.bearer.ReplaceAllString(s, "$1 "+Redacted)
+	s = pt.token.ReplaceAllStringFunc(s, func(t string) string {
 		if t == Redacted || (!strings.HasPrefix(t, "sk-") && !hasLetterAndDigit(t)) {
 			return t
 		}
 		return Redacted
 	})
-	s = ipv4Pattern.ReplaceAllString(s, "[address]")
-	s = ipv6Pattern.ReplaceAllStringFunc(s, func(t string) string {
+	s = pt.ipv4.ReplaceAllString(s, "[address]")
+	s = pt.ipv6.ReplaceAllStringFunc(s, func(t string) string {
 		if isIPv6(t) {
 			return "[address]"
 		}
 		return t
 	})
-	s = hostPattern.ReplaceAllStringFunc(s, func(t string) string {
+	s = pt.host.ReplaceAllStringFunc(s, func(t string) string {
 		if isHostName(t) {
 			return "[host]"
 		}
 		return t
 	})
-	return hostPortPattern.ReplaceAllString(s, "[host]")
+	return pt.hostPort.ReplaceAllString(s, "[host]")
 }
 
 func hasLetterAndDigit(s string) bool {
