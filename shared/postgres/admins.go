@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -44,7 +42,7 @@ func (s *CatalogStore) CreateAdmin(ctx context.Context, a *catalog.Admin, e *aud
 func (s *CatalogStore) Admin(ctx context.Context, id string) (*catalog.Admin, error) {
 	a, err := scanAdmin(s.Pool.QueryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.NotFound("id", "no admin with id %s; GET /admin/admins lists them", id)
+		return nil, &catalog.NotFoundError{What: catalog.EntityAdmin, Name: id, Param: "id"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read admin %s: %w", id, err)
@@ -75,15 +73,15 @@ func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string, e *audit.Entr
 		}
 		a, err := scanAdmin(tx.QueryRow(ctx, `SELECT `+adminColumns+` FROM admins WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.NotFound("id", "no admin with id %s; GET /admin/admins lists them", id)
+			return &catalog.NotFoundError{What: catalog.EntityAdmin, Name: id, Param: "id"}
 		}
 		if err != nil {
 			return fmt.Errorf("lock admin %s: %w", id, err)
 		}
 		if a.RevokedAt == nil {
 			if a.Role == catalog.RoleSuperAdmin && len(supers) == 1 && supers[0] == id {
-				return apierror.New(http.StatusConflict, apierror.ConflictError, CodeLastSuperAdmin, "id",
-					"admin %s (%s) is the last active super admin; create another super admin before revoking this one", id, a.Name)
+				return &catalog.ConflictError{Code: CodeLastSuperAdmin, Param: "id", What: catalog.EntityAdmin, Name: id,
+					Message: fmt.Sprintf("admin %s (%s) is the last active super admin; create another super admin before revoking this one", id, a.Name)}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE admins SET revoked_at = now() WHERE id = $1`, id); err != nil {
 				return fmt.Errorf("revoke admin %s: %w", id, err)
@@ -107,7 +105,7 @@ func (s *CatalogStore) EndAdminSessions(ctx context.Context, id string, e *audit
 			return fmt.Errorf("look up admin %s: %w", id, err)
 		}
 		if !exists {
-			return apierror.NotFound("id", "no admin with id %s; GET /admin/admins lists them", id)
+			return &catalog.NotFoundError{What: catalog.EntityAdmin, Name: id, Param: "id"}
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = (SELECT token_hash FROM admins WHERE id = $1)`, id)
 		if err != nil {

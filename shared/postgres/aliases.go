@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -38,7 +37,7 @@ func (s *CatalogStore) CreateAlias(ctx context.Context, name, target, reason str
 		return auditAlias(ctx, tx, e, name, nil)
 	})
 	if err != nil {
-		return nil, moveAPIError(err)
+		return nil, err
 	}
 	return s.Alias(ctx, name, true)
 }
@@ -62,7 +61,7 @@ func (s *CatalogStore) MoveAlias(ctx context.Context, name, to, expectedFrom, re
 			actor: e.ActorString(), reason: reason, audit: e, followers: s.Followers})
 	})
 	if err != nil {
-		return nil, moveAPIError(err)
+		return nil, err
 	}
 	return s.Alias(ctx, name, true)
 }
@@ -89,7 +88,7 @@ func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, re
 				Alias: catalog.Alias{Name: name, Kind: cur.kind, Target: cur.target}, ToName: cur.target}); err != nil {
 				return err
 			}
-			return apierror.Invalid("", "alias %s has not moved since it was created; there is nothing to roll back to", name)
+			return catalog.Invalid("", "alias %s has not moved since it was created; there is nothing to roll back to", name)
 		}
 		if reason == "" {
 			reason = "rollback"
@@ -98,7 +97,7 @@ func (s *CatalogStore) RollbackAlias(ctx context.Context, name, expectedFrom, re
 			actor: e.ActorString(), reason: reason, audit: e, followers: s.Followers})
 	})
 	if err != nil {
-		return nil, moveAPIError(err)
+		return nil, err
 	}
 	return s.Alias(ctx, name, true)
 }
@@ -138,7 +137,7 @@ func lockAlias(ctx context.Context, tx pgx.Tx, name string) (*aliasRow, error) {
 	err := tx.QueryRow(ctx, `SELECT kind, model_id, created_at, updated_at FROM aliases WHERE name = $1 FOR UPDATE`, name).
 		Scan(&a.kind, &a.modelID, &a.createdAt, &a.updatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
+		return nil, &catalog.NotFoundError{What: catalog.EntityAlias, Name: name, Param: "name"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock alias %s: %w", name, err)
@@ -190,7 +189,7 @@ func readAlias(ctx context.Context, q Querier, name string) (*catalog.Alias, err
 	err := q.QueryRow(ctx, `SELECT a.name, a.kind, m.name, a.created_at, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id
 		WHERE a.name = $1`, name).Scan(&a.Name, &a.Kind, &a.Target, &a.CreatedAt, &a.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.NotFound("name", "no alias named %s; GET /admin/aliases lists them", name)
+		return nil, &catalog.NotFoundError{What: catalog.EntityAlias, Name: name, Param: "name"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read alias %s: %w", name, err)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
 // SetAudience makes teams exactly the set of teams that may call name (a model or an alias).
@@ -31,7 +31,7 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 			var id int64
 			err := tx.QueryRow(ctx, `SELECT id FROM teams WHERE name = $1 FOR SHARE`, t).Scan(&id)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return apierror.Invalid(fmt.Sprintf("teams[%d]", i), "no team named %s; create it first with POST /admin/teams", t)
+				return &catalog.NotFoundError{What: catalog.EntityTeam, Name: t, Param: fmt.Sprintf("teams[%d]", i), Ref: true}
 			}
 			if err != nil {
 				return fmt.Errorf("look up team %s: %w", t, err)
@@ -82,6 +82,6 @@ func readAudience(ctx context.Context, q Querier, name string) ([]string, error)
 	return teams, nil
 }
 
-func audienceNotFound(name string) *apierror.Error {
-	return apierror.NotFound("name", "no model or alias named %s; GET /admin/models and GET /admin/aliases list them", name)
+func audienceNotFound(name string) error {
+	return &catalog.NotFoundError{What: catalog.EntityModelOrAlias, Name: name, Param: "name"}
 }

@@ -24,8 +24,10 @@ type CorpusFollowers interface {
 // CatalogStore writes the catalogue: providers, models, aliases, teams, keys, audience grants and
 // admins. Every change that touches more than one row runs in one transaction, so bad input never
 // leaves anything half-written. Every write takes the audit entry of the change (*audit.Entry, nil
-// for none) and records it in the change's transaction, with the entity before and after. Errors a caller should see are *apierror.Error (not found,
-// conflicts, references to things that do not exist); any other error is an internal failure.
+// for none) and records it in the change's transaction, with the entity before and after. Errors a
+// caller should see are the catalogue's domain errors (*catalog.NotFoundError, *catalog.ConflictError,
+// *catalog.InvalidError, *catalog.MoveError), which say what is wrong but nothing about HTTP; the admin
+// API maps them (admin.APIError). Any other error is an internal failure.
 type CatalogStore struct {
 	Pool      *pgxpool.Pool
 	Sealer    Sealer

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -20,7 +19,7 @@ func (s *CatalogStore) CreateKey(ctx context.Context, k *catalog.Key, e *audit.E
 		var teamID int64
 		err := tx.QueryRow(ctx, `SELECT id FROM teams WHERE name = $1 FOR SHARE`, k.Team).Scan(&teamID)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.Invalid("team", "no team named %s; create it first with POST /admin/teams", k.Team)
+			return &catalog.NotFoundError{What: catalog.EntityTeam, Name: k.Team, Param: "team", Ref: true}
 		}
 		if err != nil {
 			return fmt.Errorf("look up team %s: %w", k.Team, err)
@@ -62,7 +61,7 @@ func namesExist(ctx context.Context, tx pgx.Tx, names []string, param string) er
 	}
 	for i, n := range names {
 		if !slices.Contains(known, n) {
-			return apierror.Invalid(fmt.Sprintf("%s[%d]", param, i), "no model or alias named %s; GET /admin/models and GET /admin/aliases list them", n)
+			return &catalog.NotFoundError{What: catalog.EntityModelOrAlias, Name: n, Param: fmt.Sprintf("%s[%d]", param, i), Ref: true}
 		}
 	}
 	return nil
@@ -93,7 +92,7 @@ func readKey(ctx context.Context, q Querier, id string, lock bool) (*catalog.Key
 	}
 	k, err := scanKey(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.NotFound("id", "no key with id %s; GET /admin/keys lists them", id)
+		return nil, &catalog.NotFoundError{What: catalog.EntityKey, Name: id, Param: "id"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read key %s: %w", id, err)

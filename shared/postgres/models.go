@@ -23,7 +23,7 @@ func (s *CatalogStore) CreateModel(ctx context.Context, m *catalog.Model, e *aud
 		var pid int64
 		err := tx.QueryRow(ctx, `SELECT id FROM providers WHERE identifier = $1 FOR SHARE`, m.Provider).Scan(&pid)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.Invalid("provider", "no provider named %s; create it first with POST /admin/providers", m.Provider)
+			return &catalog.NotFoundError{What: catalog.EntityProvider, Name: m.Provider, Param: "provider", Ref: true}
 		}
 		if err != nil {
 			return fmt.Errorf("look up provider %s: %w", m.Provider, err)
@@ -62,11 +62,11 @@ func claimName(ctx context.Context, tx pgx.Tx, name, what string) error {
 		return fmt.Errorf("look up the name %s: %w", name, err)
 	}
 	if holder == "alias" && what == "alias" {
-		return apierror.Conflict(apierror.CodeAliasExists, "name",
-			"the alias %s already exists; move it with POST /admin/aliases/%s/move", name, name)
+		return &catalog.ConflictError{Code: apierror.CodeAliasExists, Param: "name", What: catalog.EntityAlias, Name: name,
+			Message: fmt.Sprintf("the alias %s already exists", name)}
 	}
-	return apierror.Conflict(CodeAlreadyExists, "name",
-		"the name %s is already taken by a %s (models and aliases share one namespace); pick another name", name, holder)
+	return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "name", What: holder, Name: name,
+		Message: fmt.Sprintf("the name %s is already taken by a %s (models and aliases share one namespace); pick another name", name, holder)}
 }
 
 func modelByID(ctx context.Context, q pgx.Tx, id int64) (*catalog.Model, error) {
@@ -107,8 +107,8 @@ func (s *CatalogStore) Models(ctx context.Context) ([]*catalog.Model, error) {
 	return out, nil
 }
 
-func modelNotFound(name string) *apierror.Error {
-	return apierror.NotFound("name", "no model named %s; GET /admin/models lists them", name)
+func modelNotFound(name string) error {
+	return &catalog.NotFoundError{What: catalog.EntityModel, Name: name, Param: "name"}
 }
 
 // ModelUpdate holds the fields of a model that may change; nil fields stay as they are.
@@ -133,7 +133,7 @@ func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpda
 		}
 		if u.Enabled != nil && *u.Enabled && !m.Enabled {
 			if m.Kind == catalog.KindEmbedding && m.Probe != nil && m.Probe.Dimension != nil && *m.Probe.Dimension != m.Dimension {
-				return apierror.Invalid("enabled",
+				return catalog.Invalid("enabled",
 					"model %s cannot be enabled: it is recorded with dimension %d but its probe on %s found %d; a model's dimension never changes, so create a new model with dimension %d",
 					name, m.Dimension, m.Probe.CheckedAt.Format(time.RFC3339), *m.Probe.Dimension, *m.Probe.Dimension)
 			}
@@ -144,8 +144,8 @@ func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpda
 				return fmt.Errorf("list the aliases of model %s: %w", name, err)
 			}
 			if len(aliases) > 0 {
-				return apierror.Conflict(CodeModelInUse, "enabled",
-					"model %s cannot be disabled while aliases point at it: %s; move them first", name, strings.Join(aliases, ", "))
+				return &catalog.ConflictError{Code: CodeModelInUse, Param: "enabled", What: catalog.EntityModel, Name: name,
+					Message: fmt.Sprintf("model %s cannot be disabled while aliases point at it: %s; move them first", name, strings.Join(aliases, ", "))}
 			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE models SET enabled = coalesce($2, enabled), context_window = coalesce($3, context_window),

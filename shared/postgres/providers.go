@@ -38,7 +38,8 @@ func (s *CatalogStore) CreateProvider(ctx context.Context, p *catalog.Provider, 
 		var err error
 		out, _, err = ScanProvider(row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.Conflict(CodeAlreadyExists, "identifier", "a provider named %s already exists; pick another identifier or PATCH /admin/providers/%s", p.Identifier, p.Identifier)
+			return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: p.Identifier,
+				Message: fmt.Sprintf("a provider named %s already exists", p.Identifier)}
 		}
 		if err != nil {
 			return fmt.Errorf("create provider %s: %w", p.Identifier, err)
@@ -168,9 +169,9 @@ func (s *CatalogStore) DeleteProvider(ctx context.Context, identifier string, e 
 			return fmt.Errorf("list the models of provider %s: %w", identifier, err)
 		}
 		if len(names) > 0 {
-			return apierror.Conflict(apierror.CodeProviderInUse, "identifier",
-				"provider %s is used by %d model(s): %s; models are never deleted, so the provider stays (point it at a new base URL with PATCH instead)",
-				identifier, len(names), strings.Join(names, ", "))
+			return &catalog.ConflictError{Code: apierror.CodeProviderInUse, Param: "identifier", What: catalog.EntityProvider, Name: identifier,
+				Message: fmt.Sprintf("provider %s is used by %d model(s): %s; models are never deleted, so the provider stays",
+					identifier, len(names), strings.Join(names, ", "))}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM providers WHERE id = $1`, p.ID); err != nil {
 			return fmt.Errorf("delete provider %s: %w", identifier, err)
@@ -193,8 +194,8 @@ func (s *CatalogStore) seal(ctx context.Context, p *catalog.Provider) ([]byte, e
 	return blob, nil
 }
 
-func providerNotFound(identifier string) *apierror.Error {
-	return apierror.NotFound("identifier", "no provider named %s; GET /admin/providers lists them", identifier)
+func providerNotFound(identifier string) error {
+	return &catalog.NotFoundError{What: catalog.EntityProvider, Name: identifier, Param: "identifier"}
 }
 
 // hint is the part of a credential that may be shown: its last 4 characters, and nothing for a

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -19,7 +18,8 @@ func (s *CatalogStore) CreateTeam(ctx context.Context, name string, e *audit.Ent
 		err := tx.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`, name).
 			Scan(&t.ID, &t.Name, &t.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.Conflict(CodeAlreadyExists, "name", "a team named %s already exists", name)
+			return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "name", What: catalog.EntityTeam, Name: name,
+				Message: fmt.Sprintf("a team named %s already exists", name)}
 		}
 		if err != nil {
 			return fmt.Errorf("create team %s: %w", name, err)
@@ -51,7 +51,7 @@ func (s *CatalogStore) Team(ctx context.Context, name string) (*TeamInfo, error)
 		return nil, err
 	}
 	if len(ts) == 0 {
-		return nil, apierror.NotFound("name", "no team named %s; GET /admin/teams lists them", name)
+		return nil, &catalog.NotFoundError{What: catalog.EntityTeam, Name: name, Param: "name"}
 	}
 	return ts[0], nil
 }
