@@ -116,3 +116,16 @@ func (s *CatalogStore) EndAdminSessions(ctx context.Context, id string, e *audit
 	})
 	return n, err
 }
+
+// EnsureBootstrapAdmin makes tokenHash the token hash of the bootstrap super admin id: created
+// when missing, its hash replaced when it differs. A revoked bootstrap admin stays revoked.
+func (s *CatalogStore) EnsureBootstrapAdmin(ctx context.Context, id string, tokenHash [32]byte) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO admins (id, name, role, token_hash, bootstrap)
+		VALUES ($1, 'bootstrap', 'super_admin', $2, true)
+		ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash
+		WHERE admins.token_hash IS DISTINCT FROM EXCLUDED.token_hash`, id, tokenHash[:])
+	if err != nil {
+		return fmt.Errorf("store the bootstrap admin: %w", err)
+	}
+	return nil
+}
