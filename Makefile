@@ -68,9 +68,10 @@ fuzz:
 
 # Direct vs the ReverseProxy floor vs the gateway, then the functions' cold start against a hello-world
 # Lambda (first answer under the Runtime Interface Emulator, package init), then the re-embed figures (raw
-# COPY vs a run's fill, HNSW build vs a bare CREATE INDEX, the worker's peak memory), in one run
-# (docs/benchmarks.md). BENCHFLAGS: -n, -only (-only coldstart / -only reembed: that part alone), -rounds,
-# -coldstart-n, -coldstart-compare DIR, -reembed-docs, -reembed-mem-docs.
+# COPY vs a run's fill, HNSW build vs a bare CREATE INDEX, the worker's peak memory), then search recall@10
+# and latency, in one run (docs/benchmarks.md). BENCHFLAGS: -n, -only (-only coldstart / -only reembed /
+# -only search: that part alone), -rounds, -coldstart-n, -coldstart-compare DIR, -reembed-docs,
+# -reembed-mem-docs, -search-docs.
 bench:
 	$(WITH_DB) $(GO) run ./infra/bench $(BENCHFLAGS)
 

@@ -62,6 +62,7 @@ func main() {
 		failRate = flag.Float64("soak-fail-rate", 0.01, "soak: fraction of upstream calls that fail")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (client, upstream, floor and gateway) to this file")
 		rb       reembedOptions
+		sb       searchOptions
 		worker   = flag.String("reembed-worker", "", "internal: run only the re-embed worker on this database URL (the memory figures' child process)")
 		coldN    = flag.Int("coldstart-n", 20, "cold start: timed cold starts per function")
 		coldInit = flag.Int("coldstart-inittrace", 5, "cold start: GODEBUG=inittrace=1 starts per binary (0: none)")
@@ -77,6 +78,9 @@ func main() {
 	flag.DurationVar(&rb.maxRun, "reembed-max-run", 10*time.Minute, "re-embed: time bound of each run")
 	flag.BoolVar(&rb.upstreamComputes, "reembed-upstream-computes", false, "re-embed: the fake upstream computes and encodes each vector when asked, on the measured machine's cores, instead of serving answers primed beforehand")
 	flag.StringVar(&rb.workerProfile, "reembed-worker-cpuprofile", "", "re-embed: write a CPU profile of the worker process of the throughput run to this file")
+	flag.StringVar(&sb.sizes, "search-docs", "20000,100000", "search: corpus sizes of the recall and latency runs")
+	flag.IntVar(&sb.dim, "search-dim", 768, "search: the embedding dimension")
+	flag.IntVar(&sb.queries, "search-queries", 200, "search: queries per corpus size")
 	flag.Parse()
 	if *worker != "" {
 		if err := reembedWorker(*worker, os.Getenv("BENCH_WORKER_CPUPROFILE")); err != nil {
@@ -98,11 +102,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// -only reembed and -only coldstart run that part alone; any other -only runs the matching
+	// -only reembed, -only coldstart and -only search run that part alone; any other -only runs the matching
 	// gateway cases.
-	gatewayPart := *only != "reembed" && *only != "coldstart"
+	gatewayPart := *only != "reembed" && *only != "coldstart" && *only != "search"
 	coldPart := *soak == 0 && (*only == "" || *only == "coldstart")
 	reembedPart := *soak == 0 && (*only == "" || *only == "reembed")
+	searchPart := *soak == 0 && (*only == "" || *only == "search")
 	if gatewayPart {
 		if err := gatewayBench(ctx, *soak, *soakConc, *failRate, *requests, *maxCase, *rounds, *only); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -124,6 +129,15 @@ func main() {
 		}
 		if err := reembedBench(ctx, os.Getenv("DATABASE_URL"), rb); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: re-embed:", err)
+			os.Exit(1)
+		}
+	}
+	if searchPart {
+		if gatewayPart || coldPart || reembedPart {
+			fmt.Println()
+		}
+		if err := searchBench(ctx, os.Getenv("DATABASE_URL"), sb); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: search:", err)
 			os.Exit(1)
 		}
 	}

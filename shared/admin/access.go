@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -169,8 +170,8 @@ func (s *Service) ListKeys(ctx context.Context, by *catalog.Admin, team string) 
 	}
 	ks, err := s.Store.Keys(ctx, team)
 	if err != nil {
-		if e, ok := apierror.As(err); ok && e.Code == apierror.CodeNotFound {
-			return nil, e.WithParam("team")
+		if nf := (*catalog.NotFoundError)(nil); errors.As(err, &nf) {
+			return nil, &catalog.NotFoundError{What: nf.What, Name: nf.Name, Param: "team"}
 		}
 		return nil, err
 	}

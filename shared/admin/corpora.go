@@ -38,6 +38,8 @@ type CorpusInput struct {
 	Name           string    `json:"name"`
 	EmbeddingModel string    `json:"embedding_model"`
 	Teams          *[]string `json:"teams"`
+	// Language is the text search configuration of keyword search ("" is english).
+	Language string `json:"language"`
 }
 
 // ReembedInput is the body of POST /admin/corpora/{name}/reembed.
@@ -64,7 +66,8 @@ func (c *Corpora) CreateCorpus(ctx context.Context, by *catalog.Admin, in Corpus
 			return nil, apierror.Invalid("teams", "teams is empty: no key could use the corpus; leave teams out to use the alias's audience")
 		}
 	}
-	return c.Reembed.CreateCorpus(ctx, in.Name, in.EmbeddingModel, teams, newEntry(ctx, by, audit.CorpusCreate, in.Name))
+	return c.Reembed.CreateCorpusIn(ctx, reembed.NewCorpus{Name: in.Name, Alias: in.EmbeddingModel, Teams: teams, Language: in.Language},
+		newEntry(ctx, by, audit.CorpusCreate, in.Name))
 }
 
 // ListCorpora lists every corpus with its live indexes.
@@ -188,6 +191,7 @@ type CorpusView struct {
 	EmbeddingModel string       `json:"embedding_model"`
 	Teams          []string     `json:"teams"`
 	TeamsFrom      string       `json:"teams_from"` // "corpus" (given at creation) or "alias" (its audience)
+	Language       string       `json:"language"`
 	CreatedAt      time.Time    `json:"created_at"`
 	Documents      int64        `json:"documents"`
 	Active         *IndexView   `json:"active_index"`
@@ -198,7 +202,7 @@ type CorpusView struct {
 // view shows a corpus; for one that follows its alias's audience, teams are the teams granted the
 // alias now (from the catalogue), so the operator sees who may use it.
 func (c *Corpora) view(ctx context.Context, co *corpus.Corpus) *CorpusView {
-	out := &CorpusView{Name: co.Name, EmbeddingModel: co.Alias, Teams: co.Teams, TeamsFrom: "alias", CreatedAt: co.CreatedAt,
+	out := &CorpusView{Name: co.Name, EmbeddingModel: co.Alias, Teams: co.Teams, TeamsFrom: "alias", Language: co.Language, CreatedAt: co.CreatedAt,
 		Documents: co.Documents, Indexes: []*IndexView{}}
 	if co.TeamsExplicit {
 		out.TeamsFrom = "corpus"

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -142,6 +141,6 @@ func demoKey(ctx context.Context, svc *Service, path string) (string, error) {
 }
 
 func isNotFound(err error) bool {
-	e, ok := apierror.As(err)
-	return ok && e.Code == apierror.CodeNotFound
+	var nf *catalog.NotFoundError
+	return errors.As(err, &nf)
 }

@@ -195,7 +195,7 @@ func (h *Handler) fallback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if e, ok := apierror.As(err); ok {
+	if e, ok := APIError(err); ok {
 		apierror.Write(w, e)
 		return
 	}

@@ -2,13 +2,8 @@ package admin
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
@@ -139,7 +134,7 @@ func (s *Service) SetLimits(ctx context.Context, by *catalog.Admin, scope string
 	}
 	e := s.entry(ctx, by, audit.LimitsSet, sc.String())
 	showLimits(e)
-	if _, err := s.capacity().SetLimits(ctx, sc, l, scopeExists(sc), e); err != nil {
+	if _, err := s.capacity().SetLimits(ctx, sc, l, postgres.ScopeExists(sc), e); err != nil {
 		return nil, err
 	}
 	return s.limitsOf(ctx, sc)
@@ -264,25 +259,4 @@ func limitsFrom(kind catalog.ScopeKind, in LimitsInput) (*catalog.Limits, error)
 		return nil, apierror.Invalid("", "name at least one limit (requests_per_minute, tokens_per_minute, requests_per_day, tokens_per_day, requests_per_month, tokens_per_month); DELETE removes a %s's limits", kind)
 	}
 	return &l, nil
-}
-
-// scopeExists checks, inside the transaction that sets limits, that the scope's entity exists.
-func scopeExists(sc catalog.Scope) func(context.Context, pgx.Tx) error {
-	q := map[catalog.ScopeKind]string{
-		catalog.ScopeProvider: `SELECT 1 FROM providers WHERE identifier = $1 FOR SHARE`,
-		catalog.ScopeModel:    `SELECT 1 FROM models WHERE name = $1 FOR SHARE`,
-		catalog.ScopeTeam:     `SELECT 1 FROM teams WHERE name = $1 FOR SHARE`,
-		catalog.ScopeKey:      `SELECT 1 FROM api_keys WHERE id = $1 FOR SHARE`,
-	}[sc.Kind]
-	return func(ctx context.Context, tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, q, sc.Name).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apierror.New(http.StatusNotFound, apierror.NotFoundError, apierror.CodeNotFound, "scope", "no %s %q", sc.Kind, catalog.Quote(sc.Name, catalog.QuoteLimit))
-		}
-		if err != nil {
-			return fmt.Errorf("look up %s: %w", sc, err)
-		}
-		return nil
-	}
 }

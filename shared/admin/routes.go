@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -171,8 +172,8 @@ func (s *Service) DryRunRoute(ctx context.Context, by *catalog.Admin, name strin
 	key := &catalog.Key{ID: in.KeyID, Team: in.Team}
 	if in.KeyID != "" {
 		k, err := s.Store.Key(ctx, in.KeyID)
-		if ae, ok := apierror.As(err); ok && ae.Status == http.StatusNotFound {
-			return nil, apierror.Invalid("key_id", "no key with id %s; GET /admin/keys lists them", catalog.Quote(in.KeyID, catalog.QuoteLimit))
+		if nf := (*catalog.NotFoundError)(nil); errors.As(err, &nf) {
+			return nil, &catalog.NotFoundError{What: catalog.EntityKey, Name: catalog.Quote(in.KeyID, catalog.QuoteLimit), Param: "key_id", Ref: true}
 		}
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // BootstrapAdminID is the id of the super admin whose token comes from SWITCHYARD_ADMIN_TOKEN.
@@ -112,13 +113,5 @@ func EnsureBootstrapAdmin(ctx context.Context, pool *pgxpool.Pool, token string)
 	if err := CheckAdminToken(token); err != nil {
 		return err
 	}
-	h := catalog.HashSecret(token)
-	_, err := pool.Exec(ctx, `INSERT INTO admins (id, name, role, token_hash, bootstrap)
-		VALUES ($1, 'bootstrap', 'super_admin', $2, true)
-		ON CONFLICT (id) DO UPDATE SET token_hash = EXCLUDED.token_hash
-		WHERE admins.token_hash IS DISTINCT FROM EXCLUDED.token_hash`, BootstrapAdminID, h[:])
-	if err != nil {
-		return fmt.Errorf("store the bootstrap admin: %w", err)
-	}
-	return nil
+	return (&postgres.CatalogStore{Pool: pool}).EnsureBootstrapAdmin(ctx, BootstrapAdminID, catalog.HashSecret(token))
 }

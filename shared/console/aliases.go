@@ -143,7 +143,7 @@ func (c *Console) aliasRollback(w http.ResponseWriter, r *http.Request) {
 func (c *Console) aliasError(w http.ResponseWriter, r *http.Request, err error) {
 	p := &page{Form: r.PostForm}
 	status := c.serviceError(r, p, err)
-	if ae, ok := apierror.As(err); ok && ae.Code == apierror.CodeReembedRequired {
+	if ae, ok := admin.APIError(err); ok && ae.Code == apierror.CodeReembedRequired {
 		p.Fix = &link{Text: "Open Corpora & re-embeds to start a re-embed", Href: "/console/corpora"}
 	}
 	c.renderAlias(w, r, status, p)

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
@@ -339,7 +340,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg s
 // serviceError turns what a service answered into a banner or field errors on p, and the status
 // to answer with. Errors that are not the API's are logged and shown with the request id only.
 func (c *Console) serviceError(r *http.Request, p *page, err error) int {
-	if ae, ok := apierror.As(err); ok {
+	if ae, ok := admin.APIError(err); ok {
 		msg := ae.Message
 		if ae.Code != "" && ae.Code != apierror.CodeInvalidRequest {
 			msg = ae.Code + ": " + msg

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Sessions are rows on the server; the cookie holds only a random session id. A row keeps the SHA-256
@@ -28,14 +29,7 @@ import (
 // (Config.Throttle).
 
 // Session is one signed-in browser.
-type Session struct {
-	IDHash    [32]byte
-	TokenHash [32]byte
-	CSRF      string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	LastSeen  time.Time
-}
+type Session = postgres.ConsoleSession
 
 // SessionStore keeps sessions. GetSession returns (nil, nil) for a session that is unknown, expired
 // at now or unused for SessionIdle before now, and otherwise marks it used at now. CreateSession

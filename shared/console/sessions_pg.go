@@ -2,72 +2,44 @@ package console
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
-// PGSessions keeps sessions in Postgres (console_sessions, migrations/0004_console_sessions.sql).
+// PGSessions keeps sessions in Postgres (postgres.ConsoleSessionStore), applying the console's
+// SessionIdle rule.
 type PGSessions struct {
 	Pool *pgxpool.Pool
 }
 
 var _ SessionStore = (*PGSessions)(nil)
 
+func (c *PGSessions) store() *postgres.ConsoleSessionStore {
+	return &postgres.ConsoleSessionStore{Pool: c.Pool}
+}
+
 // CreateSession stores s and removes sessions that have expired or gone idle, so the table stays
 // small, and records the sign-in e in the audit log, in one transaction.
 func (c *PGSessions) CreateSession(ctx context.Context, s Session, e *audit.Entry) error {
-	return pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
-			s.CreatedAt, s.CreatedAt.Add(-SessionIdle)); err != nil {
-			return fmt.Errorf("remove expired console sessions: %w", err)
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO console_sessions (id_hash, token_hash, csrf, created_at, expires_at, last_seen_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, s.IDHash[:], s.TokenHash[:], s.CSRF, s.CreatedAt, s.ExpiresAt, s.LastSeen)
-		if err != nil {
-			return fmt.Errorf("store console session: %w", err)
-		}
-		return postgres.InsertAudit(ctx, tx, e, nil, nil)
-	})
+	return c.store().CreateSession(ctx, s, s.CreatedAt.Add(-SessionIdle), e)
 }
 
 // RecordFailedSignin records a sign-in with a token that is unknown or revoked.
 func (c *PGSessions) RecordFailedSignin(ctx context.Context, e *audit.Entry) error {
-	return postgres.InsertAudit(ctx, c.Pool, e, nil, nil)
+	return c.store().RecordFailedSignin(ctx, e)
 }
 
 // GetSession returns the session unless it is unknown, expired at now or unused since SessionIdle
 // before now, and marks it used at now, in one statement.
 func (c *PGSessions) GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error) {
-	var (
-		s         Session
-		tokenHash []byte
-	)
-	err := c.Pool.QueryRow(ctx, `UPDATE console_sessions SET last_seen_at = greatest(last_seen_at, $2)
-		WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3
-		RETURNING token_hash, csrf, created_at, expires_at, last_seen_at`, idHash[:], now, now.Add(-SessionIdle)).
-		Scan(&tokenHash, &s.CSRF, &s.CreatedAt, &s.ExpiresAt, &s.LastSeen)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read console session: %w", err)
-	}
-	s.IDHash = idHash
-	copy(s.TokenHash[:], tokenHash)
-	return &s, nil
+	return c.store().TouchSession(ctx, idHash, now, now.Add(-SessionIdle))
 }
 
 // DeleteSession ends a session (sign-out).
 func (c *PGSessions) DeleteSession(ctx context.Context, idHash [32]byte) error {
-	if _, err := c.Pool.Exec(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, idHash[:]); err != nil {
-		return fmt.Errorf("delete console session: %w", err)
-	}
-	return nil
+	return c.store().DeleteSession(ctx, idHash)
 }

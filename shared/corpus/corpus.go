@@ -20,9 +20,15 @@ type Corpus struct {
 	Teams         []string
 	TeamsExplicit bool
 	CreatedAt     time.Time
-	Indexes       []*Index // filled where asked for: the live ones, newest first
-	Documents     int64    // filled where asked for: how many documents it holds
+	// Language is the Postgres text search configuration its documents are parsed with for keyword
+	// search (DefaultLanguage unless chosen at creation).
+	Language  string
+	Indexes   []*Index // filled where asked for: the live ones, newest first
+	Documents int64    // filled where asked for: how many documents it holds
 }
+
+// DefaultLanguage is a corpus's text search configuration when none is chosen.
+const DefaultLanguage = "english"
 
 // CanUse reports whether team may use the corpus; aliasTeams are the teams granted its alias.
 func (c *Corpus) CanUse(team string, aliasTeams map[string]bool) bool {

@@ -316,8 +316,10 @@ const MaxK = 100
 
 func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Access) error {
 	var body struct {
-		Query *string `json:"query"`
-		K     *int    `json:"k"`
+		Query  *string         `json:"query"`
+		K      *int            `json:"k"`
+		Mode   *string         `json:"mode"`
+		Filter json.RawMessage `json:"filter"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
@@ -335,7 +337,25 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	if k < 1 || k > MaxK {
 		return apierror.Invalid("k", "k is %d; ask for 1 to %d results", k, MaxK)
 	}
-	res, err := h.Service.Search(r.Context(), r.PathValue("corpus"), may, *body.Query, k)
+	opts := postgres.SearchOptions{Mode: postgres.ModeVector}
+	if body.Mode != nil {
+		opts.Mode = *body.Mode
+	}
+	switch opts.Mode {
+	case postgres.ModeVector, postgres.ModeKeyword, postgres.ModeHybrid:
+	default:
+		return apierror.Invalid("mode", "mode is %q; use vector (the default), keyword or hybrid", catalog.Quote(opts.Mode, 64))
+	}
+	filter, err := corpus.ParseFilter(body.Filter)
+	if err != nil {
+		var fe *corpus.FieldError
+		if errors.As(err, &fe) {
+			return apierror.Invalid(fe.Param, "%s", fe.Message)
+		}
+		return err
+	}
+	opts.Filter = filter
+	res, err := h.Service.SearchWith(r.Context(), r.PathValue("corpus"), may, *body.Query, k, opts)
 	if err != nil {
 		return err
 	}

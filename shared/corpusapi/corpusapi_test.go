@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
-	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
@@ -87,17 +85,7 @@ func TestCorpusHTTPWalkThrough(t *testing.T) {
 		}
 	}
 	cat := reembedtest.Catalog{Pool: pool}
-	svc, err := reembed.New(pool, cat, &reembedtest.Embedder{}, reembed.Config{
-		BatchSize: 50, JobSlice: 200 * time.Millisecond, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	svc := startService(t, pool, cat)
 	h := &corpusapi.Handlers{Service: svc}
 	mux := http.NewServeMux()
 	h.RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))

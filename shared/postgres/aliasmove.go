@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -30,8 +29,8 @@ type aliasMove struct {
 // When the rule allows the move it points the alias at the target, records the move in the alias's
 // history (from, to, who, why; when is the commit's time) and records m.audit (nil for none) with
 // the alias before and after. A move to where the alias already points writes no history. A
-// refusal is the rule's *catalog.MoveError, with nothing written; callers that answer the admin API
-// turn it into its error with moveAPIError.
+// refusal is the rule's *catalog.MoveError, with nothing written; the admin API's edge turns it into
+// its error (admin.APIError).
 func moveAlias(ctx context.Context, tx pgx.Tx, m aliasMove) error {
 	cur, err := lockAlias(ctx, tx, m.alias)
 	if err != nil {
@@ -83,20 +82,4 @@ func lockTarget(ctx context.Context, tx pgx.Tx, name string) (*catalog.Model, bo
 		return nil, false, fmt.Errorf("look up model %s: %w", name, err)
 	}
 	return &m, false, nil
-}
-
-// moveAPIError turns catalog.CheckAliasMove's refusal into the admin API's error: 409 alias_moved,
-// 409 reembed_required, or 400 naming the field at fault. Other errors pass unchanged.
-func moveAPIError(err error) error {
-	var me *catalog.MoveError
-	if !errors.As(err, &me) {
-		return err
-	}
-	switch me.Refusal {
-	case catalog.RefusedAliasMoved:
-		return apierror.Conflict(apierror.CodeAliasMoved, me.Param, "%s", me.Message)
-	case catalog.RefusedReembedRequired:
-		return apierror.Conflict(apierror.CodeReembedRequired, me.Param, "%s", me.Message)
-	}
-	return apierror.Invalid(me.Param, "%s", me.Message)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
 
@@ -19,6 +20,8 @@ import (
 // compose with River's InsertTx, so that a write and the jobs that follow it commit together.
 type CorpusStore struct {
 	Pool *pgxpool.Pool
+	// ExactLimit overrides DefaultExactLimit when positive (tests use it to reach the HNSW path).
+	ExactLimit int
 }
 
 // Querier is what both a pool and a transaction offer.
@@ -31,12 +34,12 @@ type Querier interface {
 // ErrCorpusNotFound is returned for an unknown corpus.
 var ErrCorpusNotFound = errors.New("corpus not found")
 
-const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at,
+const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at, c.language,
 	ARRAY(SELECT t.name FROM corpus_teams ct JOIN teams t ON t.id = ct.team_id WHERE ct.corpus_id = c.id ORDER BY t.name)`
 
 func scanCorpus(row pgx.Row, extra ...any) (*corpus.Corpus, error) {
 	var c corpus.Corpus
-	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Teams}, extra...)
+	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Language, &c.Teams}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrCorpusNotFound
@@ -59,9 +62,21 @@ func scanIndex(row pgx.Row) (*corpus.Index, error) {
 }
 
 // CreateCorpus creates a corpus following alias, with a first, empty index on the alias's current
-// target, active at once. teams nil means the teams granted the alias. The alias row is locked, so the
-// alias cannot move while the index is being made for its target.
-func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias string, teams []string) (*corpus.Corpus, error) {
+// target, active at once. teams nil means the teams granted the alias. language is the text search
+// configuration its documents are parsed with for keyword search ("" is english); one Postgres does
+// not know is refused naming language. The alias row is locked, so the alias cannot move while the
+// index is being made for its target.
+func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias string, teams []string, language string) (*corpus.Corpus, error) {
+	if language == "" {
+		language = corpus.DefaultLanguage
+	}
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = $1)`, language).Scan(&known); err != nil {
+		return nil, fmt.Errorf("look up text search configuration %s: %w", language, err)
+	}
+	if !known {
+		return nil, apierror.Invalid("language", "there is no text search language %q; use one of Postgres's text search configurations (SELECT cfgname FROM pg_ts_config), such as english, simple, german or french", catalog.Quote(language, 64))
+	}
 	var kind string
 	var modelID int64
 	var dim int
@@ -91,8 +106,8 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 			"a re-embed run on alias %q is in progress; create the corpus once it ends", alias)
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO corpora (name, alias, teams_explicit) VALUES ($1, $2, $3) RETURNING id`,
-		name, alias, teams != nil).Scan(&id)
+	err = tx.QueryRow(ctx, `INSERT INTO corpora (name, alias, teams_explicit, language) VALUES ($1, $2, $3, $4) RETURNING id`,
+		name, alias, teams != nil, language).Scan(&id)
 	if isUniqueViolation(err) {
 		return nil, apierror.Conflict("corpus_exists", "name", "a corpus named %q exists already", name)
 	}
@@ -292,10 +307,12 @@ func (s *CorpusStore) UpsertDocuments(ctx context.Context, tx pgx.Tx, corpusID i
 	if err != nil {
 		return nil, fmt.Errorf("lock documents of corpus %d: %w", corpusID, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO documents (corpus_id, doc_id, text, metadata, content_hash)
-		SELECT $1, u.id, u.text, u.meta, u.hash FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::bytea[]) AS u(id, text, meta, hash)
+	// tsv is parsed with the corpus's language, for keyword search.
+	if _, err := tx.Exec(ctx, `INSERT INTO documents (corpus_id, doc_id, text, metadata, content_hash, tsv)
+		SELECT $1, u.id, u.text, u.meta, u.hash, to_tsvector(c.language::regconfig, u.text)
+		FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::bytea[]) AS u(id, text, meta, hash), corpora c WHERE c.id = $1
 		ON CONFLICT (corpus_id, doc_id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata,
-			content_hash = excluded.content_hash, updated_at = now()`, corpusID, ids, texts, metas, hashes); err != nil {
+			content_hash = excluded.content_hash, tsv = excluded.tsv, updated_at = now()`, corpusID, ids, texts, metas, hashes); err != nil {
 		return nil, fmt.Errorf("write documents of corpus %d: %w", corpusID, err)
 	}
 	var changed []string
@@ -326,37 +343,6 @@ type Hit struct {
 
 // ErrIndexGone is returned when an index's table was dropped between reading the index and using it.
 var ErrIndexGone = errors.New("index table is gone")
-
-// Search returns the k documents nearest to vec in ix by cosine distance, highest similarity first.
-// Documents deleted but not yet removed from the table are left out.
-func (s *CorpusStore) Search(ctx context.Context, ix *corpus.Index, vec []float32, k int) ([]Hit, error) {
-	var hits []Hit
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if k > 40 { // pgvector's default ef_search is 40: HNSW returns at most that many
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, k)); err != nil {
-				return fmt.Errorf("set ef_search: %w", err)
-			}
-		}
-		rows, _ := tx.Query(ctx, fmt.Sprintf(`SELECT d.doc_id, 1 - v.dist, d.text, d.metadata
-			FROM (SELECT doc_id, embedding <=> %s AS dist FROM %s ORDER BY 2 LIMIT $2) v
-			JOIN documents d ON d.corpus_id = $3 AND d.doc_id = v.doc_id ORDER BY v.dist, d.doc_id`,
-			queryParam(ix), pgx.Identifier{ix.Table}.Sanitize()), vectorValue(vec, false), k, ix.CorpusID)
-		var h Hit
-		_, err := pgx.ForEachRow(rows, []any{&h.ID, &h.Score, &h.Text, &h.Metadata}, func() error {
-			hits = append(hits, h)
-			h = Hit{}
-			return nil
-		})
-		return err
-	})
-	if isUndefinedTable(err) {
-		return nil, ErrIndexGone
-	}
-	if err != nil {
-		return nil, fmt.Errorf("search index %d: %w", ix.ID, err)
-	}
-	return hits, nil
-}
 
 // queryParam is $1 cast to the index's column type, so HNSW's operator class applies.
 func queryParam(ix *corpus.Index) string {

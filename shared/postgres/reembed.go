@@ -746,7 +746,7 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 	}
 	if err := moveAlias(ctx, tx, aliasMove{way: catalog.MoveByCorpusRollback, alias: alias, to: backName,
 		actor: actor, reason: "corpus rollback of " + name}); err != nil {
-		return nil, moveAPIError(err)
+		return nil, err
 	}
 	for _, f := range fs {
 		var cid int64

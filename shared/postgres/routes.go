@@ -70,8 +70,8 @@ func loadRoutes(ctx context.Context, q Querier, s *catalog.Snapshot) error {
 	return nil
 }
 
-func routeNotFound(name string) *apierror.Error {
-	return apierror.NotFound("name", "no alias named %s, so no route; every alias is a route (GET /admin/aliases lists them)", name)
+func routeNotFound(name string) error {
+	return &catalog.NotFoundError{What: catalog.EntityRoute, Name: name, Param: "name"}
 }
 
 func readRoute(ctx context.Context, q Querier, name string) (*catalog.Route, error) {
@@ -153,7 +153,7 @@ func (s *CatalogStore) RollbackRoute(ctx context.Context, name string, expectedV
 			return err
 		}
 		if before.Version == 0 {
-			return apierror.Invalid("", "route %s has never been changed; there is nothing to roll back to", name)
+			return catalog.Invalid("", "route %s has never been changed; there is nothing to roll back to", name)
 		}
 		var rules, plan []byte
 		if err := tx.QueryRow(ctx, `SELECT rules, plan FROM route_versions WHERE alias = $1 AND version = $2`, name, before.Version-1).Scan(&rules, &plan); err != nil {
@@ -170,8 +170,8 @@ func (s *CatalogStore) RollbackRoute(ctx context.Context, name string, expectedV
 			reason = fmt.Sprintf("rollback to version %d", before.Version-1)
 		}
 		err = s.writeRoute(ctx, tx, name, cur, before, prev.Rules, prev.Plan, reason, e)
-		if ae, ok := apierror.As(err); ok && ae.Status == 400 {
-			return apierror.Invalid("", "route %s cannot roll back to version %d: %s", name, before.Version-1, ae.Message)
+		if _, msg, ok := catalog.InvalidInput(err); ok {
+			return catalog.Invalid("", "route %s cannot roll back to version %d: %s", name, before.Version-1, msg)
 		}
 		return err
 	})
@@ -185,7 +185,7 @@ func (s *CatalogStore) RollbackRoute(ctx context.Context, name string, expectedV
 // reads its route; expected, unless negative, must be its version.
 func (s *CatalogStore) lockRoute(ctx context.Context, tx pgx.Tx, name string, expected int64) (*aliasRow, *catalog.Route, error) {
 	cur, err := lockAlias(ctx, tx, name)
-	if ae, ok := apierror.As(err); ok && ae.Status == 404 {
+	if nf := (*catalog.NotFoundError)(nil); errors.As(err, &nf) {
 		return nil, nil, routeNotFound(name)
 	}
 	if err != nil {
@@ -196,9 +196,8 @@ func (s *CatalogStore) lockRoute(ctx context.Context, tx pgx.Tx, name string, ex
 		return nil, nil, err
 	}
 	if expected >= 0 && expected != before.Version {
-		return nil, nil, apierror.Conflict(CodeRouteChanged, "expected_version",
-			"route %s is at version %d, not %d: someone changed it meanwhile; nothing changed; read GET /admin/routes/%s and retry",
-			name, before.Version, expected, name)
+		return nil, nil, &catalog.ConflictError{Code: CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
+			Message: fmt.Sprintf("route %s is at version %d, not %d: someone changed it meanwhile; nothing changed", name, before.Version, expected)}
 	}
 	return cur, before, nil
 }
@@ -218,7 +217,7 @@ func (s *CatalogStore) writeRoute(ctx context.Context, tx pgx.Tx, name string, c
 		dimension = m.Dimension
 	}
 	if verr := catalog.ValidateRoute(cur.kind, dimension, rules, plan, func(n string) *catalog.Model { return models[n] }); verr != nil {
-		return apierror.Invalid(verr.Param, "%s", verr.Message)
+		return &catalog.InvalidError{Param: verr.Param, Message: verr.Message}
 	}
 	if err := routeMatchesExist(ctx, tx, rules); err != nil {
 		return err
@@ -233,7 +232,7 @@ func (s *CatalogStore) writeRoute(ctx context.Context, tx pgx.Tx, name string, c
 		// reembed_required for followed embedding aliases. The route's own audit row covers the move.
 		if err := moveAlias(ctx, tx, aliasMove{way: catalog.MoveByAdmin, alias: name, to: primary,
 			actor: actor, reason: reason, followers: s.Followers}); err != nil {
-			return moveAPIError(err)
+			return err
 		}
 	}
 	rj, err := json.Marshal(rules)
@@ -289,8 +288,8 @@ func (s *CatalogStore) checkRouteChange(ctx context.Context, tx pgx.Tx, name str
 		return err
 	}
 	if len(followers) > 0 {
-		return apierror.Conflict(apierror.CodeReembedRequired, "plan",
-			"embedding alias %s is followed by corpora (%v) whose vectors come from one model; its route cannot split across models or carry rules. A re-embed moves it to a new model", name, followers)
+		return &catalog.ConflictError{Code: apierror.CodeReembedRequired, Param: "plan", What: catalog.EntityAlias, Name: name,
+			Message: fmt.Sprintf("embedding alias %s is followed by corpora (%v) whose vectors come from one model; its route cannot split across models or carry rules. A re-embed moves it to a new model", name, followers)}
 	}
 	return nil
 }
@@ -337,11 +336,11 @@ func lockRouteModels(ctx context.Context, tx pgx.Tx, plan catalog.Plan, rules []
 func routeMatchesExist(ctx context.Context, tx pgx.Tx, rules []catalog.Rule) error {
 	for i, r := range rules {
 		for _, c := range []struct {
-			field, query, hint string
+			field, query, what string
 			values             []string
 		}{
-			{"teams", `SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1)`, "no team named %s; GET /admin/teams lists them", r.Match.Teams},
-			{"keys", `SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1)`, "no key with id %s; GET /admin/keys lists them", r.Match.Keys},
+			{"teams", `SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1)`, catalog.EntityTeam, r.Match.Teams},
+			{"keys", `SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1)`, catalog.EntityKey, r.Match.Keys},
 		} {
 			for j, v := range c.values {
 				var ok bool
@@ -349,7 +348,7 @@ func routeMatchesExist(ctx context.Context, tx pgx.Tx, rules []catalog.Rule) err
 					return fmt.Errorf("look up %s %s: %w", c.field, v, err)
 				}
 				if !ok {
-					return apierror.Invalid(fmt.Sprintf("rules[%d].match.%s[%d]", i, c.field, j), c.hint, catalog.Quote(v, catalog.QuoteLimit))
+					return &catalog.NotFoundError{What: c.what, Name: catalog.Quote(v, catalog.QuoteLimit), Param: fmt.Sprintf("rules[%d].match.%s[%d]", i, c.field, j), Ref: true}
 				}
 			}
 		}

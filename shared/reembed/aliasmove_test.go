@@ -1,11 +1,12 @@
 package reembed
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
@@ -56,8 +57,9 @@ func TestDisabledModelNeverBecomesTheTarget(t *testing.T) {
 	}
 	setEnabled(reembedtest.ModelV1, false)
 	_, err = e.svc.Rollback(e.ctx, "handbook", nil)
-	if ae, ok := apierror.As(err); !ok || ae.Status != 400 || !strings.Contains(ae.Message, reembedtest.ModelV1+" is disabled") {
-		t.Fatalf("corpus rollback onto a disabled model = %v; want 400 saying %s is disabled", err, reembedtest.ModelV1)
+	// The refusal is the alias-move rule's; the admin edge answers it as a 400 (admin.APIError).
+	if me := (*catalog.MoveError)(nil); !errors.As(err, &me) || me.Refusal != catalog.RefusedDisabledTarget || !strings.Contains(me.Message, reembedtest.ModelV1+" is disabled") {
+		t.Fatalf("corpus rollback onto a disabled model = %v; want the move rule's refusal saying %s is disabled", err, reembedtest.ModelV1)
 	}
 	if got, ix := e.aliasTarget(), e.activeIndex("handbook"); got != reembedtest.ModelV2 || ix.Model != reembedtest.ModelV2 {
 		t.Fatalf("after the refused rollback: alias %s, active index on %s; want both on %s", got, ix.Model, reembedtest.ModelV2)

@@ -30,10 +30,25 @@ func NotFound(name string) *apierror.Error {
 // current target, active at once. teams nil means the teams granted the alias. e (nil for none) is
 // recorded in the audit log in the same transaction, as are the other admin changes below.
 func (s *Service) CreateCorpus(ctx context.Context, name, alias string, teams []string, e *audit.Entry) (*corpus.Corpus, error) {
+	return s.CreateCorpusIn(ctx, NewCorpus{Name: name, Alias: alias, Teams: teams}, e)
+}
+
+// NewCorpus is what a corpus is created with.
+type NewCorpus struct {
+	Name  string
+	Alias string   // the embedding alias it follows
+	Teams []string // nil: the teams granted the alias
+	// Language is the Postgres text search configuration for keyword search ("" is english); one
+	// Postgres does not know is 400 naming language.
+	Language string
+}
+
+// CreateCorpusIn is CreateCorpus with every choice of NewCorpus.
+func (s *Service) CreateCorpusIn(ctx context.Context, in NewCorpus, e *audit.Entry) (*corpus.Corpus, error) {
 	var c *corpus.Corpus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if c, err = s.store.CreateCorpus(ctx, tx, name, alias, teams); err != nil {
+		if c, err = s.store.CreateCorpus(ctx, tx, in.Name, in.Alias, in.Teams, in.Language); err != nil {
 			return err
 		}
 		return insertAudit(ctx, tx, e, nil, c)
@@ -120,9 +135,17 @@ type SearchResult struct {
 }
 
 // Search embeds query with the model of the corpus's active index (read with the index in one
-// statement) and returns the k nearest documents. The previous active index stays (as standby) after
-// a cut-over, so a search that read it just before still completes on it, with its own model.
+// statement) and returns the k nearest documents: SearchWith a vector search without filter.
 func (s *Service) Search(ctx context.Context, name string, may Access, query string, k int) (*SearchResult, error) {
+	return s.SearchWith(ctx, name, may, query, k, postgres.SearchOptions{})
+}
+
+// SearchWith searches the corpus's active index (read with its model in one statement) for query as
+// opts say (postgres.CorpusStore.SearchIndex): the query is embedded with the index's own model,
+// except in keyword mode, which needs no vector. opts.Text and opts.Language are set here. The
+// previous active index stays (as standby) after a cut-over, so a search that read it just before
+// still completes on it, with its own model.
+func (s *Service) SearchWith(ctx context.Context, name string, may Access, query string, k int, opts postgres.SearchOptions) (*SearchResult, error) {
 	for attempt := 0; ; attempt++ {
 		c, ix, err := s.store.CorpusForSearch(ctx, name)
 		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
@@ -131,19 +154,14 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 		if err != nil {
 			return nil, err
 		}
-		m, p, err := s.model(ctx, ix.Model)
-		if err != nil {
-			return nil, err
-		}
-		vecs, err := s.embed(ctx, m, p, []string{query})
-		if err != nil {
-			var de *corpus.DimensionError
-			if errors.As(err, &de) {
-				return nil, apierror.New(502, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "", "%v", de)
+		opts.Text, opts.Language = query, c.Language
+		var vec []float32
+		if opts.Mode != postgres.ModeKeyword {
+			if vec, err = s.embedQuery(ctx, ix, query); err != nil {
+				return nil, err
 			}
-			return nil, err
 		}
-		hits, err := s.store.Search(ctx, ix, vecs[0], k)
+		hits, err := s.store.SearchIndex(ctx, ix, vec, k, opts)
 		if errors.Is(err, postgres.ErrIndexGone) && attempt == 0 {
 			continue // retired between the two reads: read the active index again
 		}
@@ -152,6 +170,23 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 		}
 		return &SearchResult{Hits: hits, Index: ix}, nil
 	}
+}
+
+// embedQuery embeds a search's query with the model of ix.
+func (s *Service) embedQuery(ctx context.Context, ix *corpus.Index, query string) ([]float32, error) {
+	m, p, err := s.model(ctx, ix.Model)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := s.embed(ctx, m, p, []string{query})
+	if err != nil {
+		var de *corpus.DimensionError
+		if errors.As(err, &de) {
+			return nil, apierror.New(502, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "", "%v", de)
+		}
+		return nil, err
+	}
+	return vecs[0], nil
 }
 
 // StartRun starts re-embedding every corpus following the alias of corpus name with model, in one

@@ -6,7 +6,6 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -16,10 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Defaults: ten failures in a minute, then refused for the rest of that minute.
@@ -42,7 +41,7 @@ type Options struct {
 // Guard counts failed authentications per source (table auth_failures). A nil *Guard throttles
 // nothing. Safe for concurrent use.
 type Guard struct {
-	pool   *pgxpool.Pool
+	store  Store
 	max    int
 	window time.Duration
 	now    func() time.Time
@@ -52,9 +51,16 @@ type Guard struct {
 	known map[string]time.Time // sources this instance saw refused, until when: no query for them
 }
 
-// New returns a Guard on pool.
+// Store keeps the failure counts (postgres.AuthFailureStore, the one there is): Failures reads a source's window,
+// CountFailure adds one failure at now, starting a new window when the last began at or before ended.
+type Store interface {
+	Failures(ctx context.Context, src string) (start time.Time, failures int, found bool, err error)
+	CountFailure(ctx context.Context, src string, now, ended time.Time) (start time.Time, failures int, err error)
+}
+
+// New returns a Guard counting in Postgres through pool.
 func New(pool *pgxpool.Pool, o Options) *Guard {
-	g := &Guard{pool: pool, max: o.Max, window: o.Window, now: o.Now, log: o.Log, known: map[string]time.Time{}}
+	g := &Guard{store: &postgres.AuthFailureStore{Pool: pool}, max: o.Max, window: o.Window, now: o.Now, log: o.Log, known: map[string]time.Time{}}
 	if g.max <= 0 {
 		g.max = DefaultMax
 	}
@@ -102,16 +108,9 @@ func (g *Guard) Check(ctx context.Context, r *http.Request) error {
 	if e := g.knownRefused(src, now); e != nil {
 		return e
 	}
-	var (
-		start    time.Time
-		failures int
-	)
-	err := g.pool.QueryRow(ctx, `SELECT window_start, failures FROM auth_failures WHERE source = $1`, src).Scan(&start, &failures)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read failed authentications of %s: %w", src, err)
+	start, failures, found, err := g.store.Failures(ctx, src)
+	if err != nil || !found {
+		return err
 	}
 	if failures >= g.max && now.Before(start.Add(g.window)) {
 		return g.refuse(src, start, now)
@@ -129,25 +128,9 @@ func (g *Guard) Fail(ctx context.Context, r *http.Request) error {
 	if e := g.knownRefused(src, now); e != nil {
 		return e
 	}
-	cutoff := now.Add(-g.window)
-	var (
-		start    time.Time
-		failures int
-	)
-	// The same statement removes a few rows of ended windows (other sources'), so the table holds
-	// about the sources that failed within one window; SKIP LOCKED keeps concurrent failures from
-	// waiting on each other.
-	err := g.pool.QueryRow(ctx, `WITH gone AS (
-			DELETE FROM auth_failures WHERE source IN (
-				SELECT source FROM auth_failures WHERE window_start <= $3 AND source <> $1
-				LIMIT 10 FOR UPDATE SKIP LOCKED))
-		INSERT INTO auth_failures AS f (source, window_start, failures) VALUES ($1, $2, 1)
-		ON CONFLICT (source) DO UPDATE SET
-			window_start = CASE WHEN f.window_start <= $3 THEN EXCLUDED.window_start ELSE f.window_start END,
-			failures = CASE WHEN f.window_start <= $3 THEN 1 ELSE f.failures + 1 END
-		RETURNING window_start, failures`, src, now, cutoff).Scan(&start, &failures)
+	start, failures, err := g.store.CountFailure(ctx, src, now, now.Add(-g.window))
 	if err != nil {
-		return fmt.Errorf("count a failed authentication of %s: %w", src, err)
+		return err
 	}
 	if failures > g.max {
 		if failures == g.max+1 {

@@ -1,0 +1,84 @@
+package admin_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
+)
+
+// The catalogue's domain errors reach the user as they did when the store built API errors itself:
+// same status, code, param, and the route that helps them on.
+func TestAPIErrorMapsDomainErrors(t *testing.T) {
+	for _, c := range []struct {
+		err                  error
+		status               int
+		code, param, message string
+	}{
+		{&catalog.NotFoundError{What: catalog.EntityProvider, Name: "p1", Param: "identifier"},
+			404, apierror.CodeNotFound, "identifier", "no provider named p1; GET /admin/providers lists them"},
+		{&catalog.NotFoundError{What: catalog.EntityKey, Name: "key_1", Param: "id"},
+			404, apierror.CodeNotFound, "id", "no key with id key_1; GET /admin/keys lists them"},
+		{&catalog.NotFoundError{What: catalog.EntityModelOrAlias, Name: "m", Param: "name"},
+			404, apierror.CodeNotFound, "name", "no model or alias named m; GET /admin/models and GET /admin/aliases list them"},
+		{&catalog.NotFoundError{What: catalog.EntityRoute, Name: "chat", Param: "name"},
+			404, apierror.CodeNotFound, "name", "no alias named chat, so no route; every alias is a route (GET /admin/aliases lists them)"},
+		{&catalog.NotFoundError{What: catalog.EntityTeam, Name: "t", Param: "teams[1]", Ref: true},
+			400, apierror.CodeInvalidRequest, "teams[1]", "no team named t; create it first with POST /admin/teams"},
+		{&catalog.NotFoundError{What: catalog.EntityProvider, Name: "p", Param: "provider", Ref: true},
+			400, apierror.CodeInvalidRequest, "provider", "no provider named p; create it first with POST /admin/providers"},
+		{&catalog.NotFoundError{What: catalog.EntityModelOrAlias, Name: "x", Param: "models[0]", Ref: true},
+			400, apierror.CodeInvalidRequest, "models[0]", "no model or alias named x; GET /admin/models and GET /admin/aliases list them"},
+		{&catalog.ConflictError{Code: postgres.CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: "p", Message: "a provider named p already exists"},
+			409, postgres.CodeAlreadyExists, "identifier", "a provider named p already exists; pick another identifier or PATCH /admin/providers/p"},
+		{&catalog.ConflictError{Code: apierror.CodeAliasExists, Param: "name", What: catalog.EntityAlias, Name: "a", Message: "the alias a already exists"},
+			409, apierror.CodeAliasExists, "name", "the alias a already exists; move it with POST /admin/aliases/a/move"},
+		{&catalog.ConflictError{Code: postgres.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: "r", Message: "route r is at version 2, not 1: someone changed it meanwhile; nothing changed"},
+			409, postgres.CodeRouteChanged, "expected_version", "route r is at version 2, not 1: someone changed it meanwhile; nothing changed; read GET /admin/routes/r and retry"},
+		{fmt.Errorf("move: %w", &catalog.MoveError{Refusal: catalog.RefusedAliasMoved, Param: "expected_from", Message: "moved"}),
+			409, apierror.CodeAliasMoved, "expected_from", "moved"},
+		{&catalog.MoveError{Refusal: catalog.RefusedDisabledTarget, Param: "to", Message: "disabled"},
+			400, apierror.CodeInvalidRequest, "to", "disabled"},
+		{catalog.Invalid("enabled", "bad %d", 1), 400, apierror.CodeInvalidRequest, "enabled", "bad 1"},
+	} {
+		ae, ok := admin.APIError(c.err)
+		if !ok {
+			t.Errorf("%v: not mapped", c.err)
+			continue
+		}
+		param := ""
+		if ae.Param != nil {
+			param = *ae.Param
+		}
+		if ae.Status != c.status || ae.Code != c.code || param != c.param || ae.Message != c.message {
+			t.Errorf("%v: got %d %s %q %q, want %d %s %q %q", c.err, ae.Status, ae.Code, param, ae.Message, c.status, c.code, c.param, c.message)
+		}
+	}
+	if _, ok := admin.APIError(errors.New("connection refused")); ok {
+		t.Error("an internal failure was mapped to an API error")
+	}
+}
+
+// Through the real store and HTTP, a refusal still tells the user where to go next.
+func TestStoreRefusalsCarryHints(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+		message      string
+	}{
+		{"GET", "/admin/providers/nope", nil, 404, "no provider named nope; GET /admin/providers lists them"},
+		{"GET", "/admin/keys?team=nope", nil, 404, "no team named nope; GET /admin/teams lists them"},
+		{"POST", "/admin/keys", map[string]any{"team": "nope", "name": "k"}, 400, "no team named nope; create it first with POST /admin/teams"},
+	} {
+		r := e.do(c.method, c.path, superToken, c.body)
+		if got := str(r.Body, "error", "message"); r.Status != c.status || got != c.message {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, r.Status, got, c.status, c.message)
+		}
+	}
+}
