@@ -1,14 +1,12 @@
 package capacity_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/app/apptest"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
@@ -61,15 +60,9 @@ func runServer(url string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := apptest.Serve(ctx, a.GatewayHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
 	}
-	fmt.Println(ln.Addr().String())
-	srv := &http.Server{Handler: a.GatewayHandler()}
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	_ = srv.Serve(ln)
 	a.Shutdown()
 	return 0
 }
@@ -127,31 +120,8 @@ type server struct {
 // start runs a gateway process on the env's database with slot leases of lease.
 func (e *env) start(lease time.Duration) *server {
 	e.t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), serverEnv+"="+e.url, leaseEnv+"="+lease.String())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		e.t.Fatalf("the gateway process printed no address: %v", err)
-	}
-	return &server{cmd: cmd, base: "http://" + strings.TrimSpace(line)}
+	c := apptest.Start(e.t, serverEnv+"="+e.url, leaseEnv+"="+lease.String())
+	return &server{cmd: c.Cmd, base: c.Base}
 }
 
 // answer is one developer request's answer.

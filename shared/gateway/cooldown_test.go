@@ -1,17 +1,14 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -21,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/app/apptest"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
 	"github.com/switchyard-ai/switchyard/shared/health"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
@@ -65,16 +63,9 @@ func serveChild(url string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := apptest.Serve(ctx, a.Handler()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
 	}
-	srv := &http.Server{Handler: a.Handler()}
-	go srv.Serve(ln)
-	fmt.Println(ln.Addr().String())
-	<-ctx.Done()
-	_ = srv.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = a.Close(sctx)
@@ -90,29 +81,7 @@ func cooldownConfig(cooldown time.Duration) app.Config {
 // base URL. It shares nothing in memory with the test's own server.
 func (e *env) startServer(cooldown time.Duration) string {
 	e.t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), serveEnv+"="+e.pool.Config().ConnString(), cooldownEnv+"="+strconv.Itoa(int(cooldown.Milliseconds())))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		e.t.Fatalf("the second server did not start: %v", err)
-	}
-	return "http://" + strings.TrimSpace(addr)
+	return apptest.Start(e.t, serveEnv+"="+e.pool.Config().ConnString(), cooldownEnv+"="+strconv.Itoa(int(cooldown.Milliseconds()))).Base
 }
 
 // served is who answered one chat request sent to base: the model and the number of attempts.
