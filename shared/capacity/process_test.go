@@ -281,9 +281,27 @@ func TestConcurrencyCapAcrossProcesses(t *testing.T) {
 
 	t.Run("a SIGKILLed process's slots come back within the lease", func(t *testing.T) {
 		e.fake.SetFaults(fakeupstream.Faults{FirstByteDelay: time.Hour})
-		held := make(chan answer, 1)
-		go func() { held <- post(e.ctx, b.base, e.key, "/v1/embeddings", embedBody(admin.DemoEmbedAlias)) }()
-		waitFor(t, 10*time.Second, "the request through B to reach the upstream", func() bool { return e.fake.InFlight() == 1 })
+		// The last subtest's slot is released just after its answer went out, so the first try through B
+		// may still find it taken and be refused at once: send again until one reaches the upstream.
+		var held chan answer
+		waitFor(t, 10*time.Second, "the request through B to reach the upstream", func() bool {
+			if held == nil {
+				held = make(chan answer, 1)
+				go func(ch chan answer) {
+					ch <- post(e.ctx, b.base, e.key, "/v1/embeddings", embedBody(admin.DemoEmbedAlias))
+				}(held)
+			}
+			select {
+			case ans := <-held:
+				if ans.status != http.StatusServiceUnavailable || ans.code() != "capacity_exceeded" {
+					t.Fatalf("the request through B answered %d %v before reaching the upstream", ans.status, ans.body)
+				}
+				held = nil
+				return false
+			default:
+				return e.fake.InFlight() == 1
+			}
+		})
 		// Let more than a lease pass (nothing to wait for: the point is the time): B renews its slot,
 		// so A is still refused.
 		time.Sleep(lease + lease/2)
