@@ -82,7 +82,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 	var dim int
 	var modelName string
 	// The alias row is locked alone, then its target read: a locking join would lose the row to a
-	// concurrent move (see lockAlias in catalog.go).
+	// concurrent move (see lockAlias in aliases.go).
 	err := tx.QueryRow(ctx, `SELECT kind, model_id FROM aliases WHERE name = $1 FOR SHARE`, alias).Scan(&kind, &modelID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierror.Invalid("embedding_model", "there is no alias %q; create it first (PUT /admin/aliases/%s) pointing at a pinned embedding model", alias, alias)
