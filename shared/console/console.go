@@ -136,6 +136,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/routes/{name}", c.authed(c.routePage))
 	m.HandleFunc("POST /console/routes/{name}/weights", c.authed(c.routeWeights))
 	m.HandleFunc("POST /console/routes/{name}/rollback", c.authed(c.routeRollback))
+	m.HandleFunc("POST /console/routes/{name}/team", c.authed(c.routeTeamShare))
+	m.HandleFunc("POST /console/routes/{name}/rules/remove", c.authed(c.routeRemoveRule))
 
 	m.HandleFunc("GET /console/teams", c.authed(c.teamsPage))
 	m.HandleFunc("POST /console/teams", c.authed(c.teamCreate))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,10 @@ type routeView struct {
 	Split   *admin.RouteSplitView // nil when the role may not read usage
 	Shares  map[string]int64      // requests per model in the last hour
 	Adds    []*catalog.Model      // enabled models of the route's kind not in its first tier
+	// Teams and Candidates feed the team form: every team, and the models a team's share may go to
+	// (enabled, of the route's kind and, for embeddings, dimension; not the alias's own model).
+	Teams      []string
+	Candidates []*catalog.Model
 }
 
 // Share is model's part of the last hour's requests, in percent.
@@ -61,7 +66,7 @@ func (c *Console) renderRoute(w http.ResponseWriter, r *http.Request, status int
 		c.render(w, r, c.serviceError(r, p, err), "error", p)
 		return
 	}
-	v := &routeView{Route: rt, History: hist.Data, Shares: map[string]int64{}}
+	v := &routeView{Route: rt, History: hist.Data, Shares: map[string]int64{}, Teams: sortedTeams(st.snap)}
 	if st.admin.Role.Can(catalog.AreaUsage, false) {
 		if v.Split, err = c.svc.Admin.RouteSplit(r.Context(), st.admin, name); err != nil {
 			c.log.Warn("console: route split", "route", name, "err", err)
@@ -80,6 +85,9 @@ func (c *Console) renderRoute(w http.ResponseWriter, r *http.Request, status int
 		}
 	}
 	for _, m := range enabledModels(st.snap, rt.Kind) {
+		if m.Name != rt.Target && (rt.Kind != catalog.KindEmbedding || m.Dimension == dimensionOf(st.snap, rt.Target)) {
+			v.Candidates = append(v.Candidates, m)
+		}
 		if !inFirst[m.Name] && (rt.Kind != catalog.KindEmbedding || len(rt.Plan.Tiers) == 0 || m.Dimension == dimensionOf(st.snap, rt.Target)) {
 			v.Adds = append(v.Adds, m)
 		}
@@ -161,4 +169,94 @@ func (c *Console) routeError(w http.ResponseWriter, r *http.Request, err error) 
 	p := &page{Form: r.PostForm}
 	status := c.bannerError(r, p, err)
 	c.renderRoute(w, r, status, p)
+}
+
+// sortedTeams lists the catalogue's team names in order.
+func sortedTeams(snap *catalog.Snapshot) []string {
+	names := make([]string, 0, len(snap.Teams))
+	for n := range snap.Teams {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// teamRuleName names the rule the team form writes, so that the form replaces its own rule.
+func teamRuleName(team string) string { return "team " + team }
+
+// routeTeamShare sends a share of one team's traffic to a model: a rule matching the team whose plan
+// splits its first tier between the alias's model and that model, with the alias's model alone as
+// the fallback tier. The team's earlier rule from this form is replaced; other rules stay, after it.
+func (c *Console) routeTeamShare(w http.ResponseWriter, r *http.Request) {
+	if c.forbid(w, r, catalog.AreaCatalog, true) {
+		return
+	}
+	name := r.PathValue("name")
+	f := r.PostForm
+	rt, err := c.svc.Admin.GetRoute(r.Context(), stateOf(r).admin, name)
+	if err != nil {
+		c.routeError(w, r, err)
+		return
+	}
+	expected, err := strconv.ParseInt(f.Get("expected_version"), 10, 64)
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, "The form lost its version; reload the page and try again.")
+		return
+	}
+	team, model := f.Get("team"), f.Get("team_model")
+	share, err := strconv.Atoi(strings.TrimSpace(f.Get("team_share")))
+	if err != nil || share < 1 || share > 100 {
+		p := &page{Form: f, Error: fmt.Sprintf("The share is %q; it is a whole percentage of the team's requests, 1 to 100.", f.Get("team_share"))}
+		c.renderRoute(w, r, http.StatusBadRequest, p)
+		return
+	}
+	first := catalog.Tier{Targets: []catalog.Target{{Model: model, Weight: share}}}
+	if share < 100 {
+		first.Targets = append([]catalog.Target{{Model: rt.Target, Weight: 100 - share}}, first.Targets...)
+	}
+	rule := catalog.Rule{Name: teamRuleName(team), Match: catalog.Match{Teams: []string{team}},
+		Plan: catalog.Plan{Tiers: []catalog.Tier{first, {Targets: []catalog.Target{{Model: rt.Target, Weight: 100}}}}}}
+	rules := []catalog.Rule{rule}
+	for _, old := range rt.Rules {
+		if old.Name != rule.Name {
+			rules = append(rules, old)
+		}
+	}
+	plan := rt.Plan
+	_, err = c.svc.Admin.PutRoute(r.Context(), stateOf(r).admin, name, admin.RouteInput{
+		Rules: rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(f.Get("reason"))})
+	if err != nil {
+		c.routeError(w, r, err)
+		return
+	}
+	back(w, r, "/console/routes/"+url.PathEscape(name), fmt.Sprintf("Team %s now sends %d%% of its %s requests to %s.", team, share, name, model))
+}
+
+// routeRemoveRule removes one rule (by its position, checked against its name) as a new version.
+func (c *Console) routeRemoveRule(w http.ResponseWriter, r *http.Request) {
+	if c.forbid(w, r, catalog.AreaCatalog, true) {
+		return
+	}
+	name := r.PathValue("name")
+	f := r.PostForm
+	rt, err := c.svc.Admin.GetRoute(r.Context(), stateOf(r).admin, name)
+	if err != nil {
+		c.routeError(w, r, err)
+		return
+	}
+	expected, err1 := strconv.ParseInt(f.Get("expected_version"), 10, 64)
+	i, err2 := strconv.Atoi(f.Get("rule"))
+	if err1 != nil || err2 != nil || i < 0 || i >= len(rt.Rules) || rt.Rules[i].Name != f.Get("rule_name") {
+		c.fail(w, r, http.StatusConflict, "The route changed since this page was shown; reload it and try again.")
+		return
+	}
+	rules := slices.Delete(slices.Clone(rt.Rules), i, i+1)
+	plan := rt.Plan
+	_, err = c.svc.Admin.PutRoute(r.Context(), stateOf(r).admin, name, admin.RouteInput{
+		Rules: rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(f.Get("reason"))})
+	if err != nil {
+		c.routeError(w, r, err)
+		return
+	}
+	back(w, r, "/console/routes/"+url.PathEscape(name), "Removed a rule of "+name+".")
 }

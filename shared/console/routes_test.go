@@ -81,4 +81,41 @@ func TestRoutesInTheBrowser(t *testing.T) {
 	b.wants(".banner.notice", "now version 3")
 	b.wants("#route-plan", "50%")
 	b.wants("#route-history", "back to the even split")
+
+	// A team's share: 5% of team search's requests to v2, then all of them, then back to the plan.
+	b.choose("#team-share-team", "search")
+	b.choose("#team-share-model", "acme-chat-v2")
+	b.fill("#team-share", "5")
+	b.fill("#team-share-reason", "canary: 5% of search")
+	b.submit("#save-team-share")
+	b.wants(".banner.notice", "Team search now sends 5% of its acme-llm requests to acme-chat-v2")
+	b.wants("#route-rules", "team search", "teams search", "acme-chat 95%", "acme-chat-v2 5%")
+	b.shot("23-route-team-share")
+	rt, err := e.svc.GetRoute(ctx, e.super, "acme-llm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.Rules) != 1 || len(rt.Rules[0].Plan.Tiers) != 2 || rt.Rules[0].Match.Teams[0] != "search" {
+		t.Fatalf("the team form wrote rules %+v; want one rule for team search with a fallback tier", rt.Rules)
+	}
+	b.fill("#team-share", "100")
+	b.fill("#team-share-reason", "canary clean")
+	b.submit("#save-team-share")
+	b.wants("#route-rules", "acme-chat-v2 100%")
+	e.refresh()
+	for i := 0; i < 10; i++ {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model": "acme-llm", "messages": [{"role": "user", "content": "hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Switchyard-Model"); resp.StatusCode != 200 || got != "acme-chat-v2" {
+			t.Fatalf("team search at 100%% was served by %q (%d); want acme-chat-v2", got, resp.StatusCode)
+		}
+	}
+	b.submit("#remove-rule-0")
+	b.wants(".banner.notice", "Removed a rule of acme-llm")
+	b.wants("#route-no-rules", "No rules")
 }
