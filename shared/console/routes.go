@@ -103,47 +103,64 @@ func dimensionOf(snap *catalog.Snapshot, model string) int {
 	return 0
 }
 
-// routeWeights replaces the weights of the default plan's first tier (the form lists its targets
-// and one more to add); other tiers and the rules stay as they are.
-func (c *Console) routeWeights(w http.ResponseWriter, r *http.Request) {
+// routeEdit is one route form's change: from the route as it is, the rules and default plan to write
+// and the notice to show. When ok is false it has answered the request itself (a refused input).
+type routeEdit func(rt *admin.RouteView) (rules []catalog.Rule, plan catalog.Plan, notice string, ok bool)
+
+// editRoute is every route form's way in and out: the role check, the route read, the version the
+// form was shown at, the edit, and the new version written with the form's reason, or the refusal
+// shown on the route's page.
+func (c *Console) editRoute(w http.ResponseWriter, r *http.Request, edit routeEdit) {
 	if c.forbid(w, r, catalog.AreaCatalog, true) {
 		return
 	}
 	name := r.PathValue("name")
-	f := r.PostForm
 	rt, err := c.svc.Admin.GetRoute(r.Context(), stateOf(r).admin, name)
 	if err != nil {
 		c.routeError(w, r, err)
 		return
 	}
-	expected, err := strconv.ParseInt(f.Get("expected_version"), 10, 64)
+	expected, err := strconv.ParseInt(r.PostForm.Get("expected_version"), 10, 64)
 	if err != nil {
 		c.fail(w, r, http.StatusBadRequest, "The form lost its version; reload the page and try again.")
 		return
 	}
-	var first catalog.Tier
-	models, weights := f["model"], f["weight"]
-	for i, m := range models {
-		if m == "" || i >= len(weights) || strings.TrimSpace(weights[i]) == "" {
-			continue // an empty weight removes the target; an empty model is the unused "add" row
-		}
-		wt, err := strconv.Atoi(strings.TrimSpace(weights[i]))
-		if err != nil {
-			p := &page{Form: f, Error: fmt.Sprintf("The weight of %s is %q; weights are whole percentages, 0 to 100.", m, weights[i])}
-			c.renderRoute(w, r, http.StatusBadRequest, p)
-			return
-		}
-		first.Targets = append(first.Targets, catalog.Target{Model: m, Weight: wt})
+	rules, plan, notice, ok := edit(rt)
+	if !ok {
+		return
 	}
-	plan := rt.Plan
-	plan.Tiers = append([]catalog.Tier{first}, rt.Plan.Tiers[1:]...)
 	_, err = c.svc.Admin.PutRoute(r.Context(), stateOf(r).admin, name, admin.RouteInput{
-		Rules: rt.Rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(f.Get("reason"))})
+		Rules: rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(r.PostForm.Get("reason"))})
 	if err != nil {
 		c.routeError(w, r, err)
 		return
 	}
-	back(w, r, "/console/routes/"+url.PathEscape(name), "Saved the weights of "+name+".")
+	back(w, r, "/console/routes/"+url.PathEscape(name), notice)
+}
+
+// routeWeights replaces the weights of the default plan's first tier (the form lists its targets
+// and one more to add); other tiers and the rules stay as they are.
+func (c *Console) routeWeights(w http.ResponseWriter, r *http.Request) {
+	c.editRoute(w, r, func(rt *admin.RouteView) ([]catalog.Rule, catalog.Plan, string, bool) {
+		f := r.PostForm
+		var first catalog.Tier
+		models, weights := f["model"], f["weight"]
+		for i, m := range models {
+			if m == "" || i >= len(weights) || strings.TrimSpace(weights[i]) == "" {
+				continue // an empty weight removes the target; an empty model is the unused "add" row
+			}
+			wt, err := strconv.Atoi(strings.TrimSpace(weights[i]))
+			if err != nil {
+				p := &page{Form: f, Error: fmt.Sprintf("The weight of %s is %q; weights are whole percentages, 0 to 100.", m, weights[i])}
+				c.renderRoute(w, r, http.StatusBadRequest, p)
+				return nil, catalog.Plan{}, "", false
+			}
+			first.Targets = append(first.Targets, catalog.Target{Model: m, Weight: wt})
+		}
+		plan := rt.Plan
+		plan.Tiers = append([]catalog.Tier{first}, rt.Plan.Tiers[1:]...)
+		return rt.Rules, plan, "Saved the weights of " + rt.Name + ".", true
+	})
 }
 
 func (c *Console) routeRollback(w http.ResponseWriter, r *http.Request) {
@@ -188,75 +205,39 @@ func teamRuleName(team string) string { return "team " + team }
 // splits its first tier between the alias's model and that model, with the alias's model alone as
 // the fallback tier. The team's earlier rule from this form is replaced; other rules stay, after it.
 func (c *Console) routeTeamShare(w http.ResponseWriter, r *http.Request) {
-	if c.forbid(w, r, catalog.AreaCatalog, true) {
-		return
-	}
-	name := r.PathValue("name")
-	f := r.PostForm
-	rt, err := c.svc.Admin.GetRoute(r.Context(), stateOf(r).admin, name)
-	if err != nil {
-		c.routeError(w, r, err)
-		return
-	}
-	expected, err := strconv.ParseInt(f.Get("expected_version"), 10, 64)
-	if err != nil {
-		c.fail(w, r, http.StatusBadRequest, "The form lost its version; reload the page and try again.")
-		return
-	}
-	team, model := f.Get("team"), f.Get("team_model")
-	share, err := strconv.Atoi(strings.TrimSpace(f.Get("team_share")))
-	if err != nil || share < 1 || share > 100 {
-		p := &page{Form: f, Error: fmt.Sprintf("The share is %q; it is a whole percentage of the team's requests, 1 to 100.", f.Get("team_share"))}
-		c.renderRoute(w, r, http.StatusBadRequest, p)
-		return
-	}
-	first := catalog.Tier{Targets: []catalog.Target{{Model: model, Weight: share}}}
-	if share < 100 {
-		first.Targets = append([]catalog.Target{{Model: rt.Target, Weight: 100 - share}}, first.Targets...)
-	}
-	rule := catalog.Rule{Name: teamRuleName(team), Match: catalog.Match{Teams: []string{team}},
-		Plan: catalog.Plan{Tiers: []catalog.Tier{first, {Targets: []catalog.Target{{Model: rt.Target, Weight: 100}}}}}}
-	rules := []catalog.Rule{rule}
-	for _, old := range rt.Rules {
-		if old.Name != rule.Name {
-			rules = append(rules, old)
+	c.editRoute(w, r, func(rt *admin.RouteView) ([]catalog.Rule, catalog.Plan, string, bool) {
+		f := r.PostForm
+		team, model := f.Get("team"), f.Get("team_model")
+		share, err := strconv.Atoi(strings.TrimSpace(f.Get("team_share")))
+		if err != nil || share < 1 || share > 100 {
+			p := &page{Form: f, Error: fmt.Sprintf("The share is %q; it is a whole percentage of the team's requests, 1 to 100.", f.Get("team_share"))}
+			c.renderRoute(w, r, http.StatusBadRequest, p)
+			return nil, catalog.Plan{}, "", false
 		}
-	}
-	plan := rt.Plan
-	_, err = c.svc.Admin.PutRoute(r.Context(), stateOf(r).admin, name, admin.RouteInput{
-		Rules: rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(f.Get("reason"))})
-	if err != nil {
-		c.routeError(w, r, err)
-		return
-	}
-	back(w, r, "/console/routes/"+url.PathEscape(name), fmt.Sprintf("Team %s now sends %d%% of its %s requests to %s.", team, share, name, model))
+		first := catalog.Tier{Targets: []catalog.Target{{Model: model, Weight: share}}}
+		if share < 100 {
+			first.Targets = append([]catalog.Target{{Model: rt.Target, Weight: 100 - share}}, first.Targets...)
+		}
+		rule := catalog.Rule{Name: teamRuleName(team), Match: catalog.Match{Teams: []string{team}},
+			Plan: catalog.Plan{Tiers: []catalog.Tier{first, {Targets: []catalog.Target{{Model: rt.Target, Weight: 100}}}}}}
+		rules := []catalog.Rule{rule}
+		for _, old := range rt.Rules {
+			if old.Name != rule.Name {
+				rules = append(rules, old)
+			}
+		}
+		return rules, rt.Plan, fmt.Sprintf("Team %s now sends %d%% of its %s requests to %s.", team, share, rt.Name, model), true
+	})
 }
 
 // routeRemoveRule removes one rule (by its position, checked against its name) as a new version.
 func (c *Console) routeRemoveRule(w http.ResponseWriter, r *http.Request) {
-	if c.forbid(w, r, catalog.AreaCatalog, true) {
-		return
-	}
-	name := r.PathValue("name")
-	f := r.PostForm
-	rt, err := c.svc.Admin.GetRoute(r.Context(), stateOf(r).admin, name)
-	if err != nil {
-		c.routeError(w, r, err)
-		return
-	}
-	expected, err1 := strconv.ParseInt(f.Get("expected_version"), 10, 64)
-	i, err2 := strconv.Atoi(f.Get("rule"))
-	if err1 != nil || err2 != nil || i < 0 || i >= len(rt.Rules) || rt.Rules[i].Name != f.Get("rule_name") {
-		c.fail(w, r, http.StatusConflict, "The route changed since this page was shown; reload it and try again.")
-		return
-	}
-	rules := slices.Delete(slices.Clone(rt.Rules), i, i+1)
-	plan := rt.Plan
-	_, err = c.svc.Admin.PutRoute(r.Context(), stateOf(r).admin, name, admin.RouteInput{
-		Rules: rules, Plan: &plan, ExpectedVersion: &expected, Reason: strings.TrimSpace(f.Get("reason"))})
-	if err != nil {
-		c.routeError(w, r, err)
-		return
-	}
-	back(w, r, "/console/routes/"+url.PathEscape(name), "Removed a rule of "+name+".")
+	c.editRoute(w, r, func(rt *admin.RouteView) ([]catalog.Rule, catalog.Plan, string, bool) {
+		i, err := strconv.Atoi(r.PostForm.Get("rule"))
+		if err != nil || i < 0 || i >= len(rt.Rules) || rt.Rules[i].Name != r.PostForm.Get("rule_name") {
+			c.fail(w, r, http.StatusConflict, "The route changed since this page was shown; reload it and try again.")
+			return nil, catalog.Plan{}, "", false
+		}
+		return slices.Delete(slices.Clone(rt.Rules), i, i+1), rt.Plan, "Removed a rule of " + rt.Name + ".", true
+	})
 }
