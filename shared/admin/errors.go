@@ -80,6 +80,10 @@ func refHint(nf *catalog.NotFoundError) string {
 	switch nf.What {
 	case catalog.EntityTeam, catalog.EntityProvider:
 		return "create it first with POST /admin/" + nf.What + "s"
+	case catalog.EntityModel:
+		return "register it first with POST /admin/models"
+	case catalog.EntityAlias:
+		return fmt.Sprintf("create it first with PUT /admin/aliases/%s, pointing at a pinned model", nf.Name)
 	}
 	return listHint(nf.What)
 }
@@ -95,6 +99,10 @@ func conflictHint(ce *catalog.ConflictError) string {
 		return "(point it at a new base URL with PATCH instead)"
 	case ce.Code == postgres.CodeRouteChanged:
 		return fmt.Sprintf("read GET /admin/routes/%s and retry", ce.Name)
+	case ce.Code == apierror.CodeRunInProgress && ce.What == catalog.EntityAlias:
+		return "(GET /admin/reembeds/{id} follows a run; POST /admin/reembeds/{id}/cancel cancels it)"
+	case ce.Code == postgres.CodeNoStandbyIndex:
+		return "(GET /admin/corpora/" + ce.Name + " lists its indexes)"
 	}
 	return ""
 }

@@ -66,6 +66,8 @@ func TestAPIErrorMapsDomainErrors(t *testing.T) {
 // Through the real store and HTTP, a refusal still tells the user where to go next.
 func TestStoreRefusalsCarryHints(t *testing.T) {
 	e := newEnv(t)
+	e.seedCatalog()
+	e.must(201, "POST", "/admin/corpora", map[string]any{"name": "kb", "embedding_model": "acme-embed"})
 	for _, c := range []struct {
 		method, path string
 		body         any
@@ -75,6 +77,15 @@ func TestStoreRefusalsCarryHints(t *testing.T) {
 		{"GET", "/admin/providers/nope", nil, 404, "no provider named nope; GET /admin/providers lists them"},
 		{"GET", "/admin/keys?team=nope", nil, 404, "no team named nope; GET /admin/teams lists them"},
 		{"POST", "/admin/keys", map[string]any{"team": "nope", "name": "k"}, 400, "no team named nope; create it first with POST /admin/teams"},
+		// The corpus and run stores speak the domain too; the hint is added here, at the edge.
+		{"POST", "/admin/corpora", map[string]any{"name": "kb2", "embedding_model": "nope"}, 400,
+			"no alias named nope; create it first with PUT /admin/aliases/nope, pointing at a pinned model"},
+		{"POST", "/admin/corpora", map[string]any{"name": "kb2", "embedding_model": "acme-embed", "teams": []string{"nope"}}, 400,
+			"no team named nope; create it first with POST /admin/teams"},
+		{"POST", "/admin/corpora", map[string]any{"name": "kb", "embedding_model": "acme-embed"}, 409, `a corpus named "kb" exists already`},
+		{"POST", "/admin/corpora/kb/reembed", map[string]any{"model": "nope"}, 400, "no model named nope; register it first with POST /admin/models"},
+		{"POST", "/admin/corpora/kb/rollback", nil, 409,
+			`corpus "kb" has no standby index to roll back to (none was kept, or its retention ended) (GET /admin/corpora/kb lists its indexes)`},
 	} {
 		r := e.do(c.method, c.path, superToken, c.body)
 		if got := str(r.Body, "error", "message"); r.Status != c.status || got != c.message {

@@ -15,6 +15,7 @@ const (
 	EntityKey          = "key"
 	EntityAdmin        = "admin"
 	EntityModelOrAlias = "model or alias" // a name in the namespace models and aliases share
+	EntityCorpus       = "corpus"
 )
 
 // NotFoundError says a catalogue entity does not exist. It says what was missing and under which

@@ -113,7 +113,7 @@ func (c *Console) reembedStart(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := &page{Form: r.PostForm}
 		status := c.serviceError(r, p, err)
-		if ae, ok := apierror.As(err); ok && ae.Code == apierror.CodeRunInProgress {
+		if ae, ok := admin.APIError(err); ok && ae.Code == apierror.CodeRunInProgress {
 			p.Fix = &link{Text: "Open the run in progress", Href: "/console/corpora/" + url.PathEscape(name)}
 		}
 		c.renderCorpus(w, r, status, p)
@@ -204,7 +204,7 @@ func (c *Console) runProgress(w http.ResponseWriter, r *http.Request) {
 	}
 	pj, _, err := c.runOf(r)
 	if err != nil {
-		if ae, ok := apierror.As(err); ok {
+		if ae, ok := admin.APIError(err); ok {
 			apierror.Write(w, ae)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,28 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("the console's two starts, rollback and cancel left %d audit rows, want 4", n)
+	}
+}
+
+// TestReembedWithARunInProgressLinksToIt: starting a re-embed while one runs on the alias is refused
+// with the run-in-progress conflict (the store's domain error, mapped at the edge), and the page
+// offers the way to the run in progress.
+func TestReembedWithARunInProgressLinksToIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.embeddingAlias()
+	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-07", Provider: "acme", UpstreamName: "acme-embed-large", Kind: "embedding", Dimension: 768, Enabled: true}))
+	_, op := e.admin("operator-olu", catalog.RoleSuperAdmin)
+	api, srv := e.corporaConsole(&reembedtest.Embedder{})
+	e.must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
+	e.must(api.StartRun(ctx, "kb", "acme-embed-2026-07", nil)) // no worker: it stays queued
+	c, csrf := signedInClient(t, srv.URL, op)
+	st, _, body := post(t, c, srv.URL, csrf, "/console/corpora/kb/reembed", url.Values{"model": {"acme-embed-2026-07"}})
+	if st != http.StatusConflict || !strings.Contains(body, "is in progress") {
+		t.Fatalf("a second re-embed from the console: %d, want 409 saying a run is in progress; page:\n%s", st, between(body, `id="page-error"`, "</div>"))
+	}
+	if link := between(body, `id="fix-link"`, "</a>"); !strings.Contains(body, `href="/console/corpora/kb" class="button small" id="fix-link"`) || !strings.Contains(link, "Open the run in progress") {
+		t.Errorf("the refusal should link to the run in progress; page error:\n%s", between(body, `id="page-error"`, "</div>"))
 	}
 }

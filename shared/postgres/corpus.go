@@ -31,6 +31,12 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Error codes of the corpus store's conflicts (catalog.ConflictError.Code), as the contract names them.
+const (
+	CodeCorpusExists   = "corpus_exists"    // a corpus of that name exists
+	CodeNoStandbyIndex = "no_standby_index" // a rollback with no standby index to go back to
+)
+
 // ErrCorpusNotFound is returned for an unknown corpus.
 var ErrCorpusNotFound = errors.New("corpus not found")
 
@@ -75,7 +81,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 		return nil, fmt.Errorf("look up text search configuration %s: %w", language, err)
 	}
 	if !known {
-		return nil, apierror.Invalid("language", "there is no text search language %q; use one of Postgres's text search configurations (SELECT cfgname FROM pg_ts_config), such as english, simple, german or french", catalog.Quote(language, 64))
+		return nil, catalog.Invalid("language", "there is no text search language %q; use one of Postgres's text search configurations (SELECT cfgname FROM pg_ts_config), such as english, simple, german or french", catalog.Quote(language, 64))
 	}
 	var kind string
 	var modelID int64
@@ -85,7 +91,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 	// concurrent move (see lockAlias in aliases.go).
 	err := tx.QueryRow(ctx, `SELECT kind, model_id FROM aliases WHERE name = $1 FOR SHARE`, alias).Scan(&kind, &modelID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.Invalid("embedding_model", "there is no alias %q; create it first (PUT /admin/aliases/%s) pointing at a pinned embedding model", alias, alias)
+		return nil, &catalog.NotFoundError{What: catalog.EntityAlias, Name: alias, Param: "embedding_model", Ref: true}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read alias %s: %w", alias, err)
@@ -94,7 +100,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 		return nil, fmt.Errorf("read the target of alias %s: %w", alias, err)
 	}
 	if kind != "embedding" {
-		return nil, apierror.Invalid("embedding_model", "alias %q points at a %s model; a corpus follows an embedding alias", alias, kind)
+		return nil, catalog.Invalid("embedding_model", "alias %q points at a %s model; a corpus follows an embedding alias", alias, kind)
 	}
 	var running bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reembed_runs WHERE alias = $1 AND state IN
@@ -102,14 +108,15 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 		return nil, fmt.Errorf("look up runs of alias %s: %w", alias, err)
 	}
 	if running {
-		return nil, apierror.Conflict(apierror.CodeRunInProgress, "embedding_model",
-			"a re-embed run on alias %q is in progress; create the corpus once it ends", alias)
+		return nil, &catalog.ConflictError{Code: apierror.CodeRunInProgress, Param: "embedding_model", What: catalog.EntityAlias, Name: alias,
+			Message: fmt.Sprintf("a re-embed run on alias %q is in progress; create the corpus once it ends", alias)}
 	}
 	var id int64
 	err = tx.QueryRow(ctx, `INSERT INTO corpora (name, alias, teams_explicit, language) VALUES ($1, $2, $3, $4) RETURNING id`,
 		name, alias, teams != nil, language).Scan(&id)
 	if isUniqueViolation(err) {
-		return nil, apierror.Conflict("corpus_exists", "name", "a corpus named %q exists already", name)
+		return nil, &catalog.ConflictError{Code: CodeCorpusExists, Param: "name", What: catalog.EntityCorpus, Name: name,
+			Message: fmt.Sprintf("a corpus named %q exists already", name)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insert corpus %s: %w", name, err)
@@ -124,7 +131,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 			var dup bool
 			_ = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1)`, t).Scan(&dup)
 			if !dup {
-				return nil, apierror.Invalid(fmt.Sprintf("teams[%d]", i), "there is no team %q", t)
+				return nil, &catalog.NotFoundError{What: catalog.EntityTeam, Name: t, Param: fmt.Sprintf("teams[%d]", i), Ref: true}
 			}
 		}
 	}
@@ -145,7 +152,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 func (s *CorpusStore) insertIndex(ctx context.Context, tx pgx.Tx, ix *corpus.Index, hnsw bool) error {
 	col, err := corpus.ColumnType(ix.Dimension)
 	if err != nil {
-		return apierror.Invalid("model", "%v", err)
+		return catalog.Invalid("model", "%v", err)
 	}
 	var runID *int64
 	if ix.RunID != 0 {

@@ -58,25 +58,25 @@ func (s *CorpusStore) CreateRun(ctx context.Context, tx pgx.Tx, alias, target, a
 	err = tx.QueryRow(ctx, `SELECT id, kind, dimension, enabled FROM models WHERE name = $1`, target).Scan(&toID, &kind, &dim, &enabled)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, nil, apierror.Invalid("model", "there is no model %q; register the new pinned version first (POST /admin/models)", target)
+		return nil, nil, &catalog.NotFoundError{What: catalog.EntityModel, Name: target, Param: "model", Ref: true}
 	case err != nil:
 		return nil, nil, fmt.Errorf("read model %s: %w", target, err)
 	case kind != string("embedding"):
-		return nil, nil, apierror.Invalid("model", "model %q is a %s model; a corpus is re-embedded with an embedding model", target, kind)
+		return nil, nil, catalog.Invalid("model", "model %q is a %s model; a corpus is re-embedded with an embedding model", target, kind)
 	case !enabled:
-		return nil, nil, apierror.Invalid("model", "model %q is disabled; enable it first (PATCH /admin/models/%s)", target, target)
+		return nil, nil, catalog.Invalid("model", "model %q is disabled; enable it first", target)
 	case toID == fromID:
-		return nil, nil, apierror.Invalid("model", "alias %q already points at %q; name another pinned version", alias, target)
+		return nil, nil, catalog.Invalid("model", "alias %q already points at %q; name another pinned version", alias, target)
 	}
 	if _, err := corpus.ColumnType(dim); err != nil {
-		return nil, nil, apierror.Invalid("model", "model %q: %v", target, err)
+		return nil, nil, catalog.Invalid("model", "model %q: %v", target, err)
 	}
 	run := &corpus.Run{Alias: alias, Target: target, ExpectedFrom: fromName, State: corpus.RunQueued, Actor: actor}
 	err = tx.QueryRow(ctx, `INSERT INTO reembed_runs (alias, target_model_id, expected_from_model_id, actor)
 		VALUES ($1, $2, $3, $4) RETURNING id, created_at`, alias, toID, fromID, actor).Scan(&run.ID, &run.CreatedAt)
 	if isUniqueViolation(err) {
-		return nil, nil, apierror.Conflict(apierror.CodeRunInProgress, "", "a re-embed run of alias %q is in progress; "+
-			"follow it with GET /admin/reembeds/{id} or cancel it before starting another", alias)
+		return nil, nil, &catalog.ConflictError{Code: apierror.CodeRunInProgress, What: catalog.EntityAlias, Name: alias,
+			Message: fmt.Sprintf("a re-embed run of alias %q is in progress; follow it or cancel it before starting another", alias)}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("insert run: %w", err)
@@ -714,14 +714,16 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 		return nil, fmt.Errorf("look up runs of alias %s: %w", alias, err)
 	}
 	if running {
-		return nil, apierror.Conflict(apierror.CodeRunInProgress, "", "a re-embed run of alias %q is in progress; cancel it or wait for it to end before rolling back", alias)
+		return nil, &catalog.ConflictError{Code: apierror.CodeRunInProgress, What: catalog.EntityAlias, Name: alias,
+			Message: fmt.Sprintf("a re-embed run of alias %q is in progress; cancel it or wait for it to end before rolling back", alias)}
 	}
 	var backID int64
 	var backName string
 	err := tx.QueryRow(ctx, `SELECT i.model_id, m.name FROM corpus_indexes i JOIN models m ON m.id = i.model_id
 		WHERE i.corpus_id = $1 AND i.state = 'standby'`, corpusID).Scan(&backID, &backName)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, apierror.Conflict("no_standby_index", "", "corpus %q has no standby index to roll back to (none was kept, or its retention ended)", name)
+		return nil, &catalog.ConflictError{Code: CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: name,
+			Message: fmt.Sprintf("corpus %q has no standby index to roll back to (none was kept, or its retention ended)", name)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the standby index of corpus %s: %w", name, err)
@@ -740,8 +742,8 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 	var standby []int64
 	for _, f := range fs {
 		if f.standby == nil {
-			return nil, apierror.Conflict("no_standby_index", "", "corpus %q also follows alias %q and has no standby index on %q; the alias cannot move back",
-				f.name, alias, backName)
+			return nil, &catalog.ConflictError{Code: CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: f.name,
+				Message: fmt.Sprintf("corpus %q also follows alias %q and has no standby index on %q; the alias cannot move back", f.name, alias, backName)}
 		}
 	}
 	if err := moveAlias(ctx, tx, aliasMove{way: catalog.MoveByCorpusRollback, alias: alias, to: backName,

@@ -2,6 +2,7 @@ package reembed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
@@ -386,8 +388,8 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 	e.waitSynced()
 	run := e.startRun(reembedtest.ModelV2)
 	_, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, nil)
-	if ae, ok := apierror.As(err); !ok || ae.Status != 409 || ae.Code != apierror.CodeRunInProgress {
-		t.Fatalf("second run on the alias: %v; want 409 run_in_progress", err)
+	if ce := (*catalog.ConflictError)(nil); !errors.As(err, &ce) || ce.Code != apierror.CodeRunInProgress {
+		t.Fatalf("second run on the alias: %v; want the run_in_progress conflict", err)
 	}
 	if _, err := e.svc.CreateCorpus(e.ctx, "another", reembedtest.Alias, nil, nil); err == nil {
 		t.Fatal("a corpus was created on an alias with a run in progress")
