@@ -57,6 +57,7 @@ func newEnv(t *testing.T) *env {
 	svc := &admin.Service{
 		Store:      &postgres.CatalogStore{Pool: pool, Sealer: sealer},
 		UsageStore: &postgres.UsageStore{Pool: pool},
+		Limits:     &postgres.CapacityStore{Pool: pool},
 		Verifier:   up,
 		Prober:     up,
 		CheckBaseURL: func(u string) error {

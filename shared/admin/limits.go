@@ -84,10 +84,6 @@ func limitsView(u *postgres.ScopeUsage) *LimitsView {
 	return v
 }
 
-func (s *Service) capacity() *postgres.CapacityStore {
-	return &postgres.CapacityStore{Pool: s.Store.Pool}
-}
-
 // parseScope reads "kind:name" (a model or team name may hold ':' itself; the kind never does).
 func parseScope(scope string) (catalog.Scope, error) {
 	kind, name, ok := strings.Cut(scope, ":")
@@ -134,7 +130,7 @@ func (s *Service) SetLimits(ctx context.Context, by *catalog.Admin, scope string
 	}
 	e := s.entry(ctx, by, audit.LimitsSet, sc.String())
 	showLimits(e)
-	if _, err := s.capacity().SetLimits(ctx, sc, l, postgres.ScopeExists(sc), e); err != nil {
+	if _, err := s.Limits.SetScopeLimits(ctx, sc, l, e); err != nil {
 		return nil, err
 	}
 	return s.limitsOf(ctx, sc)
@@ -155,7 +151,7 @@ func (s *Service) DeleteLimits(ctx context.Context, by *catalog.Admin, scope str
 	if err != nil {
 		return nil, err
 	}
-	cur, err := s.capacity().Limits(ctx, sc)
+	cur, err := s.Limits.Limits(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +160,7 @@ func (s *Service) DeleteLimits(ctx context.Context, by *catalog.Admin, scope str
 	}
 	e := s.entry(ctx, by, audit.LimitsDelete, sc.String())
 	showLimits(e)
-	if _, err := s.capacity().SetLimits(ctx, sc, nil, nil, e); err != nil {
+	if _, err := s.Limits.SetScopeLimits(ctx, sc, nil, e); err != nil {
 		return nil, err
 	}
 	return &DeletedView{ID: sc.String(), Object: "limits", Deleted: true}, nil
@@ -180,7 +176,7 @@ func (s *Service) GetLimits(ctx context.Context, by *catalog.Admin, scope string
 }
 
 func (s *Service) limitsOf(ctx context.Context, sc catalog.Scope) (*LimitsView, error) {
-	all, err := s.capacity().Usage(ctx, s.now())
+	all, err := s.Limits.Usage(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +194,7 @@ func (s *Service) ListLimits(ctx context.Context, by *catalog.Admin) (*List[*Lim
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
 		return nil, err
 	}
-	all, err := s.capacity().Usage(ctx, s.now())
+	all, err := s.Limits.Usage(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}

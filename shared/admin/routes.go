@@ -248,7 +248,7 @@ func (s *Service) RouteSplit(ctx context.Context, by *catalog.Admin, name string
 		return nil, err
 	}
 	since := s.now().Add(-time.Hour)
-	shares, err := postgres.RouteSplit(ctx, s.Store.Pool, name, since)
+	shares, err := s.UsageStore.RouteSplit(ctx, name, since)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Verifier checks a provider's endpoint as the gateway will call it (upstream.Client). It never
@@ -38,12 +37,14 @@ type Prober interface {
 	Probe(ctx context.Context, p *catalog.Provider, m *catalog.Model) catalog.Probe
 }
 
-// Service holds the operator's services. Store and UsageStore are required; the rest have defaults.
+// Service holds the operator's services. Store, UsageStore and Limits are required; the rest have
+// defaults.
 type Service struct {
-	Store      *postgres.CatalogStore
-	UsageStore *postgres.UsageStore
+	Store      CatalogStore
+	UsageStore UsageStore
+	Limits     LimitsStore
 	// Health reads models' cooldowns for GET /admin/models/{name}; nil leaves them out.
-	Health *postgres.HealthStore
+	Health HealthStore
 	// Verifier and Prober call the upstream; nil leaves verification and probe results empty.
 	Verifier Verifier
 	Prober   Prober

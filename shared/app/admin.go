@@ -15,6 +15,7 @@ func (a *App) AdminService() *admin.Service {
 	svc := &admin.Service{
 		Store:      &postgres.CatalogStore{Pool: a.Pool, Sealer: a.Sealer},
 		UsageStore: &postgres.UsageStore{Pool: a.Pool},
+		Limits:     &postgres.CapacityStore{Pool: a.Pool},
 		Health:     &postgres.HealthStore{Pool: a.Pool},
 		CheckBaseURL: func(u string) error {
 			return upstream.CheckBaseURLHost(u, a.Config.AllowLoopback)

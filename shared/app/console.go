@@ -21,7 +21,7 @@ func (a *App) ConsoleServices() console.Services {
 // redirect under the public base path), not the mux's, whose redirect would leave the stage.
 func (a *App) mountConsole(mux *http.ServeMux) {
 	c, err := console.New(console.Config{Local: a.Config.Local, PublicBasePath: a.Config.PublicBasePath, Throttle: a.Throttle}, a.ConsoleServices(), a.Catalog,
-		&console.PGSessions{Pool: a.Pool}, a.Log, nil)
+		&console.Sessions{Rows: &postgres.ConsoleSessionStore{Pool: a.Pool}}, a.Log, nil)
 	if err != nil {
 		// The templates are embedded and parsed by the console's tests, and config.Load checks the
 		// base path; a build that passed them cannot get here.

@@ -64,7 +64,7 @@ func (e *env) corporaConsole(emb reembed.Embedder) (*reembed.Service, *httptest.
 		e.t.Fatal(err)
 	}
 	con, err := console.New(console.Config{Local: true}, console.Services{Admin: e.svc, Corpora: &admin.Corpora{Reembed: api},
-		Series: &postgres.UsageStore{Pool: e.app.Pool}}, e.app.Catalog, &console.PGSessions{Pool: e.app.Pool}, discard, nil)
+		Series: &postgres.UsageStore{Pool: e.app.Pool}}, e.app.Catalog, &console.Sessions{Rows: &postgres.ConsoleSessionStore{Pool: e.app.Pool}}, discard, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

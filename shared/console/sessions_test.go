@@ -13,7 +13,11 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/console"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
+
+// The session table app wires is the one the console's Sessions use.
+var _ console.SessionRows = (*postgres.ConsoleSessionStore)(nil)
 
 // testClock is now plus what the test added.
 type testClock struct {
@@ -29,7 +33,7 @@ func clockedConsole(t *testing.T, e *env) (*httptest.Server, *testClock) {
 	t.Helper()
 	clk := &testClock{start: time.Now()}
 	c, err := console.New(console.Config{Local: true}, e.app.ConsoleServices(), e.app.Catalog,
-		&console.PGSessions{Pool: e.app.Pool}, slog.New(slog.DiscardHandler), clk.now)
+		&console.Sessions{Rows: &postgres.ConsoleSessionStore{Pool: e.app.Pool}}, slog.New(slog.DiscardHandler), clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}

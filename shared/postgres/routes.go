@@ -363,6 +363,11 @@ type RouteShare struct {
 	Errors   int64  `json:"errors"`
 }
 
+// RouteSplit is RouteSplit on the request log of s.
+func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Time) ([]RouteShare, error) {
+	return RouteSplit(ctx, s.Pool, name, since)
+}
+
 // RouteSplit counts the requests that asked for name since since, by the model that served them
 // (the request log's requested and model columns), busiest first. Requests refused before a model
 // was chosen are left out.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -31,4 +32,14 @@ func ScopeExists(sc catalog.Scope) func(context.Context, pgx.Tx) error {
 		}
 		return nil
 	}
+}
+
+// SetScopeLimits is SetLimits with ScopeExists as its check: limits (l not nil) are set only on a
+// scope that exists, and removing them (l nil) is allowed whether or not it still does.
+func (s *CapacityStore) SetScopeLimits(ctx context.Context, sc catalog.Scope, l *catalog.Limits, e *audit.Entry) (*catalog.Limits, error) {
+	var exists func(context.Context, pgx.Tx) error
+	if l != nil {
+		exists = ScopeExists(sc)
+	}
+	return s.SetLimits(ctx, sc, l, exists, e)
 }

@@ -478,7 +478,7 @@ func (w *buildWorker) Work(ctx context.Context, job *river.Job[BuildArgs]) error
 // A step cut by the invocation's end (its context ended while the worker hands back) is snoozed: it
 // costs no attempt, however often it is cut, and the next invocation starts it again from the start.
 func (s *Service) asBuilder(ctx context.Context, job *rivertype.JobRow, fn func(conn *pgxpool.Conn) error) error {
-	l, ok, err := tryLock(ctx, s.pool, lockBuilder, int32(job.ID%(1<<31)))
+	l, ok, err := s.locks.TryBuilderLock(ctx, job.ID)
 	if err != nil {
 		return s.stepCut(ctx, job, err)
 	}
@@ -486,12 +486,12 @@ func (s *Service) asBuilder(ctx context.Context, job *rivertype.JobRow, fn func(
 		// The job's last worker still works it (River gave it out again after its timeout): wait.
 		return river.JobSnooze(builderGrace)
 	}
-	defer l.release()
-	if _, err := l.conn.Exec(ctx, `SET client_connection_check_interval = '1s'`); err != nil {
-		return s.stepCut(ctx, job, fmt.Errorf("watch the builder's connection: %w", err))
+	defer l.Release()
+	if err := l.WatchClient(ctx); err != nil {
+		return s.stepCut(ctx, job, err)
 	}
-	defer l.conn.Exec(context.WithoutCancel(ctx), `RESET client_connection_check_interval`) //nolint:errcheck // release closes a broken connection
-	return s.stepCut(ctx, job, fn(l.conn))
+	defer l.UnwatchClient(context.WithoutCancel(ctx))
+	return s.stepCut(ctx, job, fn(l.Conn()))
 }
 
 // stepCut is err, or a snooze when err comes from the invocation's end cutting the step.

@@ -212,12 +212,27 @@ func TestDeadBuilderIsPutBackAtOnce(t *testing.T) {
 // that started at after: a new attempt is building now. It returns when that attempt started.
 func (e *env) waitBuilding(after time.Time, within time.Duration) time.Time {
 	e.t.Helper()
+	locks := &postgres.WorkerLocks{Pool: e.pool}
 	started := waittest.Eventually(e.t, within, "a worker building a new attempt", func() ([]time.Time, bool) {
-		rows, _ := e.pool.Query(e.ctx, `SELECT j.attempted_at FROM river_job j WHERE j.kind = $1 AND j.state = 'running'
-			AND j.attempted_at <> $3 AND `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648"), BuildArgs{}.Kind(), lockBuilder, after)
-		started, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		type attempt struct {
+			ID int64
+			At time.Time
+		}
+		rows, _ := e.pool.Query(e.ctx, `SELECT j.id, j.attempted_at FROM river_job j WHERE j.kind = $1 AND j.state = 'running'
+			AND j.attempted_at <> $2`, BuildArgs{}.Kind(), after)
+		running, err := pgx.CollectRows(rows, pgx.RowToStructByPos[attempt])
 		if err != nil {
 			e.t.Fatal(err)
+		}
+		var started []time.Time
+		for _, a := range running {
+			held, err := locks.BuilderLockHeld(e.ctx, a.ID)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if held {
+				started = append(started, a.At)
+			}
 		}
 		return started, len(started) > 0
 	})

@@ -2,32 +2,16 @@ package reembed
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
-// Three session-level advisory locks, in three key spaces of their own (pg_advisory_lock(int4, int4)).
-// Postgres releases a session lock the moment the session ends, so a lock held means a live process
-// behind it, and a free one means none, with no timeout or clock involved.
-const (
-	// lockWorker, key 0, is the fetch lease: held by the one bounded worker invocation (RunFor)
-	// that takes jobs, from before it starts River until it stops fetching.
-	lockWorker int32 = 0x53590001
-	// lockBuilder, keyed by job id (mod 2^31), is held by the connection that works an HNSW build
-	// or a verification, for as long as that job runs.
-	lockBuilder int32 = 0x53590002
-	// lockProcess, keyed by the River client's id (processKey), is held by every working Service
-	// from Start to Stop: River records that id in a job's attempted_by, so the lock tells at once
-	// whether the process that took a job still lives.
-	lockProcess int32 = 0x53590003
-)
-
-// processKey is the SQL for the lockProcess key of a River client id.
-const processKey = `(hashtext(%s) & 2147483647)`
+// The worker's three session-level advisory locks (postgres.WorkerLocks): the fetch lease, held by
+// the one bounded worker invocation (RunFor) that takes jobs; a builder lock per HNSW build or
+// verification, held by the connection that works it; and a process lock per working Service, keyed
+// by its River client id, from Start to Stop. Postgres releases a session lock the moment the session
+// ends, so a lock held means a live process behind it, and a free one means none.
 
 // builderGrace is how long a build step snoozes when another session holds its builder lock (River
 // gave the job out again while its last worker still works it).
@@ -36,55 +20,11 @@ const builderGrace = 5 * time.Second
 // rescueEvery is how often a worker looks for dead builders.
 const rescueEvery = time.Second
 
-// heldLock is a session advisory lock on a connection taken out of the pool for as long as it is held.
-type heldLock struct {
-	conn *pgxpool.Conn
-	key  [2]int32
-}
-
-// tryLock takes the advisory lock (space, key) on a connection of its own; ok is false when another
-// session holds it.
-func tryLock(ctx context.Context, pool *pgxpool.Pool, space, key int32) (l *heldLock, ok bool, err error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("acquire a connection for lock %d/%d: %w", space, key, err)
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, space, key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		if err != nil {
-			return nil, false, fmt.Errorf("take lock %d/%d: %w", space, key, err)
-		}
-		return nil, false, nil
-	}
-	return &heldLock{conn: conn, key: [2]int32{space, key}}, true, nil
-}
-
-// release frees the lock and gives the connection back; a connection whose unlock failed is closed,
-// which frees the lock as well.
-func (l *heldLock) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, l.key[0], l.key[1]); err != nil {
-		_ = l.conn.Conn().Close(ctx) // the pool drops a closed connection on Release
-	}
-	l.conn.Release()
-}
-
-// lockHeld is the SQL condition "some session of this database holds advisory lock ($space, key)".
-const lockHeld = `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND l.classid = %s::bigint::oid AND l.objid = (%s)::bigint::oid AND l.objsubid = 2)`
-
 // WorkerFetching reports whether a bounded worker invocation is taking jobs now (it holds the fetch
 // lease): a job committed before this call returned true will be seen by that invocation before it
 // stops, so there is no need to start another one. A long-lived worker (Start) does not take the lease.
 func (s *Service) WorkerFetching(ctx context.Context) (bool, error) {
-	var held bool
-	err := s.pool.QueryRow(ctx, `SELECT `+fmt.Sprintf(lockHeld, "$1", "0"), lockWorker).Scan(&held)
-	if err != nil {
-		return false, fmt.Errorf("look for a worker taking jobs: %w", err)
-	}
-	return held, nil
+	return s.locks.FetchLeaseHeld(ctx)
 }
 
 // builderKinds are the jobs that hold the builder lock while they run.
@@ -97,30 +37,11 @@ var builderKinds = []string{BuildArgs{}.Kind(), VerifyArgs{}.Kind()}
 // would start the build twice. The attempt is given back as a snooze gives it back, so a dead builder
 // costs the job no attempt.
 func (s *Service) rescueDeadBuilders(ctx context.Context, q postgres.Querier) error {
-	rows, err := q.Query(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now(),
-			attempt = greatest(j.attempt - 1, 0),
-			errors = array_append(j.errors, jsonb_build_object('at', now(), 'attempt', j.attempt, 'trace', '',
-				'error', 'the builder''s database session ended (its process died): put back at once'))
-		WHERE j.state = 'running' AND j.kind = ANY($1)
-			AND NOT `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648")+`
-			AND NOT coalesce(`+fmt.Sprintf(lockHeld, "$3", fmt.Sprintf(processKey, "j.attempted_by[cardinality(j.attempted_by)]"))+`, false)
-		RETURNING j.id, j.kind`, builderKinds, lockBuilder, lockProcess)
-	if err != nil {
-		return fmt.Errorf("rescue dead builders: %w", err)
+	rescued, err := postgres.RescueDeadBuilders(ctx, q, builderKinds)
+	for _, j := range rescued {
+		s.cfg.Log.WarnContext(ctx, "a build step's worker died; the step is put back and starts again", "job", j.ID, "kind", j.Kind)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var kind string
-		if err := rows.Scan(&id, &kind); err != nil {
-			return fmt.Errorf("rescue dead builders: %w", err)
-		}
-		s.cfg.Log.WarnContext(ctx, "a build step's worker died; the step is put back and starts again", "job", id, "kind", kind)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("rescue dead builders: %w", err)
-	}
-	return nil
+	return err
 }
 
 // rescueLoop runs rescueDeadBuilders every rescueEvery until ctx ends.
@@ -159,38 +80,16 @@ func (s *Service) hasWork(ctx context.Context, q postgres.Querier) (bool, error)
 	if err := s.rescueDeadBuilders(ctx, q); err != nil {
 		return false, err
 	}
-	var work bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE queue = ANY($1) AND (
-			state = 'available'
-			OR (state IN ('scheduled', 'retryable') AND scheduled_at <= now() + make_interval(secs => $2::float8))
-			OR (state = 'running' AND (attempted_by[array_upper(attempted_by, 1)] = $3
-				OR attempted_at <= now() - make_interval(secs => CASE WHEN kind = ANY($4) THEN $5::float8 ELSE $6::float8 END)))))`,
-		[]string{QueueCorpus, QueueReembed}, idleHorizon.Seconds(), s.client.ID(), builderKinds,
-		max(s.cfg.RescueStuckJobsAfter, s.cfg.BuildTimeout).Seconds(),
-		max(s.cfg.RescueStuckJobsAfter, s.cfg.JobTimeout).Seconds()).Scan(&work)
-	if err != nil {
-		return false, fmt.Errorf("look for queued work: %w", err)
-	}
-	return work, nil
+	return postgres.QueueHasWork(ctx, q, postgres.QueuedWork{
+		Queues: []string{QueueCorpus, QueueReembed}, Horizon: idleHorizon, ClientID: s.client.ID(),
+		BuilderKinds:      builderKinds,
+		BuilderStuckAfter: max(s.cfg.RescueStuckJobsAfter, s.cfg.BuildTimeout),
+		StuckAfter:        max(s.cfg.RescueStuckJobsAfter, s.cfg.JobTimeout),
+	})
 }
 
-// holdProcessLock takes this Service's process lock (lockProcess, keyed by its River client id) on a
-// connection of its own, held until the lock is released or the process dies.
-func (s *Service) holdProcessLock(ctx context.Context) (*heldLock, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("acquire a connection for the process lock: %w", err)
-	}
-	var key int32
-	if err := conn.QueryRow(ctx, `SELECT `+fmt.Sprintf(processKey, "$1")+`::int4`, s.clientID).Scan(&key); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("compute the process lock's key: %w", err)
-	}
-	// A session lock is re-entrant, so a Service restarted on the same session holds it once more;
-	// release undoes one hold.
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockProcess, key); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("take the process lock: %w", err)
-	}
-	return &heldLock{conn: conn, key: [2]int32{lockProcess, key}}, nil
+// holdProcessLock takes this Service's process lock (keyed by its River client id) on a connection of
+// its own, held until the lock is released or the process dies.
+func (s *Service) holdProcessLock(ctx context.Context) (*postgres.AdvisoryLock, error) {
+	return s.locks.HoldProcessLock(ctx, s.clientID)
 }

@@ -46,7 +46,7 @@ func TestRescueTellsASlowBuilderFromADeadOne(t *testing.T) {
 		t.Fatalf("a build step of a live process was put back (state %s); want it left running", got)
 	}
 
-	pl.release() // the process is gone
+	pl.Release() // the process is gone
 	if err := s.rescueDeadBuilders(ctx, pool); err != nil {
 		t.Fatal(err)
 	}

@@ -175,6 +175,7 @@ func (c *Config) defaults() {
 type Service struct {
 	pool   *pgxpool.Pool
 	store  *postgres.CorpusStore
+	locks  *postgres.WorkerLocks
 	client *river.Client[pgx.Tx]
 	cat    Catalog
 	emb    Embedder
@@ -187,13 +188,13 @@ type Service struct {
 	// clientID is the River client's id, which River records in each job it hands out
 	// (attempted_by); processLock, keyed by it, is held while the service works jobs.
 	clientID    string
-	processLock *heldLock
+	processLock *postgres.AdvisoryLock
 }
 
 // New builds the service and its River client (riverpgxv5 on pool). Call Start, or RunFor, to work jobs.
 func New(pool *pgxpool.Pool, cat Catalog, emb Embedder, cfg Config) (*Service, error) {
 	cfg.defaults()
-	s := &Service{pool: pool, store: &postgres.CorpusStore{Pool: pool}, cat: cat, emb: emb, cfg: cfg, handBack: make(chan struct{}),
+	s := &Service{pool: pool, store: &postgres.CorpusStore{Pool: pool}, locks: &postgres.WorkerLocks{Pool: pool}, cat: cat, emb: emb, cfg: cfg, handBack: make(chan struct{}),
 		clientID: "switchyard-" + rand.Text()}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{s: s})
@@ -249,7 +250,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	if err := s.client.Start(ctx); err != nil {
-		pl.release()
+		pl.Release()
 		return fmt.Errorf("start River: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -285,7 +286,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.processLock = nil
 	s.mu.Unlock()
 	if pl != nil {
-		pl.release()
+		pl.Release()
 	}
 	return err
 }
@@ -307,7 +308,7 @@ func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin, linger
 	if margin <= 0 {
 		margin = s.cfg.JobSlice + 5*time.Second
 	}
-	lease, ok, err := tryLock(ctx, s.pool, lockWorker, 0)
+	lease, ok, err := s.locks.TryFetchLease(ctx)
 	if err != nil {
 		return err
 	}
@@ -317,7 +318,7 @@ func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin, linger
 	}
 	defer func() {
 		if lease != nil {
-			lease.release()
+			lease.Release()
 		}
 	}()
 	if err := s.Start(ctx); err != nil {
@@ -333,7 +334,7 @@ func (s *Service) RunFor(ctx context.Context, deadline time.Time, margin, linger
 	var idleSince time.Time
 wait:
 	for {
-		work, err := s.hasWork(ctx, lease.conn)
+		work, err := s.hasWork(ctx, lease.Conn())
 		switch {
 		case err != nil:
 			s.cfg.Log.WarnContext(ctx, "look for work; the invocation keeps working", "err", err)
@@ -346,12 +347,12 @@ wait:
 		if !idleSince.IsZero() && time.Since(idleSince) >= linger {
 			// Release the lease, then look once more: a job whose kick was skipped because the
 			// lease was held committed before the release, so this look sees it.
-			lease.release()
+			lease.Release()
 			lease = nil
 			if work, err := s.hasWork(ctx, s.pool); err != nil || !work {
 				break wait
 			}
-			if lease, ok, err = tryLock(ctx, s.pool, lockWorker, 0); err != nil || !ok {
+			if lease, ok, err = s.locks.TryFetchLease(ctx); err != nil || !ok {
 				break wait // another invocation took the lease, and the work with it
 			}
 			idleSince = time.Time{}
@@ -365,7 +366,7 @@ wait:
 		}
 	}
 	if lease != nil {
-		lease.release()
+		lease.Release()
 		lease = nil
 	}
 	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-time.Second))

@@ -194,15 +194,14 @@ func (s *Service) embedQuery(ctx context.Context, ix *corpus.Index, query string
 func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Entry) (*corpus.Run, error) {
 	var run *corpus.Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var alias string
-		if err := tx.QueryRow(ctx, `SELECT alias FROM corpora WHERE name = $1`, name).Scan(&alias); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return apierror.NotFound("name", "there is no corpus %q", name)
-			}
-			return fmt.Errorf("read corpus %s: %w", name, err)
+		alias, err := s.store.CorpusAlias(ctx, tx, name)
+		if errors.Is(err, postgres.ErrCorpusNotFound) {
+			return apierror.NotFound("name", "there is no corpus %q", name)
+		}
+		if err != nil {
+			return err
 		}
 		var shards []postgres.Shard
-		var err error
 		run, shards, err = s.store.CreateRun(ctx, tx, alias, model, e.ActorString(), s.cfg.Shards)
 		if err != nil {
 			return err

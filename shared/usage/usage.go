@@ -10,17 +10,10 @@ package usage
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -67,11 +60,17 @@ type Options struct {
 	Log       *slog.Logger
 }
 
+// Store writes a batch of rows to the request log (postgres.RequestLogStore): all of them or, with an
+// error, none, every row kept even when request ids repeat.
+type Store interface {
+	WriteRequests(ctx context.Context, batch []Row) error
+}
+
 // Logger queues rows and writes them in batches. Safe for concurrent use.
 type Logger struct {
-	pool *pgxpool.Pool
-	opt  Options
-	log  *slog.Logger
+	store Store
+	opt   Options
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	queue   []Row
@@ -88,8 +87,8 @@ type Logger struct {
 	droppedTotal atomic.Int64
 }
 
-// New returns a Logger writing to pool; Start begins its background writer.
-func New(pool *pgxpool.Pool, opt Options) *Logger {
+// New returns a Logger writing to store; Start begins its background writer.
+func New(store Store, opt Options) *Logger {
 	if opt.Interval <= 0 {
 		opt.Interval = 500 * time.Millisecond
 	}
@@ -103,7 +102,7 @@ func New(pool *pgxpool.Pool, opt Options) *Logger {
 		opt.Log = slog.Default()
 	}
 	return &Logger{
-		pool: pool, opt: opt, log: opt.Log,
+		store: store, opt: opt, log: opt.Log,
 		queue: make([]Row, 0, opt.BatchSize),
 		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
@@ -241,7 +240,7 @@ func (l *Logger) writeBatch(ctx context.Context) (int, error) {
 	l.queue = l.queue[:rest]
 	l.mu.Unlock()
 
-	if err := l.write(ctx, batch); err != nil {
+	if err := l.store.WriteRequests(ctx, batch); err != nil {
 		l.mu.Lock()
 		room := l.opt.MaxQueued - len(l.queue)
 		keep := min(room, len(batch))
@@ -255,70 +254,4 @@ func (l *Logger) writeBatch(ctx context.Context) (int, error) {
 	}
 	l.written.Add(int64(n))
 	return n, nil
-}
-
-var columns = []string{"request_id", "at", "route", "key_id", "team", "requested", "model", "provider",
-	"outcome", "detail", "status", "stream", "latency_us", "prompt_tokens", "completion_tokens", "total_tokens", "message", "attempt", "chain_id"}
-
-func values(r *Row) []any {
-	var key, team any
-	if r.KeyID != "" {
-		key = r.KeyID
-	}
-	if r.Team != "" {
-		team = r.Team
-	}
-	attempt, chain := int32(max(r.Attempt, 1)), r.ChainID
-	if chain == "" {
-		chain = r.RequestID
-	}
-	return []any{r.RequestID, r.At, r.Route, key, team, r.Requested, r.Model, r.Provider,
-		r.Outcome, r.Detail, int32(r.Status), r.Stream, r.Latency.Microseconds(),
-		r.PromptTokens, r.CompletionTokens, r.TotalTokens, r.Message, attempt, chain}
-}
-
-// write stores batch with COPY. Request ids are unique in the table, and an inbound X-Request-Id may
-// repeat one; COPY then fails as a whole, so the batch is written again row by row, a repeated id
-// getting a suffix: every request keeps its one row.
-func (l *Logger) write(ctx context.Context, batch []Row) error {
-	_, err := l.pool.CopyFrom(ctx, pgx.Identifier{"requests"}, columns,
-		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) { return values(&batch[i]), nil }))
-	if err == nil {
-		return nil
-	}
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "23505" {
-		return fmt.Errorf("copy %d rows into requests: %w", len(batch), err)
-	}
-	return l.writeOneByOne(ctx, batch)
-}
-
-const insertRow = `INSERT INTO requests (request_id, at, route, key_id, team, requested, model, provider,
-	outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message, attempt, chain_id)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-	ON CONFLICT (request_id) DO NOTHING`
-
-func (l *Logger) writeOneByOne(ctx context.Context, batch []Row) error {
-	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		for i := range batch {
-			r := batch[i]
-			id := r.RequestID
-			for attempt := 2; ; attempt++ {
-				args := values(&r)
-				args[0] = id
-				tag, err := tx.Exec(ctx, insertRow, args...)
-				if err != nil {
-					return fmt.Errorf("insert request %s: %w", r.RequestID, err)
-				}
-				if tag.RowsAffected() == 1 {
-					break
-				}
-				if attempt > 100 {
-					return fmt.Errorf("insert request %s: 100 rows already carry this request id", r.RequestID)
-				}
-				id = r.RequestID + "~" + strconv.Itoa(attempt)
-			}
-		}
-		return nil
-	})
 }

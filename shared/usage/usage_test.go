@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/usage"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
@@ -21,7 +22,7 @@ func row(id string) usage.Row {
 
 func TestLoggerWritesWithinTheInterval(t *testing.T) {
 	pool := pgtest.NewPool(t)
-	l := usage.New(pool, usage.Options{Interval: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
+	l := usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Interval: 50 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
 	l.Start()
 	defer l.Close(context.Background())
 	l.Log(row("req_a"))
@@ -43,7 +44,7 @@ func TestLoggerWritesWithinTheInterval(t *testing.T) {
 func TestFlushWritesEverythingLoggedBefore(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	// A long interval: only Flush can have written the rows.
-	l := usage.New(pool, usage.Options{Interval: time.Hour, BatchSize: 100, Log: slog.New(slog.DiscardHandler)})
+	l := usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Interval: time.Hour, BatchSize: 100, Log: slog.New(slog.DiscardHandler)})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -69,7 +70,7 @@ func TestFlushWritesEverythingLoggedBefore(t *testing.T) {
 
 func TestRepeatedRequestIDKeepsEveryRow(t *testing.T) {
 	pool := pgtest.NewPool(t)
-	l := usage.New(pool, usage.Options{Interval: time.Hour, Log: slog.New(slog.DiscardHandler)})
+	l := usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Interval: time.Hour, Log: slog.New(slog.DiscardHandler)})
 	// A client may send the same X-Request-Id twice; each request still gets its row.
 	l.Log(row("req_dup"))
 	if err := l.Flush(context.Background()); err != nil {
@@ -92,7 +93,7 @@ func TestRepeatedRequestIDKeepsEveryRow(t *testing.T) {
 
 func TestQueueIsBounded(t *testing.T) {
 	pool := pgtest.NewPool(t)
-	l := usage.New(pool, usage.Options{Interval: time.Hour, MaxQueued: 10, Log: slog.New(slog.DiscardHandler)})
+	l := usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Interval: time.Hour, MaxQueued: 10, Log: slog.New(slog.DiscardHandler)})
 	for i := 0; i < 25; i++ {
 		l.Log(row(fmt.Sprintf("req_%d", i)))
 	}
@@ -113,7 +114,7 @@ func TestQueueIsBounded(t *testing.T) {
 
 func TestFailedWriteKeepsRowsForTheNextAttempt(t *testing.T) {
 	pool := pgtest.NewPool(t)
-	l := usage.New(pool, usage.Options{Interval: time.Hour, Log: slog.New(slog.DiscardHandler)})
+	l := usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Interval: time.Hour, Log: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `ALTER TABLE requests RENAME TO requests_away`); err != nil {
 		t.Fatal(err)
