@@ -53,7 +53,8 @@ func (h *harness) capacityBench(ctx context.Context, n int, maxCase time.Duratio
 		return err
 	}
 	chat := workloads()[1]
-	targets := []struct{ name, model, key string }{
+	type target struct{ name, model, key string }
+	targets := []target{
 		{"uncapped", "chat", h.key},
 		{"capped model", "chat-capped", h.key},
 		{"limited key", "chat", key},
@@ -63,25 +64,9 @@ func (h *harness) capacityBench(ctx context.Context, n int, maxCase time.Duratio
 	fmt.Println("| c | request | reqs | p50 µs | p99 µs | added p50 µs | added p99 µs | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, conc := range []int{1, 32} {
-		count := n
-		if conc == 1 {
-			count = n / 3
-		}
-		per := max(1, count/rounds)
-		for _, t := range targets {
-			h.run(ctx, h.gateway, t.key, chat, t.model, conc, 100, 10*time.Second, nil)
-		}
-		res := map[string]*sample{}
-		for r := 0; r < rounds; r++ {
-			for k := range targets {
-				t := targets[(k+r)%len(targets)]
-				s := h.run(ctx, h.gateway, t.key, chat, t.model, conc, per, maxCase/time.Duration(rounds), nil)
-				if res[t.name] == nil {
-					res[t.name] = &sample{}
-				}
-				res[t.name].add(s)
-			}
-		}
+		res := measure(targets, func(t target) string { return t.name }, n, conc, rounds, maxCase, func(t target, n int, maxDur time.Duration) sample {
+			return h.run(ctx, h.gateway, t.key, chat, t.model, conc, n, maxDur, nil)
+		})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -92,11 +77,7 @@ func (h *harness) capacityBench(ctx context.Context, n int, maxCase time.Duratio
 			if t.name != "uncapped" {
 				added = [2]string{fmt.Sprintf("%.0f", us(pct(s.lat, .5)-pct(base.lat, .5))), fmt.Sprintf("%.0f", us(pct(s.lat, .99)-pct(base.lat, .99)))}
 			}
-			errs := fmt.Sprint(s.errors)
-			if s.errors > 0 {
-				errs += " (" + s.firstErr + ")"
-			}
-			fmt.Printf("| %d | %s | %d | %.0f | %.0f | %s | %s | %s |\n", conc, t.name, len(s.lat), us(pct(s.lat, .5)), us(pct(s.lat, .99)), added[0], added[1], errs)
+			fmt.Printf("| %d | %s | %d | %.0f | %.0f | %s | %s | %s |\n", conc, t.name, len(s.lat), us(pct(s.lat, .5)), us(pct(s.lat, .99)), added[0], added[1], s.errorsCell())
 		}
 	}
 	return hotRows(ctx, h.base, h.dbName)

@@ -409,6 +409,40 @@ func (s *sample) add(o sample) {
 	s.cpu += o.cpu
 }
 
+// errorsCell is the errors column: how many, and the first one's reason.
+func (s *sample) errorsCell() string {
+	if s.errors == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", s.errors, s.firstErr)
+}
+
+// measure runs one case: it warms every target (connections, pools, caches) with 100 requests, then
+// sends each its share of n requests (a third of n at conc 1) over rounds rounds of at most maxCase
+// in all, rotating which target goes first, and returns each target's sample by name. run sends n
+// requests to t within maxDur.
+func measure[T any](targets []T, name func(T) string, n, conc, rounds int, maxCase time.Duration, run func(t T, n int, maxDur time.Duration) sample) map[string]*sample {
+	if conc == 1 {
+		n /= 3
+	}
+	per := max(1, n/rounds)
+	for _, t := range targets {
+		run(t, 100, 10*time.Second)
+	}
+	res := map[string]*sample{}
+	for r := 0; r < rounds; r++ {
+		for k := range targets {
+			t := targets[(k+r)%len(targets)]
+			s := run(t, per, maxCase/time.Duration(rounds))
+			if res[name(t)] == nil {
+				res[name(t)] = &sample{}
+			}
+			res[name(t)].add(s)
+		}
+	}
+	return res
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -503,7 +537,8 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 
 func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, rounds int, only string) error {
 	// "routed" is the gateway called with an alias routed to three weighted targets (chat workloads).
-	all := []struct{ name, base, key string }{{"direct", h.direct, ""}, {"floor", h.floor, ""}, {"gateway", h.gateway, h.key}, {"routed", h.gateway, h.key}}
+	type target struct{ name, base, key string }
+	all := []target{{"direct", h.direct, ""}, {"floor", h.floor, ""}, {"gateway", h.gateway, h.key}, {"routed", h.gateway, h.key}}
 	host, _ := os.Hostname()
 	fmt.Printf("# Switchyard gateway benchmark — %s, %s, %d CPUs, GOMAXPROCS %d\n\n", time.Now().Format(time.RFC3339), host, numCPU(), gomaxprocs())
 	fmt.Println("| case | c | target | reqs | p50 µs | p99 µs | added p50 µs | added p99 µs | CPU µs/req | added CPU µs/req | req/s | TTFB p50 µs | added TTFB p50 µs | errors |")
@@ -521,26 +556,9 @@ func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, round
 			}
 		}
 		for _, conc := range []int{1, 32} {
-			count := n
-			if conc == 1 {
-				count = n / 3
-			}
-			per := max(1, count/rounds)
-			// Warm every path (connections, pools, caches) before measuring.
-			for _, t := range targets {
-				h.run(ctx, t.base, t.key, wl, wl.models[t.name], conc, 100, 10*time.Second, nil)
-			}
-			res := map[string]*sample{}
-			for r := 0; r < rounds; r++ {
-				for k := range targets {
-					t := targets[(k+r)%len(targets)] // rotate who goes first
-					s := h.run(ctx, t.base, t.key, wl, wl.models[t.name], conc, per, maxCase/time.Duration(rounds), nil)
-					if res[t.name] == nil {
-						res[t.name] = &sample{}
-					}
-					res[t.name].add(s)
-				}
-			}
+			res := measure(targets, func(t target) string { return t.name }, n, conc, rounds, maxCase, func(t target, n int, maxDur time.Duration) sample {
+				return h.run(ctx, t.base, t.key, wl, wl.models[t.name], conc, n, maxDur, nil)
+			})
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -558,10 +576,6 @@ func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, round
 					ttfb = fmt.Sprintf("%.0f", us(pct(s.ttfb, .5)))
 					addedTTFB = fmt.Sprintf("%.0f", us(pct(s.ttfb, .5)-pct(d.ttfb, .5)))
 				}
-				errs := fmt.Sprint(s.errors)
-				if s.errors > 0 {
-					errs += " (" + s.firstErr + ")"
-				}
 				addedCols := "–\t–\t–"
 				if t.name != "direct" {
 					addedCols = fmt.Sprintf("%.0f\t%.0f\t%.0f", a[0], a[1], a[2])
@@ -569,26 +583,21 @@ func (h *harness) bench(ctx context.Context, n int, maxCase time.Duration, round
 				ac := strings.Split(addedCols, "\t")
 				fmt.Printf("| %s | %d | %s | %d | %.0f | %.0f | %s | %s | %.0f | %s | %.0f | %s | %s | %s |\n",
 					wl.name, conc, t.name, reqs, us(pct(s.lat, .5)), us(pct(s.lat, .99)), ac[0], ac[1], cpu, ac[2],
-					float64(reqs)/s.elapsed.Seconds(), ttfb, addedTTFB, errs)
+					float64(reqs)/s.elapsed.Seconds(), ttfb, addedTTFB, s.errorsCell())
 			}
-			g, f := added["gateway"], added["floor"]
-			thr := (float64(len(res["gateway"].lat)) / res["gateway"].elapsed.Seconds()) / (float64(len(res["floor"].lat)) / res["floor"].elapsed.Seconds())
-			line := fmt.Sprintf("| %s | %d | %s | %s | %s | %.2f |", wl.name, conc, ratio(g[0], f[0]), ratio(g[1], f[1]), ratio(g[2], f[2]), thr)
-			if wl.stream {
-				line += fmt.Sprintf(" %.0f µs |", us(pct(res["gateway"].ttfb, .5)-pct(res["direct"].ttfb, .5)))
-			} else {
-				line += " |"
-			}
-			summary = append(summary, line)
-			if rt, ok := added["routed"]; ok {
-				thr := (float64(len(res["routed"].lat)) / res["routed"].elapsed.Seconds()) / (float64(len(res["floor"].lat)) / res["floor"].elapsed.Seconds())
-				line := fmt.Sprintf("| %s, routed 50/30/20 | %d | %s | %s | %s | %.2f |", wl.name, conc, ratio(rt[0], f[0]), ratio(rt[1], f[1]), ratio(rt[2], f[2]), thr)
+			// One summary line for the gateway, and one for the routed alias where the workload has one.
+			versusFloor := func(name, label string) string {
+				g, f := added[name], added["floor"]
+				thr := (float64(len(res[name].lat)) / res[name].elapsed.Seconds()) / (float64(len(res["floor"].lat)) / res["floor"].elapsed.Seconds())
+				line := fmt.Sprintf("| %s | %d | %s | %s | %s | %.2f |", label, conc, ratio(g[0], f[0]), ratio(g[1], f[1]), ratio(g[2], f[2]), thr)
 				if wl.stream {
-					line += fmt.Sprintf(" %.0f µs |", us(pct(res["routed"].ttfb, .5)-pct(res["direct"].ttfb, .5)))
-				} else {
-					line += " |"
+					return line + fmt.Sprintf(" %.0f µs |", us(pct(res[name].ttfb, .5)-pct(res["direct"].ttfb, .5)))
 				}
-				summary = append(summary, line)
+				return line + " |"
+			}
+			summary = append(summary, versusFloor("gateway", wl.name))
+			if _, ok := added["routed"]; ok {
+				summary = append(summary, versusFloor("routed", wl.name+", routed 50/30/20"))
 			}
 		}
 	}

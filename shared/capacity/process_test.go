@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,34 +34,18 @@ const (
 	leaseEnv  = "CAPACITY_TEST_LEASE"
 )
 
-func TestMain(m *testing.M) {
-	if url := os.Getenv(serverEnv); url != "" {
-		os.Exit(runServer(url))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { apptest.Main(m, serverEnv, 20, runServer) }
 
 // runServer serves the gateway (app.GatewayHandler, as the Lambda function does) on a free port,
 // printed as the first line of stdout, until SIGTERM or until it is killed.
-func runServer(url string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	pool, err := postgres.Open(ctx, url, postgres.PoolConfig{MaxConns: 20})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+func runServer(ctx context.Context, pool *pgxpool.Pool) error {
 	lease, _ := time.ParseDuration(os.Getenv(leaseEnv))
 	a, err := app.New(app.Config{Local: true, AllowLoopback: true, CapacityLease: lease}, slog.New(slog.DiscardHandler), pool, nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	if err := apptest.Serve(ctx, a.GatewayHandler()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	a.Shutdown()
-	return 0
+	defer a.Shutdown()
+	return apptest.Serve(ctx, a.GatewayHandler())
 }
 
 // env is one database with the demo catalogue on a fake upstream, and gateway processes serving it.

@@ -91,14 +91,11 @@ func (c *Console) aliasPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderAlias(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	name := r.PathValue("name")
-	st := stateOf(r)
-	p.Title, p.Nav = "Alias "+name, "aliases"
-	a, err := c.svc.Admin.GetAlias(r.Context(), st.admin, name)
-	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+	_, a, ok := detail(c, w, r, p, "Alias", "aliases", c.svc.Admin.GetAlias)
+	if !ok {
 		return
 	}
+	st := stateOf(r)
 	v := &aliasView{Alias: a, Followed: c.followers(r)[a.Name]}
 	for _, m := range enabledModels(st.snap, a.Kind) {
 		if m.Name != a.Target {

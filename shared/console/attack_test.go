@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -30,10 +29,7 @@ func TestAttackConsoleEditMovesCredential(t *testing.T) {
 	}))
 	defer evil.Close()
 	ctx := context.Background()
-	if _, err := e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
-		Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}); err != nil {
-		t.Fatal(err)
-	}
+	e.provider()
 	_, token := e.admin("mallory", catalog.RoleProviderAdmin)
 	c, csrf := signedInClient(t, e.srv.URL, token)
 	edit := func(base, credential string) (int, string) {

@@ -17,10 +17,7 @@ func TestAuditLogPage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
-		Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}); err != nil {
-		t.Fatal(err)
-	}
+	e.provider()
 	name := "Acme, self-hosted"
 	if _, err := e.svc.UpdateProvider(ctx, e.super, "acme", admin.ProviderPatch{DisplayName: &name}); err != nil {
 		t.Fatal(err)

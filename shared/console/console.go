@@ -11,6 +11,7 @@
 package console
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -365,6 +366,20 @@ func (c *Console) serviceError(r *http.Request, p *page, err error) int {
 	reqlog.Logger(r.Context(), c.log).Error("console: service failed", "path", r.URL.Path, "err", err)
 	p.Error = apierror.Internal(id).Message
 	return http.StatusInternalServerError
+}
+
+// detail reads what the page of one named thing shows: the path's {name}, through get, with the
+// page titled "what name" under nav. When get fails it has drawn the error page, and ok is false.
+func detail[T any](c *Console, w http.ResponseWriter, r *http.Request, p *page, what, nav string,
+	get func(context.Context, *catalog.Admin, string) (T, error)) (name string, v T, ok bool) {
+	name = r.PathValue("name")
+	p.Title, p.Nav = what+" "+name, nav
+	v, err := get(r.Context(), stateOf(r).admin, name)
+	if err != nil {
+		c.render(w, r, c.serviceError(r, p, err), "error", p)
+		return name, v, false
+	}
+	return name, v, true
 }
 
 // bannerError is serviceError for actions that have no form fields: everything goes in the banner.

@@ -20,11 +20,7 @@ func TestViewerSeesNoWriteActions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	cred := upstreamCred
-	if _, err := e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
-		Auth: admin.AuthInput{Method: "bearer", Credential: cred}}); err != nil {
-		t.Fatal(err)
-	}
+	e.provider()
 	if _, err := e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b", Kind: "chat", Enabled: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func (e *env) must(_ any, err error) {
 func (e *env) embeddingAlias() {
 	e.t.Helper()
 	ctx := context.Background()
-	e.must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL, Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+	e.provider()
 	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-06", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
 	e.must(e.svc.CreateAlias(ctx, e.super, "acme-embed", admin.AliasInput{Target: "acme-embed-2026-06"}))
 }

@@ -2,11 +2,13 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +99,46 @@ func (e *env) refresh() {
 	if err := e.app.Catalog.Refresh(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// provider registers provider acme on the fake upstream, with the credential it accepts.
+func (e *env) provider() {
+	e.t.Helper()
+	e.must(e.svc.CreateProvider(context.Background(), e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
+		Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+}
+
+// team creates team name, grants it each alias or model of grants, and returns the secret and id of
+// its new key keyName.
+func (e *env) team(name, keyName string, grants ...string) (secret, id string) {
+	e.t.Helper()
+	ctx := context.Background()
+	e.must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: name}))
+	for _, g := range grants {
+		e.must(e.svc.SetAudience(ctx, e.super, g, admin.AudienceInput{Teams: []string{name}}))
+	}
+	k, err := e.svc.CreateKey(ctx, e.super, admin.KeyInput{Team: name, Name: keyName})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.refresh()
+	return k.Key, k.ID
+}
+
+// call sends one developer request with key and returns the answer (its body read and closed) and its
+// error code ("" on success).
+func (e *env) call(key, route, body string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+route, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out.Error.Code
 }

@@ -18,33 +18,7 @@ import (
 // pilotTeam creates team pilot, grants it alias acme-llm and the embedding model, and returns a key's secret and id.
 func (e *env) pilotTeam() (secret, id string) {
 	e.t.Helper()
-	ctx := context.Background()
-	e.must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "pilot"}))
-	e.must(e.svc.SetAudience(ctx, e.super, "acme-llm", admin.AudienceInput{Teams: []string{"pilot"}}))
-	e.must(e.svc.SetAudience(ctx, e.super, "acme-embed-2026-06", admin.AudienceInput{Teams: []string{"pilot"}}))
-	k, err := e.svc.CreateKey(ctx, e.super, admin.KeyInput{Team: "pilot", Name: "pilot-batch"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.refresh()
-	return k.Key, k.ID
-}
-
-// call sends one developer request with key and returns its status and error code ("" on success).
-func (e *env) call(key, route, body string) (int, string) {
-	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.srv.URL+route, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out.Error.Code
+	return e.team("pilot", "pilot-batch", "acme-llm", "acme-embed-2026-06")
 }
 
 const chatBody = `{"model": "acme-llm", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}`
@@ -96,8 +70,8 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 
 	// A request counts against the team's minute, and the page says so.
 	e.refresh()
-	if st, code := e.call(key, "/v1/chat/completions", chatBody); st != 200 {
-		t.Fatalf("chat as pilot: %d %s", st, code)
+	if resp, code := e.call(key, "/v1/chat/completions", chatBody); resp.StatusCode != 200 {
+		t.Fatalf("chat as pilot: %d %s", resp.StatusCode, code)
 	}
 	b.open("/console/teams/pilot")
 	b.wants(`#limits-table tr[data-period="minute"] .limit-requests`, "1 / 60")
@@ -117,8 +91,8 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 	b.wants("#limits-"+keyID+"-table tr[data-period=\"minute\"] .limit-requests", "0 / 1")
 	e.refresh()
 	for i, want := range []int{200, 429} {
-		if st, code := e.call(key, "/v1/chat/completions", chatBody); st != want {
-			t.Fatalf("chat %d under the key's limit of 1 a minute: %d %s, want %d", i, st, code, want)
+		if resp, code := e.call(key, "/v1/chat/completions", chatBody); resp.StatusCode != want {
+			t.Fatalf("chat %d under the key's limit of 1 a minute: %d %s, want %d", i, resp.StatusCode, code, want)
 		}
 	}
 	if err := e.app.Usage.Flush(context.Background()); err != nil {
@@ -222,15 +196,15 @@ func TestUsageByOutcomeCountsRefusals(t *testing.T) {
 	e.must(e.svc.SetLimits(ctx, e.super, "model:acme-embed-2026-06", admin.LimitsInput{MaxConcurrency: &zero}))
 	e.refresh()
 	for i, want := range []int{200, 429, 429} {
-		if st, code := e.call(key, "/v1/chat/completions", chatBody); st != want {
-			t.Fatalf("chat %d: %d %s, want %d", i, st, code, want)
+		if resp, code := e.call(key, "/v1/chat/completions", chatBody); resp.StatusCode != want {
+			t.Fatalf("chat %d: %d %s, want %d", i, resp.StatusCode, code, want)
 		}
 	}
 	// The key has used its minute; lift its limit so that the model's cap is what refuses next.
 	e.must(e.svc.DeleteLimits(ctx, e.super, "key:"+keyID))
 	e.refresh()
-	if st, code := e.call(key, "/v1/embeddings", `{"model": "acme-embed-2026-06", "input": "hi"}`); st != 503 || code != "capacity_exceeded" {
-		t.Fatalf("embedding at a cap of 0: %d %s, want 503 capacity_exceeded", st, code)
+	if resp, code := e.call(key, "/v1/embeddings", `{"model": "acme-embed-2026-06", "input": "hi"}`); resp.StatusCode != 503 || code != "capacity_exceeded" {
+		t.Fatalf("embedding at a cap of 0: %d %s, want 503 capacity_exceeded", resp.StatusCode, code)
 	}
 	if err := e.app.Usage.Flush(ctx); err != nil {
 		t.Fatal(err)

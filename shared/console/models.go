@@ -147,11 +147,8 @@ func (c *Console) modelPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	name := r.PathValue("name")
-	p.Title, p.Nav = "Model "+name, "models"
-	m, err := c.svc.Admin.GetModel(r.Context(), stateOf(r).admin, name)
-	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+	_, m, ok := detail(c, w, r, p, "Model", "models", c.svc.Admin.GetModel)
+	if !ok {
 		return
 	}
 	v := &modelView{Model: m, Aliases: aliasesByTarget(stateOf(r).snap)[m.Name],

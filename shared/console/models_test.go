@@ -20,8 +20,7 @@ import (
 func (e *env) chatBehindAlias() {
 	e.t.Helper()
 	ctx := context.Background()
-	e.must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
-		Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+	e.provider()
 	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b", Kind: "chat",
 		ContextWindow: 8192, Capabilities: &catalog.Capabilities{Streaming: true}, Enabled: true, DisplayName: "Acme chat"}))
 	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-06", Provider: "acme", UpstreamName: "acme-embed-small",

@@ -53,14 +53,11 @@ func (c *Console) routePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderRoute(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	name := r.PathValue("name")
-	st := stateOf(r)
-	p.Title, p.Nav = "Route "+name, "routes"
-	rt, err := c.svc.Admin.GetRoute(r.Context(), st.admin, name)
-	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+	name, rt, ok := detail(c, w, r, p, "Route", "routes", c.svc.Admin.GetRoute)
+	if !ok {
 		return
 	}
+	st := stateOf(r)
 	hist, err := c.svc.Admin.RouteHistory(r.Context(), st.admin, name)
 	if err != nil {
 		c.render(w, r, c.serviceError(r, p, err), "error", p)

@@ -2,9 +2,7 @@ package console_test
 
 import (
 	"context"
-	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
@@ -19,27 +17,16 @@ func TestRoutesInTheBrowser(t *testing.T) {
 	ctx := context.Background()
 	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat-v2", Provider: "acme", UpstreamName: "acme-llm-7b", Kind: "chat",
 		ContextWindow: 8192, Enabled: true}))
-	e.must(e.svc.CreateTeam(ctx, e.super, admin.TeamInput{Name: "search"}))
-	e.must(e.svc.SetAudience(ctx, e.super, "acme-llm", admin.AudienceInput{Teams: []string{"search"}}))
-	key, err := e.svc.CreateKey(ctx, e.super, admin.KeyInput{Team: "search", Name: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := e.team("search", "k", "acme-llm")
 	v0 := int64(0)
 	e.must(e.svc.PutRoute(ctx, e.super, "acme-llm", admin.RouteInput{ExpectedVersion: &v0, Reason: "half and half",
 		Plan: &catalog.Plan{Tiers: []catalog.Tier{{Targets: []catalog.Target{{Model: "acme-chat", Weight: 50}, {Model: "acme-chat-v2", Weight: 50}}}}}}))
 	e.refresh()
 	served := map[string]int{}
 	for i := 0; i < 40; i++ {
-		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model": "acme-llm", "messages": [{"role": "user", "content": "hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+key.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, code := e.call(key, "/v1/chat/completions", chatBody)
 		if resp.StatusCode != 200 {
-			t.Fatalf("chat through the route: %d", resp.StatusCode)
+			t.Fatalf("chat through the route: %d %s", resp.StatusCode, code)
 		}
 		served[resp.Header.Get("X-Switchyard-Model")]++
 	}
@@ -104,13 +91,7 @@ func TestRoutesInTheBrowser(t *testing.T) {
 	b.wants("#route-rules", "acme-chat-v2 100%")
 	e.refresh()
 	for i := 0; i < 10; i++ {
-		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model": "acme-llm", "messages": [{"role": "user", "content": "hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+key.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := e.call(key, "/v1/chat/completions", chatBody)
 		if got := resp.Header.Get("X-Switchyard-Model"); resp.StatusCode != 200 || got != "acme-chat-v2" {
 			t.Fatalf("team search at 100%% was served by %q (%d); want acme-chat-v2", got, resp.StatusCode)
 		}

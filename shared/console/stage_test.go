@@ -30,8 +30,7 @@ func TestConsoleBehindTheStage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	e.must(e.svc.CreateProvider(ctx, e.super, admin.ProviderInput{Identifier: "acme", BaseURL: e.upstream.URL,
-		Auth: admin.AuthInput{Method: "bearer", Credential: upstreamCred}}))
+	e.provider()
 	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b",
 		Kind: "chat", Enabled: true, Capabilities: &catalog.Capabilities{Streaming: true}}))
 	e.must(e.svc.CreateAlias(ctx, e.super, "acme-llm", admin.AliasInput{Target: "acme-chat"}))

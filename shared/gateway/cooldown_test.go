@@ -5,18 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/app/apptest"
 	"github.com/switchyard-ai/switchyard/shared/gateway"
@@ -34,42 +32,29 @@ const (
 	cooldownEnv = "GATEWAY_TEST_COOLDOWN_MS"
 )
 
-func TestMain(m *testing.M) {
-	if url := os.Getenv(serveEnv); url != "" {
-		os.Exit(serveChild(url))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { apptest.Main(m, serveEnv, 4, serveChild) }
 
-func serveChild(url string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+// serveChild is the second Switchyard process: the whole app on the child's database, with the
+// cooldown cooldownEnv sets.
+func serveChild(ctx context.Context, pool *pgxpool.Pool) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	pool, err := postgres.Open(ctx, url, postgres.PoolConfig{MaxConns: 4})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	dir, _ := os.MkdirTemp("", "gateway-child")
 	defer os.RemoveAll(dir)
 	sealer, err := seal.LocalFromFile(filepath.Join(dir, "seal.key"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	ms, _ := strconv.Atoi(os.Getenv(cooldownEnv))
 	a, err := app.New(cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	if err := apptest.Serve(ctx, a.Handler()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = a.Close(sctx)
-	return 0
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.Close(sctx)
+	}()
+	return apptest.Serve(ctx, a.Handler())
 }
 
 // cooldownConfig is both processes' configuration: 3 failures within 30 s cool a model down.

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"testing"
@@ -17,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchyard-ai/switchyard/shared/app/apptest"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
@@ -31,22 +30,11 @@ const (
 	slowBuildEnv    = "REEMBED_TEST_SLOW_BUILD"
 )
 
-func TestMain(m *testing.M) {
-	if url := os.Getenv(workerEnv); url != "" {
-		os.Exit(runTestWorker(url))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { apptest.Main(m, workerEnv, 8, runTestWorker) }
 
-// runTestWorker works jobs on url with the fake embedder until SIGTERM (or until it is killed).
-func runTestWorker(url string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	pool, err := postgres.Open(ctx, url, postgres.PoolConfig{MaxConns: 8})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+// runTestWorker works jobs on the child's database with the fake embedder until SIGTERM (or until it
+// is killed).
+func runTestWorker(ctx context.Context, pool *pgxpool.Pool) error {
 	cfg := testConfig()
 	cfg.RescueStuckJobsAfter = time.Second
 	if d, err := time.ParseDuration(os.Getenv(buildTimeoutEnv)); err == nil {
@@ -66,14 +54,13 @@ func runTestWorker(url string) int {
 		err = svc.Start(context.Background())
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = svc.Stop(sctx)
-	return 0
+	return nil
 }
 
 // startWorker runs the test binary as a worker process on e's database, with vars added to its

@@ -102,19 +102,31 @@ func eachMember(b []byte, i int, strict bool, depth int, decode bool, read func(
 		if i, err = read(key, ks, SkipSpace(b, i+1)); err != nil || i < 0 {
 			return i, err
 		}
-		i = SkipSpace(b, i)
-		if i >= len(b) {
-			return 0, syntaxError(i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = SkipSpace(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, syntaxError(i, "expected ',' or '}'")
+		var done bool
+		if i, done, err = afterItem(b, i, '}'); err != nil || done {
+			return i, err
 		}
 	}
+}
+
+// afterItem reads what follows an object's member or an array's element, whose value ends at b[i]:
+// a comma, after which it returns the index of the next item, or the closing bracket, after which it
+// returns the index just past it and done.
+func afterItem(b []byte, i int, closing byte) (next int, done bool, err error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) {
+		if closing == '}' {
+			return 0, false, syntaxError(i, "unterminated object")
+		}
+		return 0, false, syntaxError(i, "unterminated array")
+	}
+	switch b[i] {
+	case ',':
+		return SkipSpace(b, i+1), false, nil
+	case closing:
+		return i + 1, true, nil
+	}
+	return 0, false, syntaxError(i, "expected ',' or '"+string(closing)+"'")
 }
 
 // ScanAnswer walks the members of an upstream's answer or stream chunk, which must be exactly one
@@ -196,17 +208,9 @@ func skipArray(b []byte, i int, strict bool, depth int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		i = SkipSpace(b, i)
-		if i >= len(b) {
-			return 0, syntaxError(i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = SkipSpace(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, syntaxError(i, "expected ',' or ']'")
+		var done bool
+		if i, done, err = afterItem(b, i, ']'); err != nil || done {
+			return i, err
 		}
 	}
 }

@@ -2,8 +2,8 @@
 // show what two instances share through Postgres and nothing else: no memory, no catalogue snapshot,
 // no in-process state.
 //
-// The test package's TestMain checks for the child's environment first and, in the child, builds its
-// App and calls Serve; the test itself calls Start with that environment.
+// The test package's TestMain is Main, which in the child builds its App and calls Serve; the test
+// itself calls Start with the child's environment.
 package apptest
 
 import (
@@ -14,10 +14,41 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
+
+// Main is a TestMain for a package whose tests start children. In a child (env, the variable the test
+// passes to Start, names its database) it opens a pool of maxConns connections there and runs child
+// with a context that ends at SIGTERM or an interrupt, and exits 1 when child fails, with the error
+// on stderr. Otherwise it runs the package's tests.
+func Main(m *testing.M, env string, maxConns int32, child func(ctx context.Context, pool *pgxpool.Pool) error) {
+	url := os.Getenv(env)
+	if url == "" {
+		os.Exit(m.Run())
+	}
+	os.Exit(runChild(url, maxConns, child))
+}
+
+func runChild(url string, maxConns int32, child func(ctx context.Context, pool *pgxpool.Pool) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	pool, err := postgres.Open(ctx, url, postgres.PoolConfig{MaxConns: maxConns})
+	if err == nil {
+		err = child(ctx, pool)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
 
 // Child is a server running in a child process.
 type Child struct {
