@@ -3,7 +3,6 @@ package reembed
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/app/apptest"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
