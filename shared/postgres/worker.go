@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -145,40 +146,35 @@ func (w *WorkerLocks) HoldProcessLock(ctx context.Context, clientID string) (*Ad
 	return &AdvisoryLock{conn: conn, key: [2]int32{lockProcess, key}}, nil
 }
 
-// RescuedJob is a River job RescueDeadBuilders put back.
+// RescuedJob is a River job RescueDeadJobs put back.
 type RescuedJob struct {
-	ID   int64
-	Kind string
+	ID      int64
+	Kind    string
+	Attempt int // the attempt that died
 }
 
-// RescueDeadBuilders puts back at once every job of kinds (the builder kinds) that River records as
-// running but whose builder lock is free while the process that took it is gone (its process lock is
-// free). A free builder lock alone is not enough: between River handing the job out and the step
-// taking its lock, a live but loaded process may take seconds. The attempt is given back as a snooze
-// gives it back, so a dead builder costs the job no attempt.
-func RescueDeadBuilders(ctx context.Context, q Querier, kinds []string) ([]RescuedJob, error) {
+// RescueDeadJobs puts back at once every job of queues that River records as running while the
+// process that took it is gone (its process lock is free), instead of after River's rescue of a job
+// past its timeout (minutes). A job of builderKinds (an HNSW build or a verification) must also have
+// its builder lock free, and gets its attempt back as a snooze does: a dead builder costs it nothing.
+// Any other job keeps the attempt that died, so a job that kills its process every time still runs
+// out of attempts; one on its last attempt is left to River's rescuer, which discards it.
+func RescueDeadJobs(ctx context.Context, q Querier, queues, builderKinds []string) ([]RescuedJob, error) {
 	rows, err := q.Query(ctx, `UPDATE river_job j SET state = 'available', scheduled_at = now(),
-			attempt = greatest(j.attempt - 1, 0),
+			attempt = CASE WHEN j.kind = ANY($2) THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
 			errors = array_append(j.errors, jsonb_build_object('at', now(), 'attempt', j.attempt, 'trace', '',
-				'error', 'the builder''s database session ended (its process died): put back at once'))
-		WHERE j.state = 'running' AND j.kind = ANY($1)
-			AND NOT `+fmt.Sprintf(lockHeld, "$2", "j.id % 2147483648")+`
-			AND NOT coalesce(`+fmt.Sprintf(lockHeld, "$3", fmt.Sprintf(processKey, "j.attempted_by[cardinality(j.attempted_by)]"))+`, false)
-		RETURNING j.id, j.kind`, kinds, lockBuilder, lockProcess)
+				'error', 'the worker''s database session ended (its process died): put back at once'))
+		WHERE j.state = 'running' AND j.queue = ANY($1)
+			AND CASE WHEN j.kind = ANY($2) THEN NOT `+fmt.Sprintf(lockHeld, "$3", "j.id % 2147483648")+`
+				ELSE j.attempt < j.max_attempts END
+			AND NOT coalesce(`+fmt.Sprintf(lockHeld, "$4", fmt.Sprintf(processKey, "j.attempted_by[cardinality(j.attempted_by)]"))+`, false)
+		RETURNING j.id, j.kind, j.attempt`, queues, builderKinds, lockBuilder, lockProcess)
 	if err != nil {
-		return nil, fmt.Errorf("rescue dead builders: %w", err)
+		return nil, fmt.Errorf("rescue jobs of dead workers: %w", err)
 	}
-	defer rows.Close()
-	var out []RescuedJob
-	for rows.Next() {
-		var j RescuedJob
-		if err := rows.Scan(&j.ID, &j.Kind); err != nil {
-			return out, fmt.Errorf("rescue dead builders: %w", err)
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("rescue dead builders: %w", err)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RescuedJob])
+	if err != nil {
+		return out, fmt.Errorf("rescue jobs of dead workers: %w", err)
 	}
 	return out, nil
 }

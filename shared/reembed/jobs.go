@@ -470,7 +470,7 @@ func (w *buildWorker) Work(ctx context.Context, job *river.Job[BuildArgs]) error
 
 // asBuilder runs a step that cannot be sliced (an HNSW build, a verification) holding the job's
 // builder lock on a connection of its own, which fn may use: when the worker dies the lock goes with
-// its session, and rescueDeadBuilders puts the job back within seconds instead of River after the
+// its session, and rescueDeadJobs puts the job back within seconds instead of River after the
 // step's timeout. That session checks every second that its client is still there
 // (client_connection_check_interval), so a statement of a dead worker, a CREATE INDEX, stops and frees
 // the lock at once instead of running to its end.

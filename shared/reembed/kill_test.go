@@ -145,7 +145,7 @@ func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 		e.put("handbook", kills*100, kills*100+50, 10+kills) // writes while no worker runs
 		w = e.startWorker(url)
 	}
-	done := e.waitRun(run.ID, 3*time.Minute) // River rescues after leadership passes (~15s) and its rescuer ticks
+	done := e.waitRun(run.ID, 3*time.Minute) // the next worker puts the dead ones' jobs back as soon as it looks
 	_ = w.Process.Signal(syscall.SIGTERM)
 	_ = w.Wait()
 	if done.State != corpus.RunSucceeded {

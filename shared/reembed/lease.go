@@ -17,7 +17,7 @@ import (
 // gave the job out again while its last worker still works it).
 const builderGrace = 5 * time.Second
 
-// rescueEvery is how often a worker looks for dead builders.
+// rescueEvery is how often a worker looks for jobs of dead workers.
 const rescueEvery = time.Second
 
 // WorkerFetching reports whether a bounded worker invocation is taking jobs now (it holds the fetch
@@ -30,28 +30,27 @@ func (s *Service) WorkerFetching(ctx context.Context) (bool, error) {
 // builderKinds are the jobs that hold the builder lock while they run.
 var builderKinds = []string{BuildArgs{}.Kind(), VerifyArgs{}.Kind()}
 
-// rescueDeadBuilders puts back at once every HNSW build or verification that River records as running
-// but whose builder lock is free while the process that took it is gone (its process lock is free):
-// its process or connection died. A free builder lock alone is not enough: between River handing the
-// job out and the step taking its lock, a live but loaded process may take seconds, and a rescue then
-// would start the build twice. The attempt is given back as a snooze gives it back, so a dead builder
-// costs the job no attempt.
-func (s *Service) rescueDeadBuilders(ctx context.Context, q postgres.Querier) error {
-	rescued, err := postgres.RescueDeadBuilders(ctx, q, builderKinds)
+// rescueDeadJobs puts back at once every job of this service's queues whose process died
+// (postgres.RescueDeadJobs): a fill, sync or retire job as soon as the process that took it is gone;
+// an HNSW build or verification when its builder lock is free too. A free builder lock alone is not
+// enough: between River handing the job out and the step taking its lock, a live but loaded process
+// may take seconds, and a rescue then would start the build twice.
+func (s *Service) rescueDeadJobs(ctx context.Context, q postgres.Querier) error {
+	rescued, err := postgres.RescueDeadJobs(ctx, q, []string{QueueCorpus, QueueReembed}, builderKinds)
 	for _, j := range rescued {
-		s.cfg.Log.WarnContext(ctx, "a build step's worker died; the step is put back and starts again", "job", j.ID, "kind", j.Kind)
+		s.cfg.Log.WarnContext(ctx, "a job's worker died; the job is put back and starts again", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt)
 	}
 	return err
 }
 
-// rescueLoop runs rescueDeadBuilders every rescueEvery until ctx ends.
+// rescueLoop runs rescueDeadJobs every rescueEvery until ctx ends.
 func (s *Service) rescueLoop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(rescueEvery)
 	defer t.Stop()
 	for {
-		if err := s.rescueDeadBuilders(ctx, s.pool); err != nil && ctx.Err() == nil {
-			s.cfg.Log.WarnContext(ctx, "look for dead builders", "err", err)
+		if err := s.rescueDeadJobs(ctx, s.pool); err != nil && ctx.Err() == nil {
+			s.cfg.Log.WarnContext(ctx, "look for jobs of dead workers", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -71,13 +70,14 @@ const idleHorizon = 10 * time.Second
 //   - scheduled or retryable (a failed attempt waiting, a long snooze) and due within idleHorizon;
 //   - running in this process (its follow-up step may be queued when it ends);
 //   - running in another process for longer than River lets a job run before rescuing it (its
-//     worker died: River's rescuer will put it back), or an HNSW build or verification whose builder
-//     lock is free (rescueDeadBuilders puts it back).
+//     worker died and rescueDeadJobs could not put it back: River's rescuer will).
+//
+// Jobs of dead processes are put back first (rescueDeadJobs), so they count as available.
 //
 // A job running in another live process is that process's work, and a retire job scheduled for the
 // end of a standby index's retention is not due: neither keeps an invocation alive.
 func (s *Service) hasWork(ctx context.Context, q postgres.Querier) (bool, error) {
-	if err := s.rescueDeadBuilders(ctx, q); err != nil {
+	if err := s.rescueDeadJobs(ctx, q); err != nil {
 		return false, err
 	}
 	return postgres.QueueHasWork(ctx, q, postgres.QueuedWork{

@@ -77,12 +77,13 @@ type Config struct {
 	// exponential backoff from RetryBase (6 tries, 250ms), before the job fails and River retries it.
 	EmbedRetries int
 	RetryBase    time.Duration
-	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m);
+	// RescueStuckJobsAfter is when River gives a running job of a vanished worker to another (2m), the
+	// last resort: a worker puts back the jobs of a dead process within seconds (rescueDeadJobs);
 	// JobTimeout bounds a job's run (1m; at most RescueStuckJobsAfter). Fill jobs are sliced well
 	// within it; the HNSW build and the verification have longer timeouts of their own (BuildTimeout,
 	// 15m: a Lambda invocation's longest life, so a build that fits Lambda fits it). A build step whose
 	// worker died is not left for River's rescue after BuildTimeout: its builder lock is free, and every
-	// worker puts it back within seconds (rescueDeadBuilders). A long-lived worker building very large
+	// worker puts it back within seconds (rescueDeadJobs). A long-lived worker building very large
 	// indexes may raise BuildTimeout (SWITCHYARD_REEMBED_BUILD_TIMEOUT) at no such price.
 	RescueStuckJobsAfter time.Duration
 	JobTimeout           time.Duration
@@ -237,8 +238,9 @@ func (s *Service) Client() *river.Client[pgx.Tx] { return s.client }
 func (s *Service) Store() *postgres.CorpusStore { return s.store }
 
 // Start begins working jobs until Stop, or until ctx ends (a hard stop). Beside River it looks every
-// second for HNSW builds and verifications whose worker died (their builder lock is free) and puts them
-// back at once, rather than after River's rescue of a job past its timeout.
+// second for jobs whose worker died (its process lock is free; for an HNSW build or verification, its
+// builder lock too) and puts them back at once, rather than after River's rescue of a job past its
+// timeout.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.handBack = make(chan struct{}) // a bounded invocation starts afresh after the last one handed back

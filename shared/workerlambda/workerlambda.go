@@ -8,8 +8,9 @@
 // finish); at Window.HandBack it cancels what still runs (StopAndCancel), and jobs that see their
 // context end checkpoint and return JobSnooze(0), which River does not count as an attempt. The last
 // stretch before the deadline is left for River to record those snoozes and for usage rows to be
-// written. A job of an invocation that was killed anyway comes back after RescueStuckJobsAfter, which
-// should be minutes, not River's default hour.
+// written. A job of an invocation that was killed anyway is put back by the next invocation as soon
+// as it looks (its process lock is free: reembed's rescueDeadJobs); River's rescue after
+// RescueStuckJobsAfter (minutes, not River's default hour) stays as the last resort.
 package workerlambda
 
 import (
