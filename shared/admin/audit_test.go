@@ -128,6 +128,7 @@ func TestEveryWriteLeavesOneAuditRow(t *testing.T) {
 			}},
 		{route: "DELETE /admin/limits/{scope}", path: fixed("/admin/limits/team:t2"), action: "limits.delete", target: "team:t2"},
 		{route: "POST /admin/corpora", path: fixed("/admin/corpora"), action: "corpus.create", target: "kb", body: map[string]any{"name": "kb", "embedding_model": "acme-embed"}},
+		{route: "PATCH /admin/corpora/{name}", path: fixed("/admin/corpora/kb"), action: "corpus.update", target: "kb", body: map[string]any{"keep_queries": true}},
 		{route: "POST /admin/corpora/{name}/reembed", path: fixed("/admin/corpora/kb/reembed"), action: "reembed.start", target: "kb", body: map[string]any{"model": "acme-embed-2026-06"},
 			answer: func(b map[string]any) {
 				run, _ := b["run"].(map[string]any)

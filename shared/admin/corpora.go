@@ -42,6 +42,13 @@ type CorpusInput struct {
 	Language string `json:"language"`
 }
 
+// CorpusPatch is the body of PATCH /admin/corpora/{name}: absent fields stay as they are.
+type CorpusPatch struct {
+	// KeepQueries keeps the corpus's recent search queries for the re-embed preview; false deletes
+	// those kept.
+	KeepQueries *bool `json:"keep_queries"`
+}
+
 // ReembedInput is the body of POST /admin/corpora/{name}/reembed.
 type ReembedInput struct {
 	Model string `json:"model"`
@@ -88,6 +95,19 @@ func (c *Corpora) GetCorpus(ctx context.Context, by *catalog.Admin, name string)
 		return nil, apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
 	}
 	return co, err
+}
+
+// UpdateCorpus changes a corpus's settings: keep_queries, whether its developers' recent search
+// queries are kept for the re-embed preview (turning it off deletes them in the same transaction).
+// Roles and audit as every corpus write.
+func (c *Corpora) UpdateCorpus(ctx context.Context, by *catalog.Admin, name string, in CorpusPatch) (*corpus.Corpus, error) {
+	if err := Authorize(by, catalog.AreaCatalog, true); err != nil {
+		return nil, err
+	}
+	if in.KeepQueries == nil {
+		return nil, apierror.Invalid("keep_queries", "nothing to change: give keep_queries (true or false)")
+	}
+	return c.Reembed.SetKeepQueries(ctx, name, *in.KeepQueries, newEntry(ctx, by, audit.CorpusUpdate, name))
 }
 
 // StartReembed starts re-embedding every corpus following the alias of corpus name with a pinned
@@ -192,6 +212,7 @@ type CorpusView struct {
 	Teams          []string     `json:"teams"`
 	TeamsFrom      string       `json:"teams_from"` // "corpus" (given at creation) or "alias" (its audience)
 	Language       string       `json:"language"`
+	KeepQueries    bool         `json:"keep_queries"`
 	CreatedAt      time.Time    `json:"created_at"`
 	Documents      int64        `json:"documents"`
 	Active         *IndexView   `json:"active_index"`
@@ -202,7 +223,7 @@ type CorpusView struct {
 // view shows a corpus; for one that follows its alias's audience, teams are the teams granted the
 // alias now (from the catalogue), so the operator sees who may use it.
 func (c *Corpora) view(ctx context.Context, co *corpus.Corpus) *CorpusView {
-	out := &CorpusView{Name: co.Name, EmbeddingModel: co.Alias, Teams: co.Teams, TeamsFrom: "alias", Language: co.Language, CreatedAt: co.CreatedAt,
+	out := &CorpusView{Name: co.Name, EmbeddingModel: co.Alias, Teams: co.Teams, TeamsFrom: "alias", Language: co.Language, KeepQueries: co.KeepQueries, CreatedAt: co.CreatedAt,
 		Documents: co.Documents, Indexes: []*IndexView{}}
 	if co.TeamsExplicit {
 		out.TeamsFrom = "corpus"
@@ -279,6 +300,7 @@ func (h *Handler) ServeCorpora(c *Corpora) *Handler {
 	h.Handle("POST", "/admin/corpora", withBody(h, rt.create, http.StatusCreated))
 	h.Handle("GET", "/admin/corpora", noArgs(h, rt.list))
 	h.Handle("GET", "/admin/corpora/{name}", byPath(h, "name", rt.get))
+	h.Handle("PATCH", "/admin/corpora/{name}", pathBody(h, "name", rt.update, false))
 	h.Handle("POST", "/admin/corpora/{name}/reembed", pathBodyStatus(h, "name", rt.reembed, false, http.StatusAccepted))
 	h.Handle("POST", "/admin/corpora/{name}/reembed/estimate", pathBodyStatus(h, "name", rt.estimate, false, http.StatusOK))
 	h.Handle("POST", "/admin/corpora/{name}/reembed/preview", pathBodyStatus(h, "name", rt.preview, false, http.StatusOK))
@@ -305,6 +327,10 @@ func (rt corpusRoutes) list(ctx context.Context, by *catalog.Admin) (*List[*Corp
 
 func (rt corpusRoutes) get(ctx context.Context, by *catalog.Admin, name string) (*CorpusView, error) {
 	return rt.corpus(ctx)(rt.c.GetCorpus(ctx, by, name))
+}
+
+func (rt corpusRoutes) update(ctx context.Context, by *catalog.Admin, name string, in CorpusPatch) (*CorpusView, error) {
+	return rt.corpus(ctx)(rt.c.UpdateCorpus(ctx, by, name, in))
 }
 
 func (rt corpusRoutes) rollback(ctx context.Context, by *catalog.Admin, name string) (*CorpusView, error) {

@@ -55,6 +55,8 @@ type PreviewView struct {
 	Documents   int64                  `json:"documents"`
 	Sampled     int                    `json:"sampled"`
 	Queries     int                    `json:"queries"`
+	SelfQ       int                    `json:"self_queries"`
+	RecentQ     int                    `json:"recent_queries"`
 	QuerySource string                 `json:"query_source"`
 	CurrentQ    reembed.Quality        `json:"current"`
 	CandidateQ  reembed.Quality        `json:"candidate"`
@@ -72,7 +74,7 @@ func EstimateViewOf(e *reembed.Estimate) *EstimateView {
 // PreviewViewOf shows a preview as the API answers it.
 func PreviewViewOf(p *reembed.Preview) *PreviewView {
 	return &PreviewView{Corpus: p.Corpus, Current: p.Current, Candidate: p.Candidate, Documents: p.Documents, Sampled: p.Sampled,
-		Queries: p.Queries, QuerySource: p.QuerySource, CurrentQ: p.CurrentQuality, CandidateQ: p.CandidateQuality,
+		Queries: p.Queries, SelfQ: p.SelfQueries, RecentQ: p.RecentQueries, QuerySource: p.QuerySource, CurrentQ: p.CurrentQuality, CandidateQ: p.CandidateQuality,
 		Agreement: p.Agreement, Changed: p.Changed, RateLimited: p.RateLimited}
 }
 

@@ -170,6 +170,7 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		}},
 		"GET /admin/corpora":                  {catalogRead, "/admin/corpora", none},
 		"GET /admin/corpora/{name}":           {catalogRead, "/admin/corpora/nope", none},
+		"PATCH /admin/corpora/{name}":         {catalogWrite, "/admin/corpora/nope", func(string) any { return map[string]any{"keep_queries": true} }},
 		"POST /admin/corpora/{name}/reembed":  {catalogWrite, "/admin/corpora/nope/reembed", func(string) any { return map[string]any{"model": "acme-embed-2026-06"} }},
 		"POST /admin/corpora/{name}/rollback": {catalogWrite, "/admin/corpora/nope/rollback", none},
 		"GET /admin/reembeds/{id}":            {catalogRead, "/admin/reembeds/999", none},

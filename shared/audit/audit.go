@@ -101,6 +101,7 @@ const (
 	AdminSignOut   = "admin.end_sessions"
 	CorpusCreate   = "corpus.create"
 	CorpusRollback = "corpus.rollback"
+	CorpusUpdate   = "corpus.update"
 	ReembedStart   = "reembed.start"
 	ReembedCancel  = "reembed.cancel"
 	LimitsSet      = "limits.set"
@@ -112,4 +113,4 @@ const (
 // Actions lists every action, in the order above (the console's filter offers them).
 var Actions = []string{ProviderCreate, ProviderUpdate, ProviderDelete, ProviderVerify, ModelCreate, ModelUpdate, ModelProbe,
 	AliasCreate, AliasMove, AliasRollback, RouteUpdate, RouteRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
-	CorpusCreate, CorpusRollback, ReembedStart, ReembedCancel, LimitsSet, LimitsDelete, SigninOK, SigninFailed}
+	CorpusCreate, CorpusRollback, CorpusUpdate, ReembedStart, ReembedCancel, LimitsSet, LimitsDelete, SigninOK, SigninFailed}

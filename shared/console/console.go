@@ -156,6 +156,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/corpora/{name}/reembed/estimate", c.authed(c.reembedEstimate))
 	m.HandleFunc("POST /console/corpora/{name}/reembed/preview", c.authed(c.reembedPreview))
 	m.HandleFunc("POST /console/corpora/{name}/rollback", c.authed(c.corpusRollback))
+	m.HandleFunc("POST /console/corpora/{name}/queries", c.authed(c.corpusKeepQueries))
 	m.HandleFunc("GET /console/reembeds/{id}", c.authed(c.runPage))
 	m.HandleFunc("GET /console/reembeds/{id}/progress", c.authed(c.runProgress))
 	m.HandleFunc("POST /console/reembeds/{id}/cancel", c.authed(c.runCancel))

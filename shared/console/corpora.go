@@ -140,6 +140,26 @@ func (c *Console) corpusRollback(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/console/corpora/"+url.PathEscape(name), notice+"; the alias moved with it.")
 }
 
+// corpusKeepQueries turns keeping the corpus's recent search queries on or off (the form's
+// keep_queries, "true" or "false"); off deletes those kept.
+func (c *Console) corpusKeepQueries(w http.ResponseWriter, r *http.Request) {
+	if !c.corporaReady(w, r) || c.forbid(w, r, catalog.AreaCatalog, true) {
+		return
+	}
+	name := r.PathValue("name")
+	on := r.PostForm.Get("keep_queries") == "true"
+	if _, err := c.svc.Corpora.UpdateCorpus(r.Context(), stateOf(r).admin, name, admin.CorpusPatch{KeepQueries: &on}); err != nil {
+		p := &page{}
+		c.renderCorpus(w, r, c.bannerError(r, p, err), p)
+		return
+	}
+	notice := "Search queries of " + name + " are kept from now on, for the re-embed preview."
+	if !on {
+		notice = "Search queries of " + name + " are no longer kept; those kept were deleted."
+	}
+	back(w, r, "/console/corpora/"+url.PathEscape(name)+"#queries", notice)
+}
+
 // runJSON is what the run page polls: SPEC's progress fields.
 type runJSON struct {
 	ID           int64                `json:"id"`

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -18,30 +19,10 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	must := e.must
-	e.embeddingAlias()
-	must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}))
+	// "document number N about foxes": 6 tokens each
+	_, srv := e.syncedCorpus(admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}, 300)
 	must(e.svc.UpdateModel(ctx, e.super, "acme-embed-2026-09", admin.ModelPatch{PricePerMillionTokens: json.RawMessage(`"0.02"`)}))
 	e.refresh()
-	emb := reembed.NewUpstreamEmbedder(e.app.Upstream)
-	api, srv := e.corporaConsole(emb)
-	must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
-	must(api.PutDocuments(ctx, "kb", anyone, documents(300))) // "document number N about foxes": 6 tokens each
-	// A worker syncs the documents into the active index, so the preview compares real answers.
-	e.startWorker(emb, reembed.Config{})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var pending int
-		if err := e.app.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sync jobs still pending after a minute", pending)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the worker's progress with a deadline
-	}
 
 	b := &tab{t: t, ctx: browser(t), base: srv.URL}
 	b.signIn(superToken)
@@ -78,6 +59,43 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	v.open("/console/corpora/kb")
 	if n := v.count("#estimate-reembed"); n != 0 {
 		t.Errorf("a viewer should see no Estimate button")
+	}
+}
+
+// syncedCorpus registers the embedding alias acme-embed and the candidate model, creates corpus kb
+// following the alias with n documents, and has a worker sync them into its active index (so a
+// preview compares real answers); the console is served over it.
+func (e *env) syncedCorpus(candidate admin.ModelInput, n int) (*reembed.Service, *httptest.Server) {
+	e.t.Helper()
+	ctx := context.Background()
+	e.embeddingAlias()
+	e.must(e.svc.CreateModel(ctx, e.super, candidate))
+	e.refresh()
+	emb := reembed.NewUpstreamEmbedder(e.app.Upstream)
+	api, srv := e.corporaConsole(emb)
+	e.must(api.CreateCorpus(ctx, "kb", "acme-embed", nil, nil))
+	e.must(api.PutDocuments(ctx, "kb", anyone, documents(n)))
+	e.startWorker(emb, reembed.Config{})
+	e.waitSynced()
+	return api, srv
+}
+
+// waitSynced waits (a minute at most) until no document sync job is pending.
+func (e *env) waitSynced() {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var pending int
+		if err := e.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending); err != nil {
+			e.t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d sync jobs still pending after a minute", pending)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the worker's progress with a deadline
 	}
 }
 

@@ -22,9 +22,12 @@ type Corpus struct {
 	CreatedAt     time.Time
 	// Language is the Postgres text search configuration its documents are parsed with for keyword
 	// search (DefaultLanguage unless chosen at creation).
-	Language  string
-	Indexes   []*Index // filled where asked for: the live ones, newest first
-	Documents int64    // filled where asked for: how many documents it holds
+	Language string
+	// KeepQueries says the operator opted in to keeping the corpus's recent search queries, for the
+	// re-embed preview. Off by default: queries may hold user data.
+	KeepQueries bool
+	Indexes     []*Index // filled where asked for: the live ones, newest first
+	Documents   int64    // filled where asked for: how many documents it holds
 }
 
 // DefaultLanguage is a corpus's text search configuration when none is chosen.

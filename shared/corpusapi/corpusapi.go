@@ -359,6 +359,7 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	if err != nil {
 		return err
 	}
+	h.recordQuery(r.Context(), res.Corpus, *body.Query, opts.Mode)
 	row := logRow(r.Context())
 	row.Model = res.Index.Model
 	data := res.Hits
@@ -376,4 +377,18 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 		"index":  strconv.FormatInt(res.Index.ID, 10),
 		"model":  res.Index.Model,
 	})
+}
+
+// recordTimeout bounds keeping a search's query, so that a slow or locked database delays a search
+// by at most this much.
+const recordTimeout = time.Second
+
+// recordQuery keeps a search's query when the operator opted corpus c in (nothing otherwise: no
+// database call). It never fails the search: an error is logged and the answer goes out.
+func (h *Handlers) recordQuery(ctx context.Context, c *corpus.Corpus, query, mode string) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	if err := h.Service.RecordQuery(ctx, c, query, mode); err != nil {
+		reqlog.Logger(ctx, h.log()).WarnContext(ctx, "keeping a search query failed; the search is answered", "corpus", c.Name, "err", err)
+	}
 }

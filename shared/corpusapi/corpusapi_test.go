@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpusapi"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
@@ -74,26 +76,32 @@ func errCode(body map[string]any) (code, param string) {
 	return code, param
 }
 
-func TestCorpusHTTPWalkThrough(t *testing.T) {
-	pool := pgtest.NewPool(t)
+// serveWithAdmins seeds the test catalogue with a provider_admin (adminToken) and a viewer
+// (viewerToken), starts a re-embed service (cfg over startService's test settings), and serves the
+// developer's corpus routes and the admin API's corpus routes, behind its one gate, until the test
+// ends.
+func serveWithAdmins(t *testing.T, pool *pgxpool.Pool, cfg reembed.Config) (client, *reembed.Service) {
+	t.Helper()
 	reembedtest.Seed(t, pool)
-	ctx := context.Background()
 	for token, role := range map[string]string{adminToken: "provider_admin", viewerToken: "viewer"} {
 		h := catalog.HashSecret(token)
-		if _, err := pool.Exec(ctx, `INSERT INTO admins (id, name, role, token_hash) VALUES ($1, $1, $2, $3)`, "adm-"+role, role, h[:]); err != nil {
+		if _, err := pool.Exec(context.Background(), `INSERT INTO admins (id, name, role, token_hash) VALUES ($1, $1, $2, $3)`, "adm-"+role, role, h[:]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cat := reembedtest.Catalog{Pool: pool}
-	svc := startService(t, pool, cat)
-	h := &corpusapi.Handlers{Service: svc}
+	svc := startServiceWith(t, pool, cat, cfg)
 	mux := http.NewServeMux()
-	h.RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))
-	// The operator's corpus routes are the admin API's, behind its one gate.
+	(&corpusapi.Handlers{Service: svc}).RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))
 	mux.Handle("/admin/", admin.NewHandler(&admin.Service{}, adminSnapshots{cat}, nil).ServeCorpora(&admin.Corpora{Reembed: svc, Catalog: cat}))
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	c := client{t, srv.URL}
+	t.Cleanup(srv.Close)
+	return client{t, srv.URL}, svc
+}
+
+func TestCorpusHTTPWalkThrough(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	c, _ := serveWithAdmins(t, pool, reembed.Config{})
 
 	// Admin: roles and validation.
 	if st, body := c.do("POST", "/admin/corpora", viewerToken, map[string]any{"name": "handbook", "embedding_model": reembedtest.Alias}); st != 403 {

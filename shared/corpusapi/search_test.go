@@ -21,10 +21,16 @@ import (
 // startService starts a re-embed service with a worker on pool, stopped when the test ends.
 func startService(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog) *reembed.Service {
 	t.Helper()
-	svc, err := reembed.New(pool, cat, &reembedtest.Embedder{}, reembed.Config{
-		BatchSize: 50, JobSlice: 200 * time.Millisecond, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return startServiceWith(t, pool, cat, reembed.Config{})
+}
+
+// startServiceWith is startService with cfg, whose batch size, job slice, fetch timings and log
+// are the tests' short ones.
+func startServiceWith(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog, cfg reembed.Config) *reembed.Service {
+	t.Helper()
+	cfg.BatchSize, cfg.JobSlice, cfg.FetchCooldown, cfg.FetchPollInterval = 50, 200*time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := reembed.New(pool, cat, &reembedtest.Embedder{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

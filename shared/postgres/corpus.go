@@ -40,12 +40,12 @@ const (
 // ErrCorpusNotFound is returned for an unknown corpus.
 var ErrCorpusNotFound = errors.New("corpus not found")
 
-const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at, c.language,
+const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at, c.language, c.keep_queries,
 	ARRAY(SELECT t.name FROM corpus_teams ct JOIN teams t ON t.id = ct.team_id WHERE ct.corpus_id = c.id ORDER BY t.name)`
 
 func scanCorpus(row pgx.Row, extra ...any) (*corpus.Corpus, error) {
 	var c corpus.Corpus
-	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Language, &c.Teams}, extra...)
+	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Language, &c.KeepQueries, &c.Teams}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrCorpusNotFound

@@ -11,10 +11,17 @@ import (
 )
 
 // insertAudit records e in tx with the corpus or run before and after, shown as auditView shows
-// them unless the caller chose otherwise.
+// them, then through the caller's Show if it has one (the admin services' Show knows catalogue
+// entities only, and would otherwise record a corpus as its Go struct).
 func insertAudit(ctx context.Context, tx pgx.Tx, e *audit.Entry, before, after any) error {
-	if e != nil && e.Show == nil {
-		e.Show = auditView
+	if e != nil {
+		show := e.Show
+		e.Show = func(v any) any {
+			if show != nil {
+				return show(auditView(v))
+			}
+			return auditView(v)
+		}
 	}
 	return postgres.InsertAudit(ctx, tx, e, before, after)
 }
@@ -48,6 +55,7 @@ type (
 		Name           string       `json:"name"`
 		EmbeddingModel string       `json:"embedding_model"`
 		Teams          []string     `json:"teams"`
+		KeepQueries    bool         `json:"keep_queries"`
 		Indexes        []auditIndex `json:"indexes"`
 	}
 	auditRunView struct {
@@ -64,7 +72,7 @@ type (
 func auditView(v any) any {
 	switch x := v.(type) {
 	case *corpus.Corpus:
-		out := auditCorpus{Name: x.Name, EmbeddingModel: x.Alias, Teams: x.Teams, Indexes: []auditIndex{}}
+		out := auditCorpus{Name: x.Name, EmbeddingModel: x.Alias, Teams: x.Teams, KeepQueries: x.KeepQueries, Indexes: []auditIndex{}}
 		for _, ix := range x.Indexes {
 			out.Indexes = append(out.Indexes, auditIndex{ID: ix.ID, Model: ix.Model, State: string(ix.State)})
 		}

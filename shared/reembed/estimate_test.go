@@ -241,3 +241,97 @@ func TestPreviewComparesCandidateInScratchAndLeavesNothing(t *testing.T) {
 		t.Errorf("developers' search changed: %s, was %s", got, hitsBefore)
 	}
 }
+
+// TestPreviewAsksRecentQueriesWhenKept: a corpus that keeps queries has its recent distinct queries
+// (none older than the bound) asked of both sides besides the self queries; they count in the
+// agreement and the changed queries, not in self-retrieval, and the answer says how many of each.
+func TestPreviewAsksRecentQueriesWhenKept(t *testing.T) {
+	cfg := testConfig()
+	cfg.KeptQueries = postgres.QueryBounds{Max: 1000, Age: time.Hour}
+	e := newEnv(t, cfg)
+	e.createCorpus("kb")
+	e.put("kb", 0, 40, 1)
+	e.waitSynced()
+
+	selfOnly, err := e.svc.PreviewRun(e.ctx, "kb", reembedtest.ModelV2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if selfOnly.QuerySource != "self" || selfOnly.SelfQueries != 40 || selfOnly.RecentQueries != 0 || selfOnly.Queries != 40 {
+		t.Fatalf("preview of a corpus keeping no queries: %+v", selfOnly)
+	}
+
+	if _, err := e.svc.SetKeepQueries(e.ctx, "kb", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.store.Corpus(e.ctx, "kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// A query asked before the age bound is trimmed by the next insert, and never asked.
+	if err := e.svc.store.RecordQuery(e.ctx, c.ID, "a stale question", "vector", now.Add(-2*time.Hour), cfg.KeptQueries); err != nil {
+		t.Fatal(err)
+	}
+	const recent = 60
+	for i := range recent {
+		if err := e.svc.RecordQuery(e.ctx, c, fmt.Sprintf("question %d", i), "vector"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.svc.RecordQuery(e.ctx, c, "question 7", "hybrid"); err != nil { // asked again: one query
+		t.Fatal(err)
+	}
+	var stale int
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM corpus_queries WHERE query = 'a stale question'`).Scan(&stale); err != nil || stale != 0 {
+		t.Fatalf("%d stale queries kept (%v), want the one past the age bound trimmed", stale, err)
+	}
+
+	texts := e.emb.Texts()
+	p, err := e.svc.PreviewRun(e.ctx, "kb", reembedtest.ModelV2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.QuerySource != "self+recent" || p.SelfQueries != 40 || p.RecentQueries != recent || p.Queries != 40+recent {
+		t.Fatalf("preview: source %q, %d self, %d recent, %d queries; want self+recent, 40, %d, %d",
+			p.QuerySource, p.SelfQueries, p.RecentQueries, p.Queries, recent, 40+recent)
+	}
+	// The documents once with the candidate, every query with each model.
+	if got, want := e.emb.Texts()-texts, int64(40+2*(40+recent)); got != want {
+		t.Errorf("the preview embedded %d texts, want %d", got, want)
+	}
+	// Self-retrieval is the self queries' alone: a real query has no right answer to find.
+	if p.CurrentQuality != selfOnly.CurrentQuality || p.CandidateQuality != selfOnly.CandidateQuality {
+		t.Errorf("self-retrieval %+v %+v with recent queries, %+v %+v without; want the same",
+			p.CurrentQuality, p.CandidateQuality, selfOnly.CurrentQuality, selfOnly.CandidateQuality)
+	}
+	// The agreement is over every query: the self queries' share is the self-only preview's (the
+	// same 40 documents, the same vectors), so the rest is the recent queries' mean.
+	recentMean := (p.Agreement*float64(40+recent) - selfOnly.Agreement*40) / recent
+	if recentMean < 0 || recentMean >= 1 || p.Agreement == selfOnly.Agreement {
+		t.Errorf("agreement %v with recent queries, %v without: the recent queries' mean %v; want them counted, and below 1 for another model",
+			p.Agreement, selfOnly.Agreement, recentMean)
+	}
+	sources := map[string]int{}
+	for _, ch := range p.Changed {
+		sources[ch.Source]++
+		if ch.Source == SourceRecent && !strings.HasPrefix(ch.Query, "question ") {
+			t.Errorf("a recent changed query %q is not one of those asked", ch.Query)
+		}
+	}
+	if sources[SourceRecent] == 0 || sources[SourceSelf]+sources[SourceRecent] != len(p.Changed) {
+		t.Errorf("changed queries by source %v; want recent ones among them, and every one labelled", sources)
+	}
+
+	// Turned off, the corpus's queries are gone and the preview asks its documents' text only.
+	if _, err := e.svc.SetKeepQueries(e.ctx, "kb", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err = e.svc.PreviewRun(e.ctx, "kb", reembedtest.ModelV2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.QuerySource != "self" || p.RecentQueries != 0 {
+		t.Fatalf("preview after turning keep_queries off: %q with %d recent queries", p.QuerySource, p.RecentQueries)
+	}
+}

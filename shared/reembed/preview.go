@@ -16,19 +16,24 @@ type Preview struct {
 	Candidate string
 	Documents int64
 	Sampled   int
-	// Queries is how many queries were asked; QuerySource says what they were ("self": each sampled
-	// document's own text, which should find that document).
-	Queries     int
-	QuerySource string
+	// Queries is how many queries were asked: SelfQueries (each sampled document's own text, which
+	// should find that document) and RecentQueries (distinct recent developer queries, kept when the
+	// corpus keeps queries; at most PreviewRecent). QuerySource is "self", or "self+recent" when
+	// recent queries were asked too.
+	Queries       int
+	SelfQueries   int
+	RecentQueries int
+	QuerySource   string
 	// CurrentQuality is the active index's self-retrieval among the sampled documents;
-	// CandidateQuality the candidate's on the same documents.
+	// CandidateQuality the candidate's on the same documents. Self queries only: a real query has
+	// no known right answer.
 	CurrentQuality   Quality
 	CandidateQuality Quality
-	// Agreement is the mean Jaccard similarity of the two top-10 answers over all queries (1: the
-	// same documents come back).
+	// Agreement is the mean Jaccard similarity of the two top-10 answers over all queries, self and
+	// recent (1: the same documents come back).
 	Agreement float64
-	// Changed are the queries whose answers changed most (lowest Jaccard first), at most
-	// PreviewChanged, with each side's top 3.
+	// Changed are the queries, self or recent, whose answers changed most (lowest Jaccard first), at
+	// most PreviewChanged, with each side's top 3.
 	Changed     []ChangedQuery
 	RateLimited bool
 }
@@ -42,7 +47,9 @@ type Quality struct {
 
 // ChangedQuery is one query's answers side by side.
 type ChangedQuery struct {
-	Query     string            `json:"query"`
+	Query string `json:"query"`
+	// Source is "self" (a sampled document's text) or "recent" (a developer's recent query).
+	Source    string            `json:"source"`
 	Jaccard   float64           `json:"jaccard"`
 	Current   []postgres.Ranked `json:"current"`
 	Candidate []postgres.Ranked `json:"candidate"`
@@ -54,6 +61,14 @@ const (
 	PreviewChanged  = 5
 	previewShown    = 3   // documents shown of each side of a changed query
 	previewQueryMax = 300 // characters of a query shown
+	// PreviewRecent bounds the recent developer queries a preview asks, besides the self queries.
+	PreviewRecent = 100
+)
+
+// Query sources of a preview.
+const (
+	SourceSelf   = "self"
+	SourceRecent = "recent"
 )
 
 // PreviewRun embeds a random sample of corpus name (up to sample documents; 0 means DefaultSample)
@@ -61,6 +76,8 @@ const (
 // each sampled document's text as a query of both the current active index (among the sampled
 // documents only, so both sides rank the same documents) and the scratch table, and reports
 // self-retrieval at 1 and 10 for each, how far their top 10s agree, and the queries that changed most.
+// When the corpus keeps queries, up to PreviewRecent distinct recent developer queries are asked of
+// both sides too: they count in the agreement and the changed queries, not in self-retrieval.
 func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int) (*Preview, error) {
 	n, err := sampleSize(sample)
 	if err != nil {
@@ -86,7 +103,7 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		return nil, err
 	}
 	out := &Preview{Corpus: c.Name, Current: ix.Model, Candidate: cand.Name, Documents: c.Documents, Sampled: len(docs),
-		Queries: len(docs), QuerySource: "self", Changed: []ChangedQuery{}}
+		Queries: len(docs), SelfQueries: len(docs), QuerySource: SourceSelf, Changed: []ChangedQuery{}}
 	if len(docs) == 0 {
 		return out, nil
 	}
@@ -94,23 +111,33 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 	for i, d := range docs {
 		ids[i], texts[i] = d.ID, d.Text
 	}
+	var recent []string
+	if c.KeepQueries {
+		if recent, err = s.store.RecentQueries(ctx, c.ID, s.cfg.Now().Add(-s.cfg.KeptQueries.Age), PreviewRecent); err != nil {
+			return nil, err
+		}
+	}
+	if len(recent) > 0 {
+		out.RecentQueries, out.Queries, out.QuerySource = len(recent), len(docs)+len(recent), SourceSelf+"+"+SourceRecent
+	}
+	asked := slices.Concat(texts, recent)
 	// The candidate's document vectors, then each side's query vectors: queries are embedded apart
 	// from documents, as a developer's search is.
 	docVecs, err := s.embedSample(ctx, cand, cp, texts)
 	if err != nil {
 		return nil, err
 	}
-	candQ, err := s.embedSample(ctx, cand, cp, texts)
+	candQ, err := s.embedSample(ctx, cand, cp, asked)
 	if err != nil {
 		return nil, err
 	}
-	curQ, err := s.embedSample(ctx, cur, curP, texts)
+	curQ, err := s.embedSample(ctx, cur, curP, asked)
 	if err != nil {
 		return nil, err
 	}
 	limited := docVecs.limited + candQ.limited + curQ.limited
-	queries := make([]postgres.PreviewQuery, len(docs))
-	for i := range docs {
+	queries := make([]postgres.PreviewQuery, len(asked))
+	for i := range asked {
 		queries[i] = postgres.PreviewQuery{Current: curQ.vecs[i], Candidate: candQ.vecs[i]}
 	}
 	curTop, candTop, err := s.store.ComparePreview(ctx, ix, ids, docVecs.vecs, cand.Dimension, queries, previewK)
@@ -118,24 +145,27 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		return nil, err
 	}
 	var agree float64
-	changed := make([]ChangedQuery, len(docs))
-	for i, d := range docs {
-		out.CurrentQuality.add(d.ID, curTop[i])
-		out.CandidateQuality.add(d.ID, candTop[i])
+	changed := make([]ChangedQuery, len(asked))
+	for i, q := range asked {
+		source := SourceRecent
+		if i < len(docs) {
+			source = SourceSelf
+			out.CurrentQuality.add(docs[i].ID, curTop[i])
+			out.CandidateQuality.add(docs[i].ID, candTop[i])
+		}
 		j := jaccard(curTop[i], candTop[i])
 		agree += j
-		q := d.Text
 		if r := []rune(q); len(r) > previewQueryMax {
 			q = string(r[:previewQueryMax]) + "…"
 		}
-		changed[i] = ChangedQuery{Query: q, Jaccard: j, Current: firstN(curTop[i], previewShown), Candidate: firstN(candTop[i], previewShown)}
+		changed[i] = ChangedQuery{Query: q, Source: source, Jaccard: j, Current: firstN(curTop[i], previewShown), Candidate: firstN(candTop[i], previewShown)}
 	}
-	total := float64(len(docs))
-	out.CurrentQuality.At1 /= total
-	out.CurrentQuality.At10 /= total
-	out.CandidateQuality.At1 /= total
-	out.CandidateQuality.At10 /= total
-	out.Agreement = agree / total
+	self := float64(len(docs))
+	out.CurrentQuality.At1 /= self
+	out.CurrentQuality.At10 /= self
+	out.CandidateQuality.At1 /= self
+	out.CandidateQuality.At10 /= self
+	out.Agreement = agree / float64(len(asked))
 	slices.SortStableFunc(changed, func(a, b ChangedQuery) int {
 		switch {
 		case a.Jaccard < b.Jaccard:

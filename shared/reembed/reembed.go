@@ -100,6 +100,8 @@ type Config struct {
 	PollOnly bool
 	// RetryPolicy overrides River's backoff between failed attempts (tests make it short).
 	RetryPolicy river.ClientRetryPolicy
+	// KeptQueries bounds the search queries kept for corpora that opted in (postgres.DefaultQueryBounds).
+	KeptQueries postgres.QueryBounds
 	// Now is the clock for standby retention (time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -163,6 +165,12 @@ func (c *Config) defaults() {
 	}
 	if c.FetchCooldown <= 0 {
 		c.FetchCooldown = 20 * time.Millisecond
+	}
+	if c.KeptQueries.Max <= 0 {
+		c.KeptQueries.Max = postgres.DefaultQueryBounds.Max
+	}
+	if c.KeptQueries.Age <= 0 {
+		c.KeptQueries.Age = postgres.DefaultQueryBounds.Age
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -132,6 +132,8 @@ func (s *Service) queueSync(ctx context.Context, tx pgx.Tx, corpusID int64, ids 
 type SearchResult struct {
 	Hits  []postgres.Hit
 	Index *corpus.Index
+	// Corpus is the corpus searched, as read with Index.
+	Corpus *corpus.Corpus
 }
 
 // Search embeds query with the model of the corpus's active index (read with the index in one
@@ -168,7 +170,7 @@ func (s *Service) SearchWith(ctx context.Context, name string, may Access, query
 		if err != nil {
 			return nil, err
 		}
-		return &SearchResult{Hits: hits, Index: ix}, nil
+		return &SearchResult{Hits: hits, Index: ix, Corpus: c}, nil
 	}
 }
 
