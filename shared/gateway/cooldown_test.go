@@ -45,16 +45,7 @@ func serveChild(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	ms, _ := strconv.Atoi(os.Getenv(cooldownEnv))
-	a, err := app.New(cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = a.Close(sctx)
-	}()
-	return apptest.Serve(ctx, a.Handler())
+	return apptest.ServeApp(ctx, cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer, (*app.App).Handler)
 }
 
 // cooldownConfig is both processes' configuration: 3 failures within 30 s cool a model down.

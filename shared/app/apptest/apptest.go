@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -104,4 +106,15 @@ func Serve(ctx context.Context, h http.Handler) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// ServeApp is the usual child: it builds an App from cfg on pool, serves the handler that handler
+// picks from it (e.g. (*app.App).Handler) with Serve, and closes the App once ctx ends.
+func ServeApp(ctx context.Context, cfg app.Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer, handler func(*app.App) http.Handler) error {
+	a, err := app.New(cfg, log, pool, sealer)
+	if err != nil {
+		return err
+	}
+	defer a.Shutdown()
+	return Serve(ctx, handler(a))
 }
