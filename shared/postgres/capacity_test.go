@@ -27,6 +27,18 @@ func unlimited() *catalog.Limits {
 	return &l
 }
 
+// capStore is a CapacityStore on a database of its own where each scope of caps has that many slots.
+func capStore(t *testing.T, caps map[catalog.Scope]int) *postgres.CapacityStore {
+	t.Helper()
+	st := &postgres.CapacityStore{Pool: pgtest.NewPool(t)}
+	for sc, n := range caps {
+		if _, err := st.SetLimits(context.Background(), sc, capLimits(n), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
 func holder(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
 // A cap of N admits N holders; the next is refused until one releases, or until a holder's lease
@@ -34,11 +46,8 @@ func holder(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", 
 func TestSlotsCapAndLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := &postgres.CapacityStore{Pool: pgtest.NewPool(t)}
 	model := catalog.Scope{Kind: catalog.ScopeModel, Name: "m"}
-	if _, err := st.SetLimits(ctx, model, capLimits(2), nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	st := capStore(t, map[catalog.Scope]int{model: 2})
 	scopes := []string{model.String()}
 	take := func(h int, now time.Time) bool {
 		t.Helper()
@@ -86,14 +95,9 @@ func TestSlotsCapAndLease(t *testing.T) {
 func TestSlotsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := &postgres.CapacityStore{Pool: pgtest.NewPool(t)}
 	model := catalog.Scope{Kind: catalog.ScopeModel, Name: "m"}
 	prov := catalog.Scope{Kind: catalog.ScopeProvider, Name: "p"}
-	for sc, n := range map[catalog.Scope]int{model: 1, prov: 2} {
-		if _, err := st.SetLimits(ctx, sc, capLimits(n), nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := capStore(t, map[catalog.Scope]int{model: 1, prov: 2})
 	both := []string{model.String(), prov.String()}
 	lease := t0.Add(time.Minute)
 	if ok, err := st.AcquireSlots(ctx, both, holder(1), t0, lease); err != nil || !ok {
@@ -122,12 +126,9 @@ func TestSlotsAllOrNothing(t *testing.T) {
 func TestSlotsUnderContention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := &postgres.CapacityStore{Pool: pgtest.NewPool(t)}
 	model := catalog.Scope{Kind: catalog.ScopeModel, Name: "m"}
 	const cap = 3
-	if _, err := st.SetLimits(ctx, model, capLimits(cap), nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	st := capStore(t, map[catalog.Scope]int{model: cap})
 	var held, most, admitted atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 12 {
