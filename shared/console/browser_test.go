@@ -203,6 +203,14 @@ func (b *tab) signIn(token string) {
 	b.submit("#signin-form button[type=submit]")
 }
 
+// signedInTab is a new browser tab on the console at base, signed in with token.
+func signedInTab(t *testing.T, base, token string) *tab {
+	t.Helper()
+	b := &tab{t: t, ctx: browser(t), base: base}
+	b.signIn(token)
+	return b
+}
+
 // choose selects value in a <select> and fires change, as a person's pick does.
 func (b *tab) choose(sel, value string) {
 	b.t.Helper()

@@ -140,8 +140,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	api, srv := e.corporaConsole(emb)
 	must(api.CreateCorpus(ctx, "kb", "acme-embed", []string{"search-team"}, nil))
 	must(api.PutDocuments(ctx, "kb", anyone, documents(600)))
-	b := &tab{t: t, ctx: browser(t), base: srv.URL}
-	b.signIn(superToken)
+	b := signedInTab(t, srv.URL, superToken)
 
 	// The alias page offers the re-embed instead of a move.
 	b.open("/console/aliases")

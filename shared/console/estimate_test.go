@@ -24,8 +24,7 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	must(e.svc.UpdateModel(ctx, e.super, "acme-embed-2026-09", admin.ModelPatch{PricePerMillionTokens: json.RawMessage(`"0.02"`)}))
 	e.refresh()
 
-	b := &tab{t: t, ctx: browser(t), base: srv.URL}
-	b.signIn(superToken)
+	b := signedInTab(t, srv.URL, superToken)
 	b.open("/console/corpora/kb")
 	b.choose("#reembed-model", "acme-embed-2026-09")
 	b.fill("#reembed-sample", "100")
@@ -54,8 +53,7 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	}
 
 	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
-	v := &tab{t: t, ctx: browser(t), base: srv.URL}
-	v.signIn(viewer)
+	v := signedInTab(t, srv.URL, viewer)
 	v.open("/console/corpora/kb")
 	if n := v.count("#estimate-reembed"); n != 0 {
 		t.Errorf("a viewer should see no Estimate button")

@@ -26,8 +26,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 		return n
 	}
 
-	b := &tab{t: t, ctx: browser(t), base: srv.URL}
-	b.signIn(superToken)
+	b := signedInTab(t, srv.URL, superToken)
 	b.open("/console/corpora/kb")
 	b.wants("#keep-queries", "not kept")
 	b.wants("#queries", "Keep recent search queries", "user data")
@@ -68,8 +67,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	}
 
 	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
-	v := &tab{t: t, ctx: browser(t), base: srv.URL}
-	v.signIn(viewer)
+	v := signedInTab(t, srv.URL, viewer)
 	v.open("/console/corpora/kb")
 	v.wants("#keep-queries", "not kept")
 	if n := v.count("#keep-queries-toggle"); n != 0 {

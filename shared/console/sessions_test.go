@@ -28,9 +28,10 @@ type testClock struct {
 func (c *testClock) now() time.Time      { return c.start.Add(time.Duration(c.added.Load())) }
 func (c *testClock) add(d time.Duration) { c.added.Add(int64(d)) }
 
-// clockedConsole serves the console of e's app on a clock the test moves.
-func clockedConsole(t *testing.T, e *env) (*httptest.Server, *testClock) {
+// clockedConsole is a new env whose console is served on a clock the test moves.
+func clockedConsole(t *testing.T) (*env, *httptest.Server, *testClock) {
 	t.Helper()
+	e := newEnv(t)
 	clk := &testClock{start: time.Now()}
 	c, err := console.New(console.Config{Local: true}, e.app.ConsoleServices(), e.app.Catalog,
 		&console.Sessions{Rows: &postgres.ConsoleSessionStore{Pool: e.app.Pool}}, slog.New(slog.DiscardHandler), clk.now)
@@ -42,7 +43,7 @@ func clockedConsole(t *testing.T, e *env) (*httptest.Server, *testClock) {
 	mux.Handle("/admin/", e.app.AdminHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, clk
+	return e, srv, clk
 }
 
 // withCookie fetches a console page with exactly the session cookie value, as a copied cookie would.
@@ -73,8 +74,7 @@ func sessionCookie(t *testing.T, c *http.Client, base string) string {
 // A session unused for an hour ends; one used all along still ends twelve hours after sign-in.
 func TestAttackStolenSessionExpires(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	srv, clk := clockedConsole(t, e)
+	_, srv, clk := clockedConsole(t)
 
 	c, _ := signedInClient(t, srv.URL, superToken)
 	idle := sessionCookie(t, c, srv.URL)
@@ -105,8 +105,7 @@ func TestAttackStolenSessionExpires(t *testing.T) {
 // another admin's sessions with DELETE /admin/admins/{id}/sessions while its token keeps working.
 func TestAttackCopiedSessionCookieDiesAtSignOutAndWhenEnded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	srv, _ := clockedConsole(t, e)
+	e, srv, _ := clockedConsole(t)
 
 	c, csrf := signedInClient(t, srv.URL, superToken)
 	copied := sessionCookie(t, c, srv.URL)
