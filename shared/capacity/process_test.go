@@ -40,7 +40,9 @@ func TestMain(m *testing.M) { apptest.Main(m, serverEnv, 20, runServer) }
 // printed as the first line of stdout, until SIGTERM or until it is killed.
 func runServer(ctx context.Context, pool *pgxpool.Pool) error {
 	lease, _ := time.ParseDuration(os.Getenv(leaseEnv))
-	return apptest.ServeApp(ctx, app.Config{Local: true, AllowLoopback: true, CapacityLease: lease}, slog.New(slog.DiscardHandler), pool, nil, (*app.App).GatewayHandler)
+	return apptest.ServeApp(ctx, func() (*app.App, error) {
+		return app.New(app.Config{Local: true, AllowLoopback: true, CapacityLease: lease}, slog.New(slog.DiscardHandler), pool, nil)
+	}, (*app.App).GatewayHandler)
 }
 
 // env is one database with the demo catalogue on a fake upstream, and gateway processes serving it.

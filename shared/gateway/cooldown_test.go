@@ -45,7 +45,9 @@ func serveChild(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	ms, _ := strconv.Atoi(os.Getenv(cooldownEnv))
-	return apptest.ServeApp(ctx, cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer, (*app.App).Handler)
+	return apptest.ServeApp(ctx, func() (*app.App, error) {
+		return app.New(cooldownConfig(time.Duration(ms)*time.Millisecond), log, pool, sealer)
+	}, (*app.App).Handler)
 }
 
 // cooldownConfig is both processes' configuration: 3 failures within 30 s cool a model down.

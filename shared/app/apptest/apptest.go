@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/switchyard-ai/switchyard/shared/app"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -108,10 +106,11 @@ func Serve(ctx context.Context, h http.Handler) error {
 	return nil
 }
 
-// ServeApp is the usual child: it builds an App from cfg on pool, serves the handler that handler
-// picks from it (e.g. (*app.App).Handler) with Serve, and closes the App once ctx ends.
-func ServeApp(ctx context.Context, cfg app.Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Sealer, handler func(*app.App) http.Handler) error {
-	a, err := app.New(cfg, log, pool, sealer)
+// ServeApp is the usual child: it builds an app (app.New, passed in so that apptest does not import
+// app, whose packages' own tests use apptest), serves the handler that handler picks from it (e.g.
+// (*app.App).Handler) with Serve, and shuts the app down once ctx ends.
+func ServeApp[A interface{ Shutdown() }](ctx context.Context, build func() (A, error), handler func(A) http.Handler) error {
+	a, err := build()
 	if err != nil {
 		return err
 	}
