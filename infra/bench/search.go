@@ -350,7 +350,7 @@ func searchBuild(ctx context.Context, pool *pgxpool.Pool, ix *corpus.Index, b hn
 		}
 	}
 	// The bare HNSW query at several beam widths: the recall curve behind the product's choice.
-	for _, ef := range []int{40, 100, 200, 400, 800} {
+	for _, ef := range []int{40, 100, 200, 300, 400, 800} {
 		err := measure(fmt.Sprintf("HNSW, bare query, ef_search %d", ef), func(q []float32) (dists []float64, err error) {
 			err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, ef)); err != nil {
