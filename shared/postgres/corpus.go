@@ -177,9 +177,9 @@ func (s *CorpusStore) insertIndex(ctx context.Context, tx pgx.Tx, ix *corpus.Ind
 }
 
 // The HNSW graph every corpus index is built with: denser than pgvector's defaults (m 16,
-// ef_construction 64), whose graph capped recall@10 near 0.96 at 100,000 real-text documents with the
-// product's beam; this one reaches 0.99 with it, for a build about twice as long. See
-// docs/benchmarks.md, "Search recall", for the measurements behind them.
+// ef_construction 64), on which recall@10 at 100,000 real-text documents was 0.96 at a beam of 200 and
+// under 0.99 even at 800; on this one it is 0.9925 at 200 and 0.995 at the product's 300 (efSearch), for
+// a build about 3.3 times as long. See docs/benchmarks.md, "Search recall".
 const (
 	HNSWM              = 32  // neighbours per node (twice that on the bottom layer)
 	HNSWEFConstruction = 128 // candidate list while inserting a node
