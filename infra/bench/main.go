@@ -81,6 +81,7 @@ func main() {
 	flag.StringVar(&sb.sizes, "search-docs", "20000,100000", "search: corpus sizes of the recall and latency runs")
 	flag.IntVar(&sb.dim, "search-dim", 768, "search: the embedding dimension")
 	flag.IntVar(&sb.queries, "search-queries", 200, "search: queries per corpus size")
+	flag.StringVar(&sb.builds, "search-build", "m=16,ef_construction=64;m=32,ef_construction=128", `search: HNSW build settings to compare, ";" between them (each built, timed and measured in turn)`)
 	flag.Parse()
 	if *worker != "" {
 		if err := reembedWorker(*worker, os.Getenv("BENCH_WORKER_CPUPROFILE")); err != nil {

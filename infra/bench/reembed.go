@@ -417,8 +417,8 @@ func filled(st corpus.RunState) bool {
 	return st == corpus.RunIndexing || st == corpus.RunVerifying || st == corpus.RunCuttingOver || st == corpus.RunSucceeded
 }
 
-// bareBuild drops the HNSW index of table and times a bare CREATE INDEX on it, on a fresh connection
-// with the server's own settings (which it returns).
+// bareBuild drops the HNSW index of table and times a bare CREATE INDEX of the same graph on it, on a
+// fresh connection with the server's own settings (which it returns).
 func bareBuild(ctx context.Context, pool *pgxpool.Pool, table string) (time.Duration, string, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -434,7 +434,9 @@ func bareBuild(ctx context.Context, pool *pgxpool.Pool, table string) (time.Dura
 		return 0, settings, fmt.Errorf("drop the run's HNSW index: %w", err)
 	}
 	start := time.Now()
-	if _, err := conn.Exec(ctx, `CREATE INDEX ON `+pgx.Identifier{table}.Sanitize()+` USING hnsw (embedding vector_cosine_ops)`); err != nil {
+	// The same graph as the service builds (postgres.HNSWM, HNSWEFConstruction): only the settings differ.
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)`,
+		pgx.Identifier{table}.Sanitize(), postgres.HNSWM, postgres.HNSWEFConstruction)); err != nil {
 		return 0, settings, fmt.Errorf("bare CREATE INDEX: %w", err)
 	}
 	return time.Since(start), settings, nil

@@ -16,11 +16,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/switchyard-ai/switchyard/shared/corpus"
@@ -31,6 +33,7 @@ type searchOptions struct {
 	sizes   string // corpus sizes, comma-separated
 	dim     int
 	queries int
+	builds  string // HNSW build settings, see parseBuilds
 }
 
 // goParagraphs reads the comment paragraphs of the Go sources under GOROOT (at least 5 words
@@ -127,6 +130,10 @@ func searchBench(ctx context.Context, base string, o searchOptions) error {
 		}
 		sizes = append(sizes, n)
 	}
+	builds, err := parseBuilds(o.builds)
+	if err != nil {
+		return err
+	}
 	largest := slices.Max(sizes)
 	start := time.Now()
 	paras, err := goParagraphs(largest + o.queries)
@@ -154,7 +161,7 @@ func searchBench(ctx context.Context, base string, o searchOptions) error {
 		qvecs[i] = hashEmbed(q, o.dim)
 	}
 	for _, n := range sizes {
-		if err := searchSize(ctx, base, docs[:n], qvecs, o.dim); err != nil {
+		if err := searchSize(ctx, base, docs[:n], qvecs, o.dim, builds); err != nil {
 			return err
 		}
 	}
@@ -162,7 +169,7 @@ func searchBench(ctx context.Context, base string, o searchOptions) error {
 }
 
 // searchSize measures one corpus size in a database of its own.
-func searchSize(ctx context.Context, base string, docs []string, qvecs [][]float32, dim int) error {
+func searchSize(ctx context.Context, base string, docs []string, qvecs [][]float32, dim int, builds []hnswBuild) error {
 	pool, name, err := newDatabase(ctx, base)
 	if err != nil {
 		return err
@@ -208,15 +215,12 @@ func searchSize(ctx context.Context, base string, docs []string, qvecs [][]float
 		return fmt.Errorf("seed vectors: %w", err)
 	}
 	loaded := time.Since(t0)
-	t0 = time.Now()
-	// As the product builds an index after a re-embed fill: pgvector's defaults (m 16, ef_construction 64).
-	for _, sql := range []string{`SET maintenance_work_mem = '512MB'`, `CREATE INDEX bench_search_hnsw ON bench_search USING hnsw (embedding vector_cosine_ops)`,
-		`VACUUM ANALYZE bench_search`, `VACUUM ANALYZE documents`} {
+	for _, sql := range []string{`VACUUM ANALYZE bench_search`, `VACUUM ANALYZE documents`} {
 		if _, err := pool.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("build the HNSW index: %s: %w", sql, err)
+			return fmt.Errorf("%s: %w", sql, err)
 		}
 	}
-	fmt.Printf("\n%d documents: loaded in %v, HNSW built in %v (load %s)\n", len(docs), loaded.Round(time.Millisecond), time.Since(t0).Round(time.Second), loadAvg())
+	fmt.Printf("\n%d documents: loaded in %v (load %s)\n", len(docs), loaded.Round(time.Millisecond), loadAvg())
 
 	// Exact answers: every vector compared (an ORDER BY the HNSW index cannot serve).
 	// exact[q] is the distance of the query's 10th nearest document: a result at most that far is a
@@ -233,6 +237,86 @@ func searchSize(ctx context.Context, base string, docs []string, qvecs [][]float
 		exactLat = append(exactLat, time.Since(t))
 		exact[qi] = dists[len(dists)-1]
 	}
+	fmt.Printf("  %-46s recall@10 1        p50 %6.2f ms   p99 %6.2f ms\n", "exact (sequential scan, bare query)", ms(pct(exactLat, 0.5)), ms(pct(exactLat, 0.99)))
+	for _, b := range builds {
+		if err := searchBuild(ctx, pool, ix, b, qvecs, exact); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hnswBuild is one HNSW build setting the bench measures.
+type hnswBuild struct{ m, efConstruction int }
+
+// parseBuilds reads -search-build: settings separated by ";", each "m=16,ef_construction=64".
+func parseBuilds(s string) ([]hnswBuild, error) {
+	var out []hnswBuild
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		b := hnswBuild{m: postgres.HNSWM, efConstruction: postgres.HNSWEFConstruction}
+		for _, kv := range strings.Split(part, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("-search-build %q: %q: %w", s, kv, err)
+			}
+			switch strings.TrimSpace(k) {
+			case "m":
+				b.m = n
+			case "ef_construction":
+				b.efConstruction = n
+			default:
+				return nil, fmt.Errorf("-search-build %q: %q: want m=N or ef_construction=N", s, kv)
+			}
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-search-build %q: no setting", s)
+	}
+	return out, nil
+}
+
+// The build's memory and parallel workers: the re-embed service's defaults (SWITCHYARD_REEMBED_*),
+// so a build here takes what a re-embed's build takes.
+const (
+	benchBuildMemMB   = 1024
+	benchBuildWorkers = 2
+)
+
+// searchBuild (re)builds ix's HNSW index with b and measures the bare query's recall curve and the
+// product's search against the exact answers.
+func searchBuild(ctx context.Context, pool *pgxpool.Pool, ix *corpus.Index, b hnswBuild, qvecs [][]float32, exact []float64) error {
+	t0 := time.Now()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, sql := range []string{`DROP INDEX IF EXISTS bench_search_hnsw`,
+			fmt.Sprintf(`SET LOCAL maintenance_work_mem = '%dMB'`, benchBuildMemMB),
+			fmt.Sprintf(`SET LOCAL max_parallel_maintenance_workers = %d`, benchBuildWorkers),
+			postgres.HNSWDDL(ix, b.m, b.efConstruction)} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("build the HNSW index (m %d, ef_construction %d): %w", b.m, b.efConstruction, err)
+	}
+	built := time.Since(t0)
+	var size int64
+	if err := pool.QueryRow(ctx, `SELECT pg_relation_size('bench_search_hnsw')`).Scan(&size); err != nil {
+		return err
+	}
+	mark := ""
+	if b.m == postgres.HNSWM && b.efConstruction == postgres.HNSWEFConstruction {
+		mark = ", the product's"
+	}
+	fmt.Printf(" HNSW m %d, ef_construction %d%s: built in %v (%d MB maintenance_work_mem, %d workers), %d MB (load %s)\n",
+		b.m, b.efConstruction, mark, built.Round(100*time.Millisecond), benchBuildMemMB, benchBuildWorkers, size>>20, loadAvg())
+
 	// measure runs search for every query and prints its recall@10 against the exact answers and
 	// its latency.
 	measure := func(label string, search func(q []float32) ([]float64, error)) error {
@@ -265,10 +349,8 @@ func searchSize(ctx context.Context, base string, docs []string, qvecs [][]float
 			return dists, err
 		}
 	}
-	p50, p99 := pct(exactLat, 0.5), pct(exactLat, 0.99)
-	fmt.Printf("  %-46s recall@10 1        p50 %6.2f ms   p99 %6.2f ms\n", "exact (sequential scan, bare query)", ms(p50), ms(p99))
 	// The bare HNSW query at several beam widths: the recall curve behind the product's choice.
-	for _, ef := range []int{40, 100, 200, 400, 800} {
+	for _, ef := range []int{40, 100, 200, 300, 400, 800} {
 		err := measure(fmt.Sprintf("HNSW, bare query, ef_search %d", ef), func(q []float32) (dists []float64, err error) {
 			err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, ef)); err != nil {
