@@ -46,9 +46,12 @@ dev:
 	@$(WITH_DB) bin/switchyard-dev
 
 # The console's browser tests need Chromium: installed from Debian on first use (as root).
+# shared/reembed is named first so that go test starts it first: it is the longest package (its child
+# worker processes and HNSW builds), and started last, as ./... alone orders it, it runs on after all the
+# others have finished (4m18s against 3m42s on a clean clone here).
 test: vet
 	@infra/chromium.sh ensure
-	$(WITH_DB) $(GO) test $(TESTFLAGS) ./...
+	$(WITH_DB) $(GO) test $(TESTFLAGS) ./shared/reembed/ ./...
 
 vet:
 	$(GO) vet ./...
