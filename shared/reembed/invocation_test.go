@@ -40,6 +40,7 @@ func invoke(t *testing.T, w *Service, window, margin, linger time.Duration) time
 // returns once the work is done: documents synced, and a whole re-embed run, whose standby index's
 // retirement (due after the retention) does not keep it alive.
 func TestInvocationReturnsWhenTheQueueIsEmpty(t *testing.T) {
+	t.Parallel()
 	e, w := invocationEnv(t, testConfig())
 	e.createCorpus("handbook")
 	const window, margin = time.Minute, 10 * time.Second // it would stop fetching after 50 s
@@ -68,6 +69,7 @@ func TestInvocationReturnsWhenTheQueueIsEmpty(t *testing.T) {
 // returns at once, and WorkerFetching (what a kick asks before starting a worker) says so. Jobs queued
 // meanwhile are the first one's.
 func TestOneInvocationTakesJobsAtATime(t *testing.T) {
+	t.Parallel()
 	e, first := invocationEnv(t, testConfig())
 	second, err := New(e.pool, reembedtest.Catalog{Pool: e.pool}, e.emb, testConfig())
 	if err != nil {
@@ -107,6 +109,7 @@ func TestOneInvocationTakesJobsAtATime(t *testing.T) {
 // attempt of a job that returns its cancelled context while the client stops; asBuilder snoozes any
 // other error of a cut step), and the build completes in the first invocation long enough for it.
 func TestBuildCutByTheInvocationsEndIsNotAnAttempt(t *testing.T) {
+	t.Parallel()
 	const cutsWanted = 7 // BuildArgs allows 5 attempts
 	cfg := testConfig()
 	var builds atomic.Int64
