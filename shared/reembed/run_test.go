@@ -40,11 +40,21 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 	seen := sync.Map{}
 	newModelAnswered := make(chan struct{}, 1) // a search was answered by the new model
 	access := e.keyAccess(reembedtest.Key)
-	for g := 0; g < 3; g++ {
+	// Two searchers, each paced to one search every 20 ms: searches land in every phase of the run
+	// without taking the database's cores from the run itself (unpaced, three searchers at the graph's
+	// beam kept a two-core machine busy enough to stall the HNSW build past the deadline below).
+	for g := 0; g < 2; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pace := time.NewTicker(20 * time.Millisecond)
+			defer pace.Stop()
 			for ctx.Err() == nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-pace.C:
+				}
 				i := rand.IntN(100) + 2000 // documents nobody writes during the run
 				res, err := e.svc.Search(e.ctx, "handbook", access, docText(i, 1), 3)
 				searches.Add(1)
