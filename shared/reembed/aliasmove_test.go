@@ -18,7 +18,6 @@ import (
 // enabled model.) The worker runs as bounded invocations, so each disable lands before the step it
 // must stop.
 func TestDisabledModelNeverBecomesTheTarget(t *testing.T) {
-	t.Parallel()
 	e, w := invocationEnv(t, testConfig())
 	catalogStore := &postgres.CatalogStore{Pool: e.pool}
 	setEnabled := func(model string, on bool) {

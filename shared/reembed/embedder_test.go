@@ -13,7 +13,6 @@ import (
 )
 
 func TestUpstreamEmbedderAgainstFakeUpstream(t *testing.T) {
-	t.Parallel()
 	fake := fakeupstream.Start(fakeupstream.Config{Dimensions: map[string]int{"small": 384, "large": 1024}})
 	defer fake.Close()
 	p := &catalog.Provider{ID: 1, Identifier: "fake", BaseURL: fake.URL, AuthMethod: catalog.AuthNone}

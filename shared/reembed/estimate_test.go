@@ -94,7 +94,6 @@ func (e *upstreamEnv) footprint() string {
 }
 
 func TestEstimateMeasuresTokensRateAndCostAndWritesNothing(t *testing.T) {
-	t.Parallel()
 	e := newUpstreamEnv(t)
 	e.createCorpus("kb")
 	// Documents of 1 to 5 words: the fake counts words + 1 tokens per text.
@@ -156,7 +155,6 @@ func TestEstimateMeasuresTokensRateAndCostAndWritesNothing(t *testing.T) {
 }
 
 func TestEstimateHonoursRateLimits(t *testing.T) {
-	t.Parallel()
 	e := newUpstreamEnv(t)
 	e.createCorpus("kb")
 	e.putTexts("kb", []string{"one two", "three four five", "six"})
@@ -183,7 +181,6 @@ func TestEstimateHonoursRateLimits(t *testing.T) {
 }
 
 func TestPreviewComparesCandidateInScratchAndLeavesNothing(t *testing.T) {
-	t.Parallel()
 	e := newUpstreamEnv(t)
 	e.createCorpus("kb")
 	texts := make([]string, 40)
@@ -249,7 +246,6 @@ func TestPreviewComparesCandidateInScratchAndLeavesNothing(t *testing.T) {
 // (none older than the bound) asked of both sides besides the self queries; they count in the
 // agreement and the changed queries, not in self-retrieval, and the answer says how many of each.
 func TestPreviewAsksRecentQueriesWhenKept(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig()
 	cfg.KeptQueries = postgres.QueryBounds{Max: 1000, Age: time.Hour}
 	e := newEnv(t, cfg)

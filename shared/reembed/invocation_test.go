@@ -40,7 +40,6 @@ func invoke(t *testing.T, w *Service, window, margin, linger time.Duration) time
 // returns once the work is done: documents synced, and a whole re-embed run, whose standby index's
 // retirement (due after the retention) does not keep it alive.
 func TestInvocationReturnsWhenTheQueueIsEmpty(t *testing.T) {
-	t.Parallel()
 	e, w := invocationEnv(t, testConfig())
 	e.createCorpus("handbook")
 	const window, margin = time.Minute, 10 * time.Second // it would stop fetching after 50 s
@@ -69,7 +68,6 @@ func TestInvocationReturnsWhenTheQueueIsEmpty(t *testing.T) {
 // returns at once, and WorkerFetching (what a kick asks before starting a worker) says so. Jobs queued
 // meanwhile are the first one's.
 func TestOneInvocationTakesJobsAtATime(t *testing.T) {
-	t.Parallel()
 	e, first := invocationEnv(t, testConfig())
 	second, err := New(e.pool, reembedtest.Catalog{Pool: e.pool}, e.emb, testConfig())
 	if err != nil {
@@ -109,7 +107,6 @@ func TestOneInvocationTakesJobsAtATime(t *testing.T) {
 // attempt of a job that returns its cancelled context while the client stops; asBuilder snoozes any
 // other error of a cut step), and the build completes in the first invocation long enough for it.
 func TestBuildCutByTheInvocationsEndIsNotAnAttempt(t *testing.T) {
-	t.Parallel()
 	const cutsWanted = 7 // BuildArgs allows 5 attempts
 	cfg := testConfig()
 	var builds atomic.Int64

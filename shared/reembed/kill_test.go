@@ -128,7 +128,6 @@ func TestRunResumesAfterWorkerSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills worker processes; takes about a minute")
 	}
-	t.Parallel()
 	rng := killRand(t)
 	e, url, w, run := runOnWorkerProcess(t, 3000)
 	kills := 0
@@ -166,7 +165,6 @@ func TestDeadBuilderIsPutBackAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills worker processes")
 	}
-	t.Parallel()
 	slow := []string{buildTimeoutEnv + "=10m", slowBuildEnv + "=1"}
 	e, url, w, run := runOnWorkerProcess(t, 300, slow...)
 	const kills = 3

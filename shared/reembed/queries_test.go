@@ -10,7 +10,6 @@ import (
 // TestQueryKeptWhileTurningOffIsNotLeftBehind: a search query recorded while keep_queries is being
 // turned off waits for that change, and is then not kept: turning it off leaves no query behind.
 func TestQueryKeptWhileTurningOffIsNotLeftBehind(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t, testConfig())
 	e.createCorpus("kb")
 	if _, err := e.svc.SetKeepQueries(e.ctx, "kb", true, nil); err != nil {
