@@ -96,7 +96,7 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 
 	// A hang detector, not a speed check: the run builds a 3,000-document graph (m 32,
 	// ef_construction 128) and writes 900 documents into both indexes while two searchers run, and
-	// `make test` runs it beside the other packages on two cores: alone it ends in about 15 s.
+	// `make test` runs it beside the other packages on two cores (alone, the whole test takes ~30 s).
 	done := e.waitRun(run.ID, 3*time.Minute)
 	if done.State == corpus.RunSucceeded {
 		waittest.Receive(t, newModelAnswered, 10*time.Second, "a search answered by the new model after the cut-over")
