@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -601,10 +602,9 @@ func (s *CorpusStore) SampleDocuments(ctx context.Context, corpusID int64, n int
 func (s *CorpusStore) SelfFound(ctx context.Context, ix *corpus.Index, docs []SourceDoc, vecs [][]float32, k int) (int64, error) {
 	var found int64
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		// Verification asks whether every document can be found in the graph, not how the default
-		// search trade-off (ef_search 40) fares: with a wide candidate list a miss means a broken or
-		// incomplete index, not a near neighbour that crowded it out.
-		if _, err := tx.Exec(ctx, `SET LOCAL hnsw.ef_search = 200`); err != nil {
+		// Verification walks the graph with the beam searches use (efSearch), so its self-recall is
+		// what developers will get from the new index, not pgvector's default trade-off (ef_search 40).
+		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(efSearch(k))); err != nil {
 			return fmt.Errorf("set ef_search: %w", err)
 		}
 		b := &pgx.Batch{}
