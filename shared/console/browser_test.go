@@ -120,12 +120,30 @@ func (b *tab) open(path string) {
 }
 
 // submit clicks sel and waits for the page it loads.
+//
+// The page being left is marked first, and the next page counts as loaded when a document without
+// the mark is complete: waiting for a load event instead took the page's own, when a loaded machine
+// was still fetching its assets at the click, and read the old page as the next one.
 func (b *tab) submit(sel string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
-		b.t.Fatalf("click %s and wait for the next page: %v (at %s)", sel, err, b.location())
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void]("window.__leaving = true"), chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("click %s: %v (at %s)", sel, err, b.location())
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Mid-navigation the evaluation may fail or still see the old document: look again.
+		loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__leaving === undefined && document.readyState === "complete"`))
+		if err == nil && loaded {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			b.t.Fatalf("click %s and wait for the next page: %v (at %s)", sel, ctx.Err(), b.location())
+		case <-tick.C:
+		}
 	}
 	b.do(chromedp.WaitVisible(chromedp.CSS("main h1")))
 }
