@@ -92,7 +92,7 @@ func (c *Corpora) GetCorpus(ctx context.Context, by *catalog.Admin, name string)
 	}
 	co, err := c.Reembed.Store().Corpus(ctx, name)
 	if errors.Is(err, postgres.ErrCorpusNotFound) {
-		return nil, apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
+		return nil, reembed.CorpusNotFound(name)
 	}
 	return co, err
 }

@@ -379,15 +379,9 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	})
 }
 
-// recordTimeout bounds keeping a search's query, so that a slow or locked database delays a search
-// by at most this much.
-const recordTimeout = time.Second
-
 // recordQuery keeps a search's query when the operator opted corpus c in (nothing otherwise: no
 // database call). It never fails the search: an error is logged and the answer goes out.
 func (h *Handlers) recordQuery(ctx context.Context, c *corpus.Corpus, query, mode string) {
-	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
-	defer cancel()
 	if err := h.Service.RecordQuery(ctx, c, query, mode); err != nil {
 		reqlog.Logger(ctx, h.log()).WarnContext(ctx, "keeping a search query failed; the search is answered", "corpus", c.Name, "err", err)
 	}

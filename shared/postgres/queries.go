@@ -62,20 +62,18 @@ func (s *CorpusStore) LockCorpus(ctx context.Context, tx pgx.Tx, name string) (i
 }
 
 // SetKeepQueries turns keeping corpus corpusID's search queries on or off in tx, which holds
-// LockCorpus. Turning it off deletes every kept query of the corpus in tx. It returns how many
-// queries were deleted.
-func (s *CorpusStore) SetKeepQueries(ctx context.Context, tx pgx.Tx, corpusID int64, on bool) (int64, error) {
+// LockCorpus. Turning it off deletes every kept query of the corpus in tx.
+func (s *CorpusStore) SetKeepQueries(ctx context.Context, tx pgx.Tx, corpusID int64, on bool) error {
 	if _, err := tx.Exec(ctx, `UPDATE corpora SET keep_queries = $2 WHERE id = $1`, corpusID, on); err != nil {
-		return 0, fmt.Errorf("set keep_queries of corpus %d: %w", corpusID, err)
+		return fmt.Errorf("set keep_queries of corpus %d: %w", corpusID, err)
 	}
 	if on {
-		return 0, nil
+		return nil
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM corpus_queries WHERE corpus_id = $1`, corpusID)
-	if err != nil {
-		return 0, fmt.Errorf("delete the kept queries of corpus %d: %w", corpusID, err)
+	if _, err := tx.Exec(ctx, `DELETE FROM corpus_queries WHERE corpus_id = $1`, corpusID); err != nil {
+		return fmt.Errorf("delete the kept queries of corpus %d: %w", corpusID, err)
 	}
-	return tag.RowsAffected(), nil
+	return nil
 }
 
 // RecentQueries returns up to n distinct queries kept for corpus corpusID and asked since since,

@@ -171,7 +171,7 @@ func sampleSize(n int) (int, error) {
 func (s *Service) corpusNamed(ctx context.Context, name string) (*corpus.Corpus, error) {
 	c, err := s.store.Corpus(ctx, name)
 	if errors.Is(err, postgres.ErrCorpusNotFound) {
-		return nil, apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
+		return nil, CorpusNotFound(name)
 	}
 	return c, err
 }

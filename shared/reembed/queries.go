@@ -3,12 +3,11 @@ package reembed
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
-	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
@@ -21,7 +20,7 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := s.store.LockCorpus(ctx, tx, name)
 		if errors.Is(err, postgres.ErrCorpusNotFound) {
-			return apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
+			return CorpusNotFound(name)
 		}
 		if err != nil {
 			return err
@@ -30,7 +29,7 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 		if err != nil {
 			return err
 		}
-		if _, err := s.store.SetKeepQueries(ctx, tx, id, on); err != nil {
+		if err := s.store.SetKeepQueries(ctx, tx, id, on); err != nil {
 			return err
 		}
 		return record(ctx, tx, e, before, func() (*corpus.Corpus, error) {
@@ -41,13 +40,19 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 	return c, err
 }
 
+// recordTimeout bounds keeping a search's query, so that a slow or locked database delays a search
+// by at most this much.
+const recordTimeout = time.Second
+
 // RecordQuery keeps a developer's search query of corpus c (as read for the search) for the
-// re-embed preview, bounded by Config.KeptQueries, when c keeps queries; for any other corpus it
-// does nothing and asks nothing of the database. The store checks the setting again as it inserts,
-// so a corpus turned off meanwhile keeps nothing.
+// re-embed preview, bounded by Config.KeptQueries, when c keeps queries, taking at most
+// recordTimeout; for any other corpus it does nothing and asks nothing of the database. The store
+// checks the setting again as it inserts, so a corpus turned off meanwhile keeps nothing.
 func (s *Service) RecordQuery(ctx context.Context, c *corpus.Corpus, query, mode string) error {
 	if c == nil || !c.KeepQueries {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
 	return s.store.RecordQuery(ctx, c.ID, query, mode, s.cfg.Now(), s.cfg.KeptQueries)
 }

@@ -28,7 +28,7 @@ func TestQueryKeptWhileTurningOffIsNotLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.store.SetKeepQueries(e.ctx, tx, id, false); err != nil {
+	if err := e.svc.store.SetKeepQueries(e.ctx, tx, id, false); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -26,6 +26,12 @@ func NotFound(name string) *apierror.Error {
 		"there is no corpus %q that this key may use", name)
 }
 
+// CorpusNotFound is an unknown corpus as the admin API and the console say it: 404 not_found, naming
+// the corpus (capped) under param name.
+func CorpusNotFound(name string) *apierror.Error {
+	return apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
+}
+
 // CreateCorpus creates a corpus following an embedding alias, with a first, empty index on the alias's
 // current target, active at once. teams nil means the teams granted the alias. e (nil for none) is
 // recorded in the audit log in the same transaction, as are the other admin changes below.
@@ -198,7 +204,7 @@ func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Ent
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		alias, err := s.store.CorpusAlias(ctx, tx, name)
 		if errors.Is(err, postgres.ErrCorpusNotFound) {
-			return apierror.NotFound("name", "there is no corpus %q", name)
+			return CorpusNotFound(name)
 		}
 		if err != nil {
 			return err
@@ -274,7 +280,7 @@ func (s *Service) Rollback(ctx context.Context, name string, e *audit.Entry) (*c
 		}
 		standby, err := s.store.RollbackCorpus(ctx, tx, name, e.ActorString(), until)
 		if errors.Is(err, postgres.ErrCorpusNotFound) {
-			return apierror.NotFound("name", "there is no corpus %q", name)
+			return CorpusNotFound(name)
 		}
 		if err != nil {
 			return err
