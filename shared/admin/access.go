@@ -61,11 +61,7 @@ func (s *Service) GetTeam(ctx context.Context, by *catalog.Admin, name string) (
 	if err := Authorize(by, catalog.AreaAccess, false); err != nil {
 		return nil, err
 	}
-	t, err := s.Store.Team(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return teamView(t), nil
+	return shown(teamView)(s.Store.Team(ctx, name))
 }
 
 // ListTeams lists every team by name.
@@ -73,11 +69,7 @@ func (s *Service) ListTeams(ctx context.Context, by *catalog.Admin) (*List[*Team
 	if err := Authorize(by, catalog.AreaAccess, false); err != nil {
 		return nil, err
 	}
-	ts, err := s.Store.Teams(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(ts, teamView), nil
+	return listed(teamView)(s.Store.Teams(ctx))
 }
 
 // ---- keys
@@ -156,11 +148,7 @@ func (s *Service) GetKey(ctx context.Context, by *catalog.Admin, id string) (*Ke
 	if err := Authorize(by, catalog.AreaAccess, false); err != nil {
 		return nil, err
 	}
-	k, err := s.Store.Key(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return keyView(k), nil
+	return shown(keyView)(s.Store.Key(ctx, id))
 }
 
 // ListKeys lists keys, newest first, of one team when team is set.
@@ -183,11 +171,7 @@ func (s *Service) RevokeKey(ctx context.Context, by *catalog.Admin, id string) (
 	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
 		return nil, err
 	}
-	k, err := s.Store.RevokeKey(ctx, id, s.entry(ctx, by, audit.KeyRevoke, id))
-	if err != nil {
-		return nil, err
-	}
-	return keyView(k), nil
+	return shown(keyView)(s.Store.RevokeKey(ctx, id, s.entry(ctx, by, audit.KeyRevoke, id)))
 }
 
 // ---- audience
@@ -304,11 +288,7 @@ func (s *Service) GetAdmin(ctx context.Context, by *catalog.Admin, id string) (*
 	if err := Authorize(by, catalog.AreaAccess, false); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.Admin(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return adminView(a), nil
+	return shown(adminView)(s.Store.Admin(ctx, id))
 }
 
 // ListAdmins lists every admin, oldest first.
@@ -316,11 +296,7 @@ func (s *Service) ListAdmins(ctx context.Context, by *catalog.Admin) (*List[*Adm
 	if err := Authorize(by, catalog.AreaAccess, false); err != nil {
 		return nil, err
 	}
-	as, err := s.Store.Admins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(as, adminView), nil
+	return listed(adminView)(s.Store.Admins(ctx))
 }
 
 // RevokeAdmin revokes an admin's token; it is refused everywhere within one second. The last
@@ -329,11 +305,7 @@ func (s *Service) RevokeAdmin(ctx context.Context, by *catalog.Admin, id string)
 	if err := Authorize(by, catalog.AreaAccess, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.RevokeAdmin(ctx, id, s.entry(ctx, by, audit.AdminRevoke, id))
-	if err != nil {
-		return nil, err
-	}
-	return adminView(a), nil
+	return shown(adminView)(s.Store.RevokeAdmin(ctx, id, s.entry(ctx, by, audit.AdminRevoke, id)))
 }
 
 // SessionsEndedView answers DELETE /admin/admins/{id}/sessions.

@@ -58,11 +58,7 @@ func (s *Service) CreateAlias(ctx context.Context, by *catalog.Admin, name strin
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.CreateAlias(ctx, name, in.Target, in.Reason, s.entry(ctx, by, audit.AliasCreate, name))
-	if err != nil {
-		return nil, err
-	}
-	return aliasView(a), nil
+	return shown(aliasView)(s.Store.CreateAlias(ctx, name, in.Target, in.Reason, s.entry(ctx, by, audit.AliasCreate, name)))
 }
 
 // MoveAlias points an alias at another enabled model of its kind in one atomic step, if it still
@@ -80,11 +76,7 @@ func (s *Service) MoveAlias(ctx context.Context, by *catalog.Admin, name string,
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.MoveAlias(ctx, name, in.To, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasMove, name))
-	if err != nil {
-		return nil, err
-	}
-	return aliasView(a), nil
+	return shown(aliasView)(s.Store.MoveAlias(ctx, name, in.To, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasMove, name)))
 }
 
 // RollbackAlias moves an alias back to where its last move took it from.
@@ -95,11 +87,7 @@ func (s *Service) RollbackAlias(ctx context.Context, by *catalog.Admin, name str
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.RollbackAlias(ctx, name, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasRollback, name))
-	if err != nil {
-		return nil, err
-	}
-	return aliasView(a), nil
+	return shown(aliasView)(s.Store.RollbackAlias(ctx, name, in.ExpectedFrom, in.Reason, s.entry(ctx, by, audit.AliasRollback, name)))
 }
 
 // GetAlias reads one alias with its history.
@@ -107,11 +95,7 @@ func (s *Service) GetAlias(ctx context.Context, by *catalog.Admin, name string) 
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	a, err := s.Store.Alias(ctx, name, true)
-	if err != nil {
-		return nil, err
-	}
-	return aliasView(a), nil
+	return shown(aliasView)(s.Store.Alias(ctx, name, true))
 }
 
 // ListAliases lists every alias by name.
@@ -119,9 +103,5 @@ func (s *Service) ListAliases(ctx context.Context, by *catalog.Admin) (*List[*Al
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	as, err := s.Store.Aliases(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(as, aliasView), nil
+	return listed(aliasView)(s.Store.Aliases(ctx))
 }

@@ -75,20 +75,9 @@ type AuditPage = Page[postgres.AuditRow, int64]
 // Audit lists a page of the audit log. Every role may read it: it holds the entities as GET shows
 // them, and every role may read those.
 func (s *Service) Audit(ctx context.Context, by *catalog.Admin, q AuditQuery) (*AuditPage, error) {
-	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
+	if err := checkPage(by, catalog.AreaCatalog, &q.Limit, DefaultAuditLimit, MaxAuditLimit,
+		[]struct{ param, v string }{{"actor", q.Actor}, {"action", q.Action}, {"target", q.Target}}, q.After, q.Before, "entries"); err != nil {
 		return nil, err
-	}
-	var err error
-	if q.Limit, err = pageLimit(q.Limit, DefaultAuditLimit, MaxAuditLimit); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct{ param, v string }{{"actor", q.Actor}, {"action", q.Action}, {"target", q.Target}} {
-		if err := checkText(f.param, f.v, false, false); err != nil {
-			return nil, err
-		}
-	}
-	if q.After != 0 && q.Before != 0 {
-		return nil, apierror.Invalid("before", "give after or before, not both: after=<last_id> continues to older entries, before=<first_id> goes back to newer ones")
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return nil, apierror.Invalid("from", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
@@ -96,10 +85,7 @@ func (s *Service) Audit(ctx context.Context, by *catalog.Admin, q AuditQuery) (*
 	rows, more, err := s.Store.AuditLog(ctx, postgres.AuditPage{Actor: q.Actor, Action: q.Action, Target: q.Target,
 		From: q.From, To: q.To, Limit: q.Limit, After: q.After, Before: q.Before})
 	if errors.Is(err, postgres.ErrAuditNotFound) {
-		param, id := "after", q.After
-		if q.Before != 0 {
-			param, id = "before", q.Before
-		}
+		param, id := pageCursor(q.After, q.Before)
 		return nil, apierror.Invalid(param, "%s=%d names no entry of the audit log; page with the first_id or last_id of a page you read", param, id)
 	}
 	if err != nil {

@@ -131,10 +131,7 @@ func (c *Corpora) StartReembed(ctx context.Context, by *catalog.Admin, name stri
 
 // GetReembed reads a run's progress; an id that names no run is 404 not_found.
 func (c *Corpora) GetReembed(ctx context.Context, by *catalog.Admin, id string) (*corpus.Run, error) {
-	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
-		return nil, err
-	}
-	n, err := runID(id)
+	n, err := authorizeRun(by, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +141,7 @@ func (c *Corpora) GetReembed(ctx context.Context, by *catalog.Admin, id string) 
 // CancelReembed stops a run in progress and drops its unfinished indexes; the active ones keep
 // serving. A run that has ended is 409 run_ended.
 func (c *Corpora) CancelReembed(ctx context.Context, by *catalog.Admin, id string) (*corpus.Run, error) {
-	if err := Authorize(by, catalog.AreaCatalog, true); err != nil {
-		return nil, err
-	}
-	n, err := runID(id)
+	n, err := authorizeRun(by, id, true)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +157,12 @@ func (c *Corpora) RollbackCorpus(ctx context.Context, by *catalog.Admin, name st
 	return c.Reembed.Rollback(ctx, name, newEntry(ctx, by, audit.CorpusRollback, name))
 }
 
-func runID(id string) (int64, error) {
+// authorizeRun checks that by may read (or, with write, change) re-embed runs, then reads the run
+// id, in that order: a role that may not is refused before it learns whether the id is one.
+func authorizeRun(by *catalog.Admin, id string, write bool) (int64, error) {
+	if err := Authorize(by, catalog.AreaCatalog, write); err != nil {
+		return 0, err
+	}
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, apierror.NotFound("id", "there is no re-embed run %q", catalog.Quote(id, catalog.QuoteLimit))
@@ -318,11 +317,7 @@ func (rt corpusRoutes) create(ctx context.Context, by *catalog.Admin, in CorpusI
 }
 
 func (rt corpusRoutes) list(ctx context.Context, by *catalog.Admin) (*List[*CorpusView], error) {
-	cs, err := rt.c.ListCorpora(ctx, by)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(cs, func(co *corpus.Corpus) *CorpusView { return rt.c.view(ctx, co) }), nil
+	return listed(rt.view(ctx))(rt.c.ListCorpora(ctx, by))
 }
 
 func (rt corpusRoutes) get(ctx context.Context, by *catalog.Admin, name string) (*CorpusView, error) {
@@ -346,27 +341,19 @@ func (rt corpusRoutes) reembed(ctx context.Context, by *catalog.Admin, name stri
 }
 
 func (rt corpusRoutes) run(ctx context.Context, by *catalog.Admin, id string) (*RunView, error) {
-	return rt.runOf(rt.c.GetReembed(ctx, by, id))
+	return shown(rt.c.runView)(rt.c.GetReembed(ctx, by, id))
 }
 
 func (rt corpusRoutes) cancel(ctx context.Context, by *catalog.Admin, id string) (*RunView, error) {
-	return rt.runOf(rt.c.CancelReembed(ctx, by, id))
+	return shown(rt.c.runView)(rt.c.CancelReembed(ctx, by, id))
 }
 
 // corpus shows a corpus the service answered, or passes its error on.
 func (rt corpusRoutes) corpus(ctx context.Context) func(*corpus.Corpus, error) (*CorpusView, error) {
-	return func(co *corpus.Corpus, err error) (*CorpusView, error) {
-		if err != nil {
-			return nil, err
-		}
-		return rt.c.view(ctx, co), nil
-	}
+	return shown(rt.view(ctx))
 }
 
-// runOf shows a run the service answered, or passes its error on.
-func (rt corpusRoutes) runOf(run *corpus.Run, err error) (*RunView, error) {
-	if err != nil {
-		return nil, err
-	}
-	return rt.c.runView(run), nil
+// view shows corpora for the request ctx belongs to (Corpora.view).
+func (rt corpusRoutes) view(ctx context.Context) func(*corpus.Corpus) *CorpusView {
+	return func(co *corpus.Corpus) *CorpusView { return rt.c.view(ctx, co) }
 }

@@ -79,17 +79,9 @@ func PreviewViewOf(p *reembed.Preview) *PreviewView {
 }
 
 func (rt corpusRoutes) estimate(ctx context.Context, by *catalog.Admin, name string, in SampleInput) (*EstimateView, error) {
-	e, err := rt.c.EstimateReembed(ctx, by, name, in)
-	if err != nil {
-		return nil, err
-	}
-	return EstimateViewOf(e), nil
+	return shown(EstimateViewOf)(rt.c.EstimateReembed(ctx, by, name, in))
 }
 
 func (rt corpusRoutes) preview(ctx context.Context, by *catalog.Admin, name string, in SampleInput) (*PreviewView, error) {
-	p, err := rt.c.PreviewReembed(ctx, by, name, in)
-	if err != nil {
-		return nil, err
-	}
-	return PreviewViewOf(p), nil
+	return shown(PreviewViewOf)(rt.c.PreviewReembed(ctx, by, name, in))
 }

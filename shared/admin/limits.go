@@ -194,11 +194,7 @@ func (s *Service) ListLimits(ctx context.Context, by *catalog.Admin) (*List[*Lim
 	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
 		return nil, err
 	}
-	all, err := s.Limits.Usage(ctx, s.now())
-	if err != nil {
-		return nil, err
-	}
-	return mapList(all, limitsView), nil
+	return listed(limitsView)(s.Limits.Usage(ctx, s.now()))
 }
 
 // limitsFrom checks in against what the scope kind takes and turns it into catalog.Limits.

@@ -148,11 +148,7 @@ func (s *Service) CreateModel(ctx context.Context, by *catalog.Admin, in ModelIn
 	if err := checkText("description", m.Description, false, true); err != nil {
 		return nil, err
 	}
-	out, err := s.Store.CreateModel(ctx, m, s.entry(ctx, by, audit.ModelCreate, m.Name))
-	if err != nil {
-		return nil, err
-	}
-	return modelView(out), nil
+	return shown(modelView)(s.Store.CreateModel(ctx, m, s.entry(ctx, by, audit.ModelCreate, m.Name)))
 }
 
 func checkContextWindow(n int) error {
@@ -211,11 +207,7 @@ func (s *Service) UpdateModel(ctx context.Context, by *catalog.Admin, name strin
 			}
 		}
 	}
-	out, err := s.Store.UpdateModel(ctx, name, u, s.entry(ctx, by, audit.ModelUpdate, name))
-	if err != nil {
-		return nil, err
-	}
-	return modelView(out), nil
+	return shown(modelView)(s.Store.UpdateModel(ctx, name, u, s.entry(ctx, by, audit.ModelUpdate, name)))
 }
 
 // ProbeModel asks the endpoint what it really supports (for chat a plain, a streamed and a tools
@@ -240,11 +232,7 @@ func (s *Service) ProbeModel(ctx context.Context, by *catalog.Admin, name string
 	pctx, cancel := context.WithTimeout(ctx, 3*s.callBound(p))
 	defer cancel()
 	res := s.Prober.Probe(pctx, p, m)
-	out, err := s.Store.SetProbe(ctx, name, res, s.entry(ctx, by, audit.ModelProbe, name))
-	if err != nil {
-		return nil, err
-	}
-	return modelView(out), nil
+	return shown(modelView)(s.Store.SetProbe(ctx, name, res, s.entry(ctx, by, audit.ModelProbe, name)))
 }
 
 // GetModel reads one model.
@@ -270,9 +258,5 @@ func (s *Service) ListModels(ctx context.Context, by *catalog.Admin) (*List[*Mod
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	ms, err := s.Store.Models(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(ms, modelView), nil
+	return listed(modelView)(s.Store.Models(ctx))
 }

@@ -141,11 +141,7 @@ func (s *Service) CreateProvider(ctx context.Context, by *catalog.Admin, in Prov
 		return nil, err
 	}
 	p.Verification = s.verify(ctx, p, diags)
-	out, err := s.Store.CreateProvider(ctx, p, s.entry(ctx, by, audit.ProviderCreate, p.Identifier))
-	if err != nil {
-		return nil, err
-	}
-	return providerView(out), nil
+	return shown(providerView)(s.Store.CreateProvider(ctx, p, s.entry(ctx, by, audit.ProviderCreate, p.Identifier)))
 }
 
 // UpdateProvider changes a provider and verifies it again.
@@ -205,11 +201,7 @@ func (s *Service) UpdateProvider(ctx context.Context, by *catalog.Admin, identif
 	if v := s.verify(ctx, p, diags); v != nil {
 		p.Verification = v
 	}
-	out, err := s.Store.UpdateProvider(ctx, p, newCred, s.entry(ctx, by, audit.ProviderUpdate, identifier))
-	if err != nil {
-		return nil, err
-	}
-	return providerView(out), nil
+	return shown(providerView)(s.Store.UpdateProvider(ctx, p, newCred, s.entry(ctx, by, audit.ProviderUpdate, identifier)))
 }
 
 // checkProvider normalises p in place and refuses what can never work. cred is the credential
@@ -352,11 +344,7 @@ func (s *Service) VerifyProvider(ctx context.Context, by *catalog.Admin, identif
 	if v == nil {
 		return providerView(p), nil
 	}
-	out, err := s.Store.SetVerification(ctx, identifier, *v, s.entry(ctx, by, audit.ProviderVerify, identifier))
-	if err != nil {
-		return nil, err
-	}
-	return providerView(out), nil
+	return shown(providerView)(s.Store.SetVerification(ctx, identifier, *v, s.entry(ctx, by, audit.ProviderVerify, identifier)))
 }
 
 // GetProvider reads one provider.
@@ -364,11 +352,7 @@ func (s *Service) GetProvider(ctx context.Context, by *catalog.Admin, identifier
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	p, err := s.Store.Provider(ctx, identifier, false)
-	if err != nil {
-		return nil, err
-	}
-	return providerView(p), nil
+	return shown(providerView)(s.Store.Provider(ctx, identifier, false))
 }
 
 // ListProviders lists every provider by identifier.
@@ -376,11 +360,7 @@ func (s *Service) ListProviders(ctx context.Context, by *catalog.Admin) (*List[*
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	ps, err := s.Store.Providers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(ps, providerView), nil
+	return listed(providerView)(s.Store.Providers(ctx))
 }
 
 // DeleteProvider deletes a provider that no model uses (409 provider_in_use naming them otherwise).

@@ -86,11 +86,7 @@ func (s *Service) GetRoute(ctx context.Context, by *catalog.Admin, name string) 
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	r, err := s.Store.Route(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return routeView(r), nil
+	return shown(routeView)(s.Store.Route(ctx, name))
 }
 
 // ListRoutes lists every alias's route by name.
@@ -98,11 +94,7 @@ func (s *Service) ListRoutes(ctx context.Context, by *catalog.Admin) (*List[*Rou
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	rs, err := s.Store.Routes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return mapList(rs, routeView), nil
+	return listed(routeView)(s.Store.Routes(ctx))
 }
 
 // RouteHistory lists a route's versions, newest first.
@@ -110,11 +102,7 @@ func (s *Service) RouteHistory(ctx context.Context, by *catalog.Admin, name stri
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	vs, err := s.Store.RouteHistory(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return list(vs), nil
+	return shown(list[catalog.RouteVersion])(s.Store.RouteHistory(ctx, name))
 }
 
 // PutRoute replaces a route's rules and default plan as one new version (postgres.PutRoute).
@@ -151,11 +139,7 @@ func (s *Service) RollbackRoute(ctx context.Context, by *catalog.Admin, name str
 	if in.ExpectedVersion != nil {
 		expected = *in.ExpectedVersion
 	}
-	r, err := s.Store.RollbackRoute(ctx, name, expected, in.Reason, s.entry(ctx, by, audit.RouteRollback, name))
-	if err != nil {
-		return nil, err
-	}
-	return routeView(r), nil
+	return shown(routeView)(s.Store.RollbackRoute(ctx, name, expected, in.Reason, s.entry(ctx, by, audit.RouteRollback, name)))
 }
 
 // DryRunRoute says which rule a request would match and which models it would try, in order,

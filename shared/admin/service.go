@@ -142,6 +142,23 @@ func mapList[T, V any](items []T, view func(T) V) *List[V] {
 	return list(out)
 }
 
+// shown passes what a store call answered through view, or its error on, so that a service method
+// ends in one line: return shown(teamView)(s.Store.Team(ctx, name)).
+func shown[T, V any](view func(T) V) func(T, error) (V, error) {
+	return func(t T, err error) (V, error) {
+		if err != nil {
+			var none V
+			return none, err
+		}
+		return view(t), nil
+	}
+}
+
+// listed is shown for a list: each item through view, in order.
+func listed[T, V any](view func(T) V) func([]T, error) (*List[V], error) {
+	return shown(func(items []T) *List[V] { return mapList(items, view) })
+}
+
 // maxTextLength bounds free-text fields (display names, descriptions, reasons, key and admin names).
 const maxTextLength = 1000
 

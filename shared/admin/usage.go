@@ -111,33 +111,52 @@ func pageLimit(limit, def, max int) (int, error) {
 	return limit, nil
 }
 
+// checkPage checks a query for a page of a log (the request log, the audit log), in the order both
+// answer: by may read area; limit becomes def when 0 and is refused outside 1 to max; each filter
+// is one line of text; at most one of after and before is given (entries names what the log holds).
+func checkPage[ID comparable](by *catalog.Admin, area catalog.Area, limit *int, def, max int, filters []struct{ param, v string },
+	after, before ID, entries string) error {
+	if err := Authorize(by, area, false); err != nil {
+		return err
+	}
+	var err error
+	if *limit, err = pageLimit(*limit, def, max); err != nil {
+		return err
+	}
+	for _, f := range filters {
+		if err := checkText(f.param, f.v, false, false); err != nil {
+			return err
+		}
+	}
+	var none ID
+	if after != none && before != none {
+		return apierror.Invalid("before", "give after or before, not both: after=<last_id> continues to older %s, before=<first_id> goes back to newer ones", entries)
+	}
+	return nil
+}
+
+// pageCursor is the cursor a page query gave (checkPage allows one) and its parameter's name.
+func pageCursor[ID comparable](after, before ID) (string, ID) {
+	var none ID
+	if before != none {
+		return "before", before
+	}
+	return "after", after
+}
+
 // RequestsPage is a page of the request log, keyed by request id.
 type RequestsPage = Page[postgres.RequestRow, string]
 
 // Requests lists a page of the request log, newest first, filtered by outcome ("ok" or an error
 // code). Pages are keyed on the log's order, so new requests arriving never shift a page.
 func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQuery) (*RequestsPage, error) {
-	if err := Authorize(by, catalog.AreaUsage, false); err != nil {
+	if err := checkPage(by, catalog.AreaUsage, &q.Limit, DefaultRequestsLimit, MaxRequestsLimit,
+		[]struct{ param, v string }{{"outcome", q.Outcome}, {"after", q.After}, {"before", q.Before}}, q.After, q.Before, "requests"); err != nil {
 		return nil, err
-	}
-	var err error
-	if q.Limit, err = pageLimit(q.Limit, DefaultRequestsLimit, MaxRequestsLimit); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct{ param, v string }{{"outcome", q.Outcome}, {"after", q.After}, {"before", q.Before}} {
-		if err := checkText(f.param, f.v, false, false); err != nil {
-			return nil, err
-		}
-	}
-	if q.After != "" && q.Before != "" {
-		return nil, apierror.Invalid("before", "give after or before, not both: after=<last_id> continues to older requests, before=<first_id> goes back to newer ones")
 	}
 	rows, more, err := s.UsageStore.Requests(ctx, postgres.RequestPage{Outcome: q.Outcome, Limit: q.Limit, After: q.After, Before: q.Before})
 	if errors.Is(err, postgres.ErrRequestNotFound) {
-		param, id := "after", q.After
-		if q.Before != "" {
-			param, id = "before", q.Before
-		}
+		param, id := pageCursor(q.After, q.Before)
 		return nil, apierror.Invalid(param, "%s=%s names no request in the log; page with the first_id or last_id of a page you read", param, id)
 	}
 	if err != nil {
