@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // auditEntry is a row of audit_log as the test reads it.
@@ -25,16 +27,9 @@ func (e *env) auditRows() []auditEntry {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []auditEntry
-	for rows.Next() {
-		var a auditEntry
-		if err := rows.Scan(&a.ActorID, &a.ActorName, &a.Role, &a.Action, &a.Target, &a.Before, &a.After, &a.SourceIP, &a.UA, &a.RequestID); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	// The columns fill auditEntry's fields in order.
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[auditEntry])
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return out
