@@ -95,25 +95,15 @@ func TestRetriesAndErrors(t *testing.T) {
 		}
 	})
 	t.Run("throttled every time", func(t *testing.T) {
-		s := newServer(t, func(_ int32, w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"com.amazonaws.kms#ThrottlingException","message":"Rate exceeded"}`)
-		})
-		_, err := (&KMS{Config: s.config("KMS")}).Decrypt(context.Background(), "k", []byte{1}, nil)
-		var e *Error
-		if !errors.As(err, &e) || e.Code != "ThrottlingException" || s.calls.Load() != maxAttempts {
-			t.Fatalf("err %v after %d calls; want ThrottlingException after %d", err, s.calls.Load(), maxAttempts)
+		e, calls, err := decryptRefused(t, `{"__type":"com.amazonaws.kms#ThrottlingException","message":"Rate exceeded"}`)
+		if e == nil || e.Code != "ThrottlingException" || calls != maxAttempts {
+			t.Fatalf("err %v after %d calls; want ThrottlingException after %d", err, calls, maxAttempts)
 		}
 	})
 	t.Run("access denied", func(t *testing.T) {
-		s := newServer(t, func(_ int32, w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"__type":"AccessDeniedException","Message":"not allowed to kms:Decrypt"}`)
-		})
-		_, err := (&KMS{Config: s.config("KMS")}).Decrypt(context.Background(), "k", []byte{1}, nil)
-		var e *Error
-		if !errors.As(err, &e) || e.Code != "AccessDeniedException" || e.Status != 400 || s.calls.Load() != 1 {
-			t.Fatalf("err %v after %d calls; want one AccessDeniedException", err, s.calls.Load())
+		e, calls, err := decryptRefused(t, `{"__type":"AccessDeniedException","Message":"not allowed to kms:Decrypt"}`)
+		if e == nil || e.Code != "AccessDeniedException" || e.Status != 400 || calls != 1 {
+			t.Fatalf("err %v after %d calls; want one AccessDeniedException", err, calls)
 		}
 		if !strings.Contains(err.Error(), "kms Decrypt: AccessDeniedException: not allowed to kms:Decrypt") {
 			t.Errorf("message %q", err)
@@ -126,6 +116,20 @@ func TestRetriesAndErrors(t *testing.T) {
 			t.Fatalf("err %v; want it to say which variables to set", err)
 		}
 	})
+}
+
+// decryptRefused calls KMS Decrypt against a server that answers every call 400 with body: the
+// *Error in what Decrypt returned (nil when there is none), how many calls reached the server, and
+// the error itself.
+func decryptRefused(t *testing.T, body string) (*Error, int32, error) {
+	s := newServer(t, func(_ int32, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, body)
+	})
+	_, err := (&KMS{Config: s.config("KMS")}).Decrypt(context.Background(), "k", []byte{1}, nil)
+	var e *Error
+	errors.As(err, &e)
+	return e, s.calls.Load(), err
 }
 
 // The worker's kick is an asynchronous invoke, the function's name or ARN escaped in the path.
