@@ -223,17 +223,10 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, v a
 
 func withBody[I, O any](h *Handler, fn func(context.Context, *catalog.Admin, I) (O, error), status int) AdminFunc {
 	return func(w http.ResponseWriter, r *http.Request, by *catalog.Admin) {
-		var in I
-		if err := noQueryErr(r); err != nil {
-			h.fail(w, r, err)
-			return
+		if in, ok := decoded[I](h, w, r, false); ok {
+			v, err := fn(r.Context(), by, in)
+			h.answer(w, r, status, v, err)
 		}
-		if err := decodeBody(w, r, &in, false); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		v, err := fn(r.Context(), by, in)
-		h.answer(w, r, status, v, err)
 	}
 }
 
@@ -243,18 +236,25 @@ func pathBody[I, O any](h *Handler, param string, fn func(context.Context, *cata
 
 func pathBodyStatus[I, O any](h *Handler, param string, fn func(context.Context, *catalog.Admin, string, I) (O, error), optional bool, status int) AdminFunc {
 	return func(w http.ResponseWriter, r *http.Request, by *catalog.Admin) {
-		var in I
-		if err := noQueryErr(r); err != nil {
-			h.fail(w, r, err)
-			return
+		if in, ok := decoded[I](h, w, r, optional); ok {
+			v, err := fn(r.Context(), by, r.PathValue(param), in)
+			h.answer(w, r, status, v, err)
 		}
-		if err := decodeBody(w, r, &in, optional); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		v, err := fn(r.Context(), by, r.PathValue(param), in)
-		h.answer(w, r, status, v, err)
 	}
+}
+
+// decoded is the body of a route that takes one and no query string, read by decodeBody; false
+// when it was refused, the refusal already answered.
+func decoded[I any](h *Handler, w http.ResponseWriter, r *http.Request, optional bool) (in I, ok bool) {
+	if err := noQueryErr(r); err != nil {
+		h.fail(w, r, err)
+		return in, false
+	}
+	if err := decodeBody(w, r, &in, optional); err != nil {
+		h.fail(w, r, err)
+		return in, false
+	}
+	return in, true
 }
 
 func byPath[O any](h *Handler, param string, fn func(context.Context, *catalog.Admin, string) (O, error)) AdminFunc {
