@@ -27,8 +27,7 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	b := signedInTab(t, srv.URL, superToken)
 	b.open("/console/corpora/kb")
 	b.choose("#reembed-model", "acme-embed-2026-09")
-	b.fill("#reembed-sample", "100")
-	b.submit("#estimate-reembed")
+	b.send("#estimate-reembed", "#reembed-sample", "100")
 	b.wants("#estimate", "acme-embed-2026-09", "100 of 300")
 	// 300 documents of 6 tokens: 1,800, and 1,800 × 0.02 per million.
 	b.wants("#estimate-tokens", "1,800")

@@ -31,7 +31,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	b.wants("#keep-queries", "not kept")
 	b.wants("#queries", "Keep recent search queries", "user data")
 	b.submit("#keep-queries-toggle")
-	b.wants(".banner.notice", "kept from now on")
+	b.notice("kept from now on")
 	b.wants("#keep-queries", "kept", "newest 1,000")
 
 	// Developers search (the service records what the search route would).
@@ -56,7 +56,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	b.open("/console/corpora/kb")
 	b.wants("#queries", "Stop keeping queries and delete them")
 	b.submit("#keep-queries-toggle")
-	b.wants(".banner.notice", "no longer kept", "deleted")
+	b.notice("no longer kept", "deleted")
 	b.wants("#keep-queries", "not kept")
 	if n := kept(); n != 0 {
 		t.Errorf("%d queries still kept after turning keeping off in the console", n)

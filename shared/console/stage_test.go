@@ -61,8 +61,7 @@ func TestConsoleBehindTheStage(t *testing.T) {
 	b.underStage()
 	b.shot("stage-01-signin")
 
-	b.fill("#token", superToken)
-	b.submit("#signin-form button[type=submit]")
+	b.send("#signin-form button[type=submit]", "#token", superToken)
 	b.wants("main h1", "Providers")
 	if loc := b.location(); loc != srv.URL+"/prod/console/providers" {
 		t.Errorf("signing in should open /prod/console/providers; it opened %s", loc)
@@ -84,16 +83,15 @@ func TestConsoleBehindTheStage(t *testing.T) {
 	b.submit(`.sidebar a[data-nav="teams"]`)
 	b.wants("main h1", "Teams")
 	b.underStage()
-	b.fill("#team-name", "search-team")
-	b.submit("#create-team")
+	b.send("#create-team", "#team-name", "search-team")
 	b.wants("main h1", "search-team")
-	b.wants(".banner.notice", "Created team search-team")
+	b.notice("Created team search-team")
 	if loc := b.location(); !strings.HasPrefix(loc, srv.URL+"/prod/console/teams/search-team") {
 		t.Errorf("creating a team should open its page under the stage; it opened %s", loc)
 	}
 	b.choose("#grant-name", "acme-llm")
 	b.submit("#grant")
-	b.wants(".banner.notice", "Granted acme-llm to team search-team")
+	b.notice("Granted acme-llm to team search-team")
 	b.underStage()
 	b.shot("stage-03-team")
 
