@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -14,9 +13,8 @@ import (
 func TestKeepQueriesInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must := e.must
 	// Another model (the fake embeds each text at random per upstream model): its answers differ.
-	api, srv := e.syncedCorpus(admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-other", Kind: "embedding", Dimension: 384, Enabled: true}, 30)
+	api, srv := e.syncedCorpus("acme-embed-other", 384, 30)
 	kept := func() int {
 		t.Helper()
 		var n int
@@ -42,7 +40,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	asked := []string{"where do foxes sleep", "fox dens in winter", "how fast is a fox", "what do foxes eat", "red fox or grey fox",
 		"are foxes nocturnal", "fox cubs in spring", "where do foxes sleep"} // the last asked twice: 7 distinct
 	for _, q := range asked {
-		must(nil, api.RecordQuery(ctx, co, q, "vector"))
+		e.must(nil, api.RecordQuery(ctx, co, q, "vector"))
 	}
 	b.choose("#reembed-model", "acme-embed-2026-09")
 	b.submit("#preview-reembed")

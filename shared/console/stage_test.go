@@ -12,8 +12,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/switchyard-ai/switchyard/shared/admin"
-	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/lambda"
 	"github.com/switchyard-ai/switchyard/shared/lambda/lambdatest"
 )
@@ -29,12 +27,7 @@ import (
 func TestConsoleBehindTheStage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
-	e.provider()
-	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b",
-		Kind: "chat", Enabled: true, Capabilities: &catalog.Capabilities{Streaming: true}}))
-	e.must(e.svc.CreateAlias(ctx, e.super, "acme-llm", admin.AliasInput{Target: "acme-chat"}))
-	e.refresh()
+	e.chatBehindAlias()
 
 	stage := lambdatest.Stage("prod", e.app.Handler(), lambda.BeforeReturn(e.app.Flush))
 	var mu sync.Mutex
