@@ -48,10 +48,6 @@ func (c *Console) followers(r *http.Request) map[string][]string {
 	return out
 }
 
-func (c *Console) aliasesPage(w http.ResponseWriter, r *http.Request) {
-	c.renderAliases(w, r, http.StatusOK, &page{})
-}
-
 func (c *Console) renderAliases(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	p.Title, p.Nav = "Aliases", "aliases"
 	st := stateOf(r)
@@ -84,10 +80,6 @@ type aliasView struct {
 	Targets   []*catalog.Model // enabled models of the alias's kind, but its target
 	Followed  []string         // corpora following it (embedding aliases)
 	CanRollBk bool
-}
-
-func (c *Console) aliasPage(w http.ResponseWriter, r *http.Request) {
-	c.renderAlias(w, r, http.StatusOK, &page{})
 }
 
 func (c *Console) renderAlias(w http.ResponseWriter, r *http.Request, status int, p *page) {

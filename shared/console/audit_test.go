@@ -29,8 +29,7 @@ func TestAuditLogPage(t *testing.T) {
 	b.wants("#page-error", "not valid")
 	b.signIn(superToken)
 	b.open("/console/teams")
-	b.fill("#team-name", "search-team")
-	b.submit("#team-form button")
+	b.send("#team-form button", "#team-name", "search-team")
 	b.wants("main h1", "search-team")
 
 	b.open("/console/audit")

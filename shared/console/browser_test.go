@@ -185,6 +185,26 @@ func (b *tab) fill(sel, v string) {
 	b.do(chromedp.SetValue(chromedp.CSS(sel), v))
 }
 
+// send fills a form and presses its button: fields are selector and value pairs, filled in order,
+// then button is clicked and the page it loads waited for, as submit does.
+func (b *tab) send(button string, fields ...string) {
+	b.t.Helper()
+	if len(fields)%2 != 0 {
+		b.t.Fatalf("send %s: fields come in selector and value pairs, got %q", button, fields)
+	}
+	for i := 0; i < len(fields); i += 2 {
+		b.fill(fields[i], fields[i+1])
+	}
+	b.submit(button)
+}
+
+// notice fails unless the page's notice banner (what a form that was accepted shows) holds every
+// one of subs.
+func (b *tab) notice(subs ...string) {
+	b.t.Helper()
+	b.wants(".banner.notice", subs...)
+}
+
 // wants fails unless the text of sel holds every one of subs.
 func (b *tab) wants(sel string, subs ...string) {
 	b.t.Helper()
@@ -217,8 +237,7 @@ func (b *tab) shot(name string) {
 func (b *tab) signIn(token string) {
 	b.t.Helper()
 	b.open("/console/signin")
-	b.fill("#token", token)
-	b.submit("#signin-form button[type=submit]")
+	b.send("#signin-form button[type=submit]", "#token", token)
 }
 
 // signedInTab is a new browser tab on the console at base, signed in with token.

@@ -113,34 +113,34 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/providers", c.authed(c.providersPage))
 	m.HandleFunc("GET /console/providers/new", c.authed(c.providerNew))
 	m.HandleFunc("POST /console/providers/new", c.authed(c.providerCreate))
-	m.HandleFunc("GET /console/providers/{id}", c.authed(c.providerPage))
+	m.HandleFunc("GET /console/providers/{id}", c.authed(shown(c.renderProvider)))
 	m.HandleFunc("POST /console/providers/{id}", c.authed(c.providerUpdate))
 	m.HandleFunc("POST /console/providers/{id}/verify", c.authed(c.providerVerify))
 	m.HandleFunc("POST /console/providers/{id}/limits", c.authed(c.providerLimits))
 
 	m.HandleFunc("GET /console/models", c.authed(c.modelsPage))
 	m.HandleFunc("POST /console/models", c.authed(c.modelCreate))
-	m.HandleFunc("GET /console/models/{name}", c.authed(c.modelPage))
+	m.HandleFunc("GET /console/models/{name}", c.authed(shown(c.renderModel)))
 	m.HandleFunc("POST /console/models/{name}", c.authed(c.modelUpdate))
 	m.HandleFunc("POST /console/models/{name}/enable", c.authed(c.modelEnable(true)))
 	m.HandleFunc("POST /console/models/{name}/disable", c.authed(c.modelEnable(false)))
 	m.HandleFunc("POST /console/models/{name}/probe", c.authed(c.modelProbe))
 	m.HandleFunc("POST /console/models/{name}/limits", c.authed(c.modelLimits))
 
-	m.HandleFunc("GET /console/aliases", c.authed(c.aliasesPage))
+	m.HandleFunc("GET /console/aliases", c.authed(shown(c.renderAliases)))
 	m.HandleFunc("POST /console/aliases", c.authed(c.aliasCreate))
-	m.HandleFunc("GET /console/aliases/{name}", c.authed(c.aliasPage))
+	m.HandleFunc("GET /console/aliases/{name}", c.authed(shown(c.renderAlias)))
 	m.HandleFunc("POST /console/aliases/{name}/move", c.authed(c.aliasMove))
 	m.HandleFunc("POST /console/aliases/{name}/rollback", c.authed(c.aliasRollback))
 
 	m.HandleFunc("GET /console/routes", c.authed(c.routesPage))
-	m.HandleFunc("GET /console/routes/{name}", c.authed(c.routePage))
+	m.HandleFunc("GET /console/routes/{name}", c.authed(shown(c.renderRoute)))
 	m.HandleFunc("POST /console/routes/{name}/weights", c.authed(c.routeWeights))
 	m.HandleFunc("POST /console/routes/{name}/rollback", c.authed(c.routeRollback))
 	m.HandleFunc("POST /console/routes/{name}/team", c.authed(c.routeTeamShare))
 	m.HandleFunc("POST /console/routes/{name}/rules/remove", c.authed(c.routeRemoveRule))
 
-	m.HandleFunc("GET /console/teams", c.authed(c.teamsPage))
+	m.HandleFunc("GET /console/teams", c.authed(shown(c.renderTeams)))
 	m.HandleFunc("POST /console/teams", c.authed(c.teamCreate))
 	m.HandleFunc("GET /console/teams/{name}", c.authed(c.teamPage))
 	m.HandleFunc("POST /console/keys", c.authed(c.keyCreate))
@@ -381,6 +381,12 @@ func detail[T any](c *Console, w http.ResponseWriter, r *http.Request, p *page, 
 		return name, v, false
 	}
 	return name, v, true
+}
+
+// shown serves a page as it stands, with no form to show again and no message: render's 200. The
+// form handlers call render themselves with the refused form and its status.
+func shown(render func(http.ResponseWriter, *http.Request, int, *page)) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) { render(w, r, http.StatusOK, &page{}) }
 }
 
 // bannerError is serviceError for actions that have no form fields: everything goes in the banner.

@@ -19,17 +19,9 @@ import (
 func TestViewerSeesNoWriteActions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
-	e.provider()
-	if _, err := e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b", Kind: "chat", Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.CreateAlias(ctx, e.super, "acme-llm", admin.AliasInput{Target: "acme-chat"}); err != nil {
-		t.Fatal(err)
-	}
+	e.chatBehindAlias()
 	_, viewer := e.admin("viewer-vic", catalog.RoleViewer)
-	b := e.tab(t)
-	b.signIn(viewer)
+	b := signedInTab(t, e.srv.URL, viewer)
 	b.wants(".sidebar", "viewer")
 	if n := b.count("#add-provider"); n != 0 {
 		t.Errorf("a viewer must not be offered 'Add a provider'")
@@ -57,8 +49,7 @@ func TestProviderAdminManagesTheCatalogueButNotAccess(t *testing.T) {
 	}
 	e.refresh()
 	_, token := e.admin("prov-pat", catalog.RoleProviderAdmin)
-	b := e.tab(t)
-	b.signIn(token)
+	b := signedInTab(t, e.srv.URL, token)
 	if n := b.count("#add-provider"); n != 1 {
 		t.Errorf("a provider_admin should be offered 'Add a provider'")
 	}
@@ -79,8 +70,7 @@ func TestProviderAdminManagesTheCatalogueButNotAccess(t *testing.T) {
 func TestRevokedAdminIsSignedOutWithinASecond(t *testing.T) {
 	e := newEnv(t)
 	id, token := e.admin("viewer-vic", catalog.RoleViewer)
-	b := e.tab(t)
-	b.signIn(token)
+	b := signedInTab(t, e.srv.URL, token)
 	b.wants("main h1", "Providers")
 	if _, err := e.svc.RevokeAdmin(context.Background(), e.super, id); err != nil {
 		t.Fatal(err)

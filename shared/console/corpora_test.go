@@ -156,8 +156,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("#documents", "600")
 	b.shot("15-corpus")
 
-	b.fill("#reembed-model", "acme-embed-2026-09")
-	b.submit("#start-reembed")
+	b.send("#start-reembed", "#reembed-model", "acme-embed-2026-09")
 	b.wants("main h1", "Re-embed run")
 	b.wants("#run", "acme-embed-2026-06", "acme-embed-2026-09", "600")
 
@@ -183,7 +182,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 	b.wants("#active-index", "acme-embed-2026-09", "384")
 	b.wants("#indexes", "standby", "acme-embed-2026-06")
 	b.submit("#corpus-rollback")
-	b.wants(".banner.notice", "Rolled kb back")
+	b.notice("Rolled kb back")
 	b.wants("#active-index", "acme-embed-2026-06")
 	b.open("/console/aliases/acme-embed")
 	b.wants("#alias-target-now", "acme-embed-2026-06")
@@ -198,8 +197,7 @@ func TestCorporaAndReembedInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.open("/console/corpora/kb")
-	b.fill("#reembed-model", "acme-embed-2026-09")
-	b.submit("#start-reembed")
+	b.send("#start-reembed", "#reembed-model", "acme-embed-2026-09")
 	b.wants("#run-state", "queued")
 	b.submit("#cancel-run")
 	b.wants("#run-state", "cancelled")

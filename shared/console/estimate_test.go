@@ -18,17 +18,15 @@ import (
 func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must := e.must
 	// "document number N about foxes": 6 tokens each
-	_, srv := e.syncedCorpus(admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-small", Kind: "embedding", Dimension: 768, Enabled: true}, 300)
-	must(e.svc.UpdateModel(ctx, e.super, "acme-embed-2026-09", admin.ModelPatch{PricePerMillionTokens: json.RawMessage(`"0.02"`)}))
+	_, srv := e.syncedCorpus("acme-embed-small", 768, 300)
+	e.must(e.svc.UpdateModel(ctx, e.super, "acme-embed-2026-09", admin.ModelPatch{PricePerMillionTokens: json.RawMessage(`"0.02"`)}))
 	e.refresh()
 
 	b := signedInTab(t, srv.URL, superToken)
 	b.open("/console/corpora/kb")
 	b.choose("#reembed-model", "acme-embed-2026-09")
-	b.fill("#reembed-sample", "100")
-	b.submit("#estimate-reembed")
+	b.send("#estimate-reembed", "#reembed-sample", "100")
 	b.wants("#estimate", "acme-embed-2026-09", "100 of 300")
 	// 300 documents of 6 tokens: 1,800, and 1,800 × 0.02 per million.
 	b.wants("#estimate-tokens", "1,800")
@@ -60,14 +58,16 @@ func TestReembedEstimateAndPreviewInTheBrowser(t *testing.T) {
 	}
 }
 
-// syncedCorpus registers the embedding alias acme-embed and the candidate model, creates corpus kb
-// following the alias with n documents, and has a worker sync them into its active index (so a
-// preview compares real answers); the console is served over it.
-func (e *env) syncedCorpus(candidate admin.ModelInput, n int) (*reembed.Service, *httptest.Server) {
+// syncedCorpus registers the embedding alias acme-embed and the candidate model acme-embed-2026-09
+// (enabled, upstream name upstream on provider acme, of dimension dims), creates corpus kb following
+// the alias with n documents, and has a worker sync them into its active index (so a preview
+// compares real answers); the console is served over it.
+func (e *env) syncedCorpus(upstream string, dims, n int) (*reembed.Service, *httptest.Server) {
 	e.t.Helper()
 	ctx := context.Background()
 	e.embeddingAlias()
-	e.must(e.svc.CreateModel(ctx, e.super, candidate))
+	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: upstream,
+		Kind: "embedding", Dimension: dims, Enabled: true}))
 	e.refresh()
 	emb := reembed.NewUpstreamEmbedder(e.app.Upstream)
 	api, srv := e.corporaConsole(emb)

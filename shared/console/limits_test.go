@@ -30,23 +30,19 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	e.chatBehindAlias()
 	key, keyID := e.pilotTeam()
-	b := e.tab(t)
-	b.signIn(superToken)
+	b := signedInTab(t, e.srv.URL, superToken)
 
 	b.open("/console/providers/acme")
 	b.wants("#capacity", "No cap")
-	b.fill("#max_concurrency", "80000")
-	b.fill("#queue_ms", "2000")
-	b.submit("#save-capacity")
+	b.send("#save-capacity", "#max_concurrency", "80000", "#queue_ms", "2000")
 	b.wants("#max_concurrency-error", "between 0")
 	b.wants("#page-error", "Nothing was saved")
 	if got := b.value("#max_concurrency"); got != "80000" {
 		t.Errorf("the cap typed should be kept after a refusal; the field holds %q", got)
 	}
 	b.shot("40-capacity-refused")
-	b.fill("#max_concurrency", "8")
-	b.submit("#save-capacity")
-	b.wants(".banner.notice", "Saved the limits of provider:acme")
+	b.send("#save-capacity", "#max_concurrency", "8")
+	b.notice("Saved the limits of provider:acme")
 	b.wants("#capacity-max", "8 at once")
 	b.wants("#capacity-queue", "2000 ms")
 	b.wants("#capacity-inflight", "0 of 8")
@@ -57,10 +53,8 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 
 	b.open("/console/teams/pilot")
 	b.wants("#limits", "No limits")
-	b.fill("#limits-requests_per_minute", "60")
-	b.fill("#limits-tokens_per_minute", "100k")
-	b.submit("#limits-save")
-	b.wants(".banner.notice", "Saved the limits of team:pilot")
+	b.send("#limits-save", "#limits-requests_per_minute", "60", "#limits-tokens_per_minute", "100k")
+	b.notice("Saved the limits of team:pilot")
 	b.wants(`#limits-table tr[data-period="minute"] .limit-requests`, "0 / 60")
 	b.wants(`#limits-table tr[data-period="minute"] .limit-tokens`, "0 / 100,000")
 	b.wants(`#limits-table tr[data-period="day"]`, "no limit")
@@ -83,9 +77,8 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 	// The key's own limit, from its row: one request a minute, which it has used; the next is
 	// refused, and usage by outcome counts the refusal on its own row.
 	b.do(chromedp.Click(chromedp.CSS("#limits-" + keyID + " summary")))
-	b.fill("#limits-"+keyID+"-requests_per_minute", "1")
-	b.submit("#limits-" + keyID + "-save")
-	b.wants(".banner.notice", "Saved the limits of key:"+keyID)
+	b.send("#limits-"+keyID+"-save", "#limits-"+keyID+"-requests_per_minute", "1")
+	b.notice("Saved the limits of key:" + keyID)
 	b.wants("#key-"+keyID+" .key-limits", "1 requests/minute")
 	// The page comes back unfolded at the key's limits (a key's window counts from its first limit).
 	b.wants("#limits-"+keyID+"-table tr[data-period=\"minute\"] .limit-requests", "0 / 1")
@@ -110,7 +103,7 @@ func TestCapacityAndLimitsInTheBrowser(t *testing.T) {
 	b.wants("#capacity-inflight", "0 of 8")
 	b.do(chromedp.Click(chromedp.CSS("#remove-capacity")))
 	b.do(chromedp.WaitVisible(chromedp.CSS(".banner.notice")))
-	b.wants(".banner.notice", "Removed the limits of provider:acme")
+	b.notice("Removed the limits of provider:acme")
 	b.wants("#capacity", "No cap")
 }
 

@@ -142,10 +142,6 @@ type modelView struct {
 	Capacity *limitsSection
 }
 
-func (c *Console) modelPage(w http.ResponseWriter, r *http.Request) {
-	c.renderModel(w, r, http.StatusOK, &page{})
-}
-
 func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	_, m, ok := detail(c, w, r, p, "Model", "models", c.svc.Admin.GetModel)
 	if !ok {

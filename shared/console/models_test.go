@@ -152,19 +152,16 @@ func TestEditAModelInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chatBehindAlias()
-	b := e.tab(t)
-	b.signIn(superToken)
+	b := signedInTab(t, e.srv.URL, superToken)
 	b.open("/console/models")
 	b.submit(`#model-acme-chat a[data-action="edit"]`)
 	b.wants("main h1", "Model acme-chat")
 	if got := b.value("#display_name"); got != "Acme chat" {
 		t.Errorf("the form should start from the stored display name; it holds %q", got)
 	}
-	b.fill("#display_name", "Acme Support Chat")
-	b.fill("#description", "Fine-tuned on the support corpus. Answers in English.")
-	b.fill("#context_window", "32768")
 	b.do(chromedp.Click(chromedp.CSS("#tools")), chromedp.Click(chromedp.CSS("#enabled")))
-	b.submit("#save-model-edit")
+	b.send("#save-model-edit", "#display_name", "Acme Support Chat", "#description", "Fine-tuned on the support corpus. Answers in English.",
+		"#context_window", "32768")
 	b.wants("#enabled-error", "model_in_use", "acme-llm")
 	b.wants("#page-error", "Nothing was saved")
 	if got := b.value("#display_name"); got != "Acme Support Chat" {
@@ -178,7 +175,7 @@ func TestEditAModelInTheBrowser(t *testing.T) {
 
 	b.do(chromedp.Click(chromedp.CSS("#enabled")))
 	b.submit("#save-model-edit")
-	b.wants(".banner.notice", "Saved acme-chat")
+	b.notice("Saved acme-chat")
 	b.wants("#model-display-name", "Acme Support Chat")
 	b.wants("#model-context-window", "32768")
 	b.wants("#model-capabilities", "streaming", "tools")

@@ -150,10 +150,6 @@ type providerView struct {
 	Capacity *limitsSection
 }
 
-func (c *Console) providerPage(w http.ResponseWriter, r *http.Request) {
-	c.renderProvider(w, r, http.StatusOK, &page{})
-}
-
 func (c *Console) renderProvider(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	id := r.PathValue("id")
 	pr, err := c.svc.Admin.GetProvider(r.Context(), stateOf(r).admin, id)

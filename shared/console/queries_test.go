@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
@@ -14,9 +13,8 @@ import (
 func TestKeepQueriesInTheBrowser(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must := e.must
 	// Another model (the fake embeds each text at random per upstream model): its answers differ.
-	api, srv := e.syncedCorpus(admin.ModelInput{Name: "acme-embed-2026-09", Provider: "acme", UpstreamName: "acme-embed-other", Kind: "embedding", Dimension: 384, Enabled: true}, 30)
+	api, srv := e.syncedCorpus("acme-embed-other", 384, 30)
 	kept := func() int {
 		t.Helper()
 		var n int
@@ -31,7 +29,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	b.wants("#keep-queries", "not kept")
 	b.wants("#queries", "Keep recent search queries", "user data")
 	b.submit("#keep-queries-toggle")
-	b.wants(".banner.notice", "kept from now on")
+	b.notice("kept from now on")
 	b.wants("#keep-queries", "kept", "newest 1,000")
 
 	// Developers search (the service records what the search route would).
@@ -42,7 +40,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	asked := []string{"where do foxes sleep", "fox dens in winter", "how fast is a fox", "what do foxes eat", "red fox or grey fox",
 		"are foxes nocturnal", "fox cubs in spring", "where do foxes sleep"} // the last asked twice: 7 distinct
 	for _, q := range asked {
-		must(nil, api.RecordQuery(ctx, co, q, "vector"))
+		e.must(nil, api.RecordQuery(ctx, co, q, "vector"))
 	}
 	b.choose("#reembed-model", "acme-embed-2026-09")
 	b.submit("#preview-reembed")
@@ -56,7 +54,7 @@ func TestKeepQueriesInTheBrowser(t *testing.T) {
 	b.open("/console/corpora/kb")
 	b.wants("#queries", "Stop keeping queries and delete them")
 	b.submit("#keep-queries-toggle")
-	b.wants(".banner.notice", "no longer kept", "deleted")
+	b.notice("no longer kept", "deleted")
 	b.wants("#keep-queries", "not kept")
 	if n := kept(); n != 0 {
 		t.Errorf("%d queries still kept after turning keeping off in the console", n)

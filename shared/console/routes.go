@@ -48,10 +48,6 @@ func (v *routeView) Share(model string) float64 {
 	return percent(v.Shares[model], v.Split.Total)
 }
 
-func (c *Console) routePage(w http.ResponseWriter, r *http.Request) {
-	c.renderRoute(w, r, http.StatusOK, &page{})
-}
-
 func (c *Console) renderRoute(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	name, rt, ok := detail(c, w, r, p, "Route", "routes", c.svc.Admin.GetRoute)
 	if !ok {

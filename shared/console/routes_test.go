@@ -34,8 +34,7 @@ func TestRoutesInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := e.tab(t)
-	b.signIn(superToken)
+	b := signedInTab(t, e.srv.URL, superToken)
 	b.open("/console/routes")
 	b.wants("#route-acme-llm", "acme-llm", "acme-chat", "50%", "acme-chat-v2")
 	b.open("/console/routes/acme-llm")
@@ -47,35 +46,28 @@ func TestRoutesInTheBrowser(t *testing.T) {
 	b.wants("#route-history", "half and half", "bootstrap")
 
 	// 90/10 with a reason: version 2.
-	b.fill("#w-acme-chat", "90")
-	b.fill("#w-acme-chat-v2", "10")
-	b.fill("#weights-reason", "v2 answers slower")
-	b.submit("#save-weights")
-	b.wants(".banner.notice", "Saved the weights of acme-llm")
+	b.send("#save-weights", "#w-acme-chat", "90", "#w-acme-chat-v2", "10", "#weights-reason", "v2 answers slower")
+	b.notice("Saved the weights of acme-llm")
 	b.wants("#route-version", "2")
 	b.wants("#route-history", "v2 answers slower", "90%", "10%")
 	b.shot("22-route")
 
 	// Weights that do not sum to 100 are refused and nothing changes.
-	b.fill("#w-acme-chat", "80")
-	b.submit("#save-weights")
+	b.send("#save-weights", "#w-acme-chat", "80")
 	b.wants("#page-error", "sum to 100", "90")
 	b.open("/console/routes/acme-llm")
 	b.wants("#route-version", "2")
 
-	b.fill("#route-rollback-reason", "back to the even split")
-	b.submit("#route-rollback")
-	b.wants(".banner.notice", "now version 3")
+	b.send("#route-rollback", "#route-rollback-reason", "back to the even split")
+	b.notice("now version 3")
 	b.wants("#route-plan", "50%")
 	b.wants("#route-history", "back to the even split")
 
 	// A team's share: 5% of team search's requests to v2, then all of them, then back to the plan.
 	b.choose("#team-share-team", "search")
 	b.choose("#team-share-model", "acme-chat-v2")
-	b.fill("#team-share", "5")
-	b.fill("#team-share-reason", "canary: 5% of search")
-	b.submit("#save-team-share")
-	b.wants(".banner.notice", "Team search now sends 5% of its acme-llm requests to acme-chat-v2")
+	b.send("#save-team-share", "#team-share", "5", "#team-share-reason", "canary: 5% of search")
+	b.notice("Team search now sends 5% of its acme-llm requests to acme-chat-v2")
 	b.wants("#route-rules", "team search", "teams search", "acme-chat 95%", "acme-chat-v2 5%")
 	b.shot("23-route-team-share")
 	rt, err := e.svc.GetRoute(ctx, e.super, "acme-llm")
@@ -85,9 +77,7 @@ func TestRoutesInTheBrowser(t *testing.T) {
 	if len(rt.Rules) != 1 || len(rt.Rules[0].Plan.Tiers) != 2 || rt.Rules[0].Match.Teams[0] != "search" {
 		t.Fatalf("the team form wrote rules %+v; want one rule for team search with a fallback tier", rt.Rules)
 	}
-	b.fill("#team-share", "100")
-	b.fill("#team-share-reason", "canary clean")
-	b.submit("#save-team-share")
+	b.send("#save-team-share", "#team-share", "100", "#team-share-reason", "canary clean")
 	b.wants("#route-rules", "acme-chat-v2 100%")
 	e.refresh()
 	for i := 0; i < 10; i++ {
@@ -97,6 +87,6 @@ func TestRoutesInTheBrowser(t *testing.T) {
 		}
 	}
 	b.submit("#remove-rule-0")
-	b.wants(".banner.notice", "Removed a rule of acme-llm")
+	b.notice("Removed a rule of acme-llm")
 	b.wants("#route-no-rules", "No rules")
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/switchyard-ai/switchyard/shared/admin"
-	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/lambda"
 	"github.com/switchyard-ai/switchyard/shared/lambda/lambdatest"
 )
@@ -29,12 +27,7 @@ import (
 func TestConsoleBehindTheStage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
-	e.provider()
-	e.must(e.svc.CreateModel(ctx, e.super, admin.ModelInput{Name: "acme-chat", Provider: "acme", UpstreamName: "acme-llm-7b",
-		Kind: "chat", Enabled: true, Capabilities: &catalog.Capabilities{Streaming: true}}))
-	e.must(e.svc.CreateAlias(ctx, e.super, "acme-llm", admin.AliasInput{Target: "acme-chat"}))
-	e.refresh()
+	e.chatBehindAlias()
 
 	stage := lambdatest.Stage("prod", e.app.Handler(), lambda.BeforeReturn(e.app.Flush))
 	var mu sync.Mutex
@@ -61,8 +54,7 @@ func TestConsoleBehindTheStage(t *testing.T) {
 	b.underStage()
 	b.shot("stage-01-signin")
 
-	b.fill("#token", superToken)
-	b.submit("#signin-form button[type=submit]")
+	b.send("#signin-form button[type=submit]", "#token", superToken)
 	b.wants("main h1", "Providers")
 	if loc := b.location(); loc != srv.URL+"/prod/console/providers" {
 		t.Errorf("signing in should open /prod/console/providers; it opened %s", loc)
@@ -84,16 +76,15 @@ func TestConsoleBehindTheStage(t *testing.T) {
 	b.submit(`.sidebar a[data-nav="teams"]`)
 	b.wants("main h1", "Teams")
 	b.underStage()
-	b.fill("#team-name", "search-team")
-	b.submit("#create-team")
+	b.send("#create-team", "#team-name", "search-team")
 	b.wants("main h1", "search-team")
-	b.wants(".banner.notice", "Created team search-team")
+	b.notice("Created team search-team")
 	if loc := b.location(); !strings.HasPrefix(loc, srv.URL+"/prod/console/teams/search-team") {
 		t.Errorf("creating a team should open its page under the stage; it opened %s", loc)
 	}
 	b.choose("#grant-name", "acme-llm")
 	b.submit("#grant")
-	b.wants(".banner.notice", "Granted acme-llm to team search-team")
+	b.notice("Granted acme-llm to team search-team")
 	b.underStage()
 	b.shot("stage-03-team")
 

@@ -68,10 +68,6 @@ func teamNames(snap *catalog.Snapshot) []string {
 	return out
 }
 
-func (c *Console) teamsPage(w http.ResponseWriter, r *http.Request) {
-	c.renderTeams(w, r, http.StatusOK, &page{})
-}
-
 func (c *Console) renderTeams(w http.ResponseWriter, r *http.Request, status int, p *page) {
 	st := stateOf(r)
 	p.Title, p.Nav = "Teams & audience", "teams"

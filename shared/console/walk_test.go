@@ -18,20 +18,15 @@ import (
 func TestOperatorGuideInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := e.tab(t)
-
-	b.signIn(superToken)
+	b := signedInTab(t, e.srv.URL, superToken)
 	b.wants("main h1", "Providers")
 	b.wants(".sidebar", "Providers", "Models", "Aliases", "Teams", "Corpora", "Usage", "Request log", "Playground", "super_admin")
 	b.shot("01-providers-empty")
 
 	// Step 2: a base URL with a route the gateway appends is refused, with the corrected URL.
 	b.submit("#add-provider")
-	b.fill("#identifier", "acme-internal-llm")
-	b.fill("#display_name", "Acme Internal LLM (self-hosted)")
-	b.fill("#base_url", e.upstream.URL+"/chat/completions")
-	b.fill("#credential", "  "+upstreamCred+"  ")
-	b.submit("#save-provider")
+	b.send("#save-provider", "#identifier", "acme-internal-llm", "#display_name", "Acme Internal LLM (self-hosted)",
+		"#base_url", e.upstream.URL+"/chat/completions", "#credential", "  "+upstreamCred+"  ")
 	b.wants("#base_url-error", "doubled_route", "/chat/completions")
 	b.wants("#corrected-url", e.upstream.URL)
 	if got := b.value("#identifier"); got != "acme-internal-llm" {
@@ -46,8 +41,7 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	if got := b.value("#base_url"); got != e.upstream.URL {
 		t.Errorf("'Use this URL' should fill in the corrected URL; the field holds %q", got)
 	}
-	b.fill("#credential", "  "+upstreamCred+"  ")
-	b.submit("#save-provider")
+	b.send("#save-provider", "#credential", "  "+upstreamCred+"  ")
 	b.wants("#verification", "verified", "credential_whitespace", "trimmed", "acme-llm-7b", "acme-embed-small")
 	b.shot("03-provider-verified")
 	b.open("/console/providers")
@@ -62,18 +56,15 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	if got := b.value("#provider"); got != "acme-internal-llm" {
 		t.Errorf("the provider should come prefilled; it is %q", got)
 	}
-	b.fill("#name", "acme-internal-llm-2026-04")
 	b.do(chromedp.Click(chromedp.CSS("#kind-chat")))
-	b.fill("#context_window", "8k")
-	b.submit("#save-model")
+	b.send("#save-model", "#name", "acme-internal-llm-2026-04", "#context_window", "8k")
 	b.wants(`#model-form`, "Enter a whole number")
 	if got := b.value("#context_window"); got != "8k" {
 		t.Errorf("what was typed should be kept after a refusal; the field holds %q", got)
 	}
-	b.fill("#context_window", "8192")
 	b.do(chromedp.Click(chromedp.CSS(`input[name=streaming]`)))
-	b.submit("#save-model")
-	b.wants(".banner.notice", "Added chat model acme-internal-llm-2026-04", "disabled")
+	b.send("#save-model", "#context_window", "8192")
+	b.notice("Added chat model acme-internal-llm-2026-04", "disabled")
 	b.wants("#chat-models #model-acme-internal-llm-2026-04", "acme-llm-7b", "8192", "streaming", "disabled", "not probed")
 	b.submit(`#model-acme-internal-llm-2026-04 button[data-action=enable]`)
 	b.wants("#model-acme-internal-llm-2026-04", "enabled")
@@ -82,14 +73,11 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 
 	// Step 4: an embedding model, told apart from chat models; a wrong dimension is refused.
 	b.open("/console/models?provider=acme-internal-llm&upstream_name=acme-embed-small")
-	b.fill("#name", "acme-embed-2026-06")
 	b.do(chromedp.Click(chromedp.CSS("#kind-embedding")))
-	b.fill("#dimension", "5000")
-	b.submit("#save-model")
+	b.send("#save-model", "#name", "acme-embed-2026-06", "#dimension", "5000")
 	b.wants("#model-form", "4")
-	b.fill("#dimension", "768")
 	b.do(chromedp.Click(chromedp.CSS("#enabled")))
-	b.submit("#save-model")
+	b.send("#save-model", "#dimension", "768")
 	b.wants("#embedding-models #model-acme-embed-2026-06", "768", "enabled")
 	b.submit(`#model-acme-embed-2026-06 button[data-action=probe]`)
 	b.wants("#model-acme-embed-2026-06", "dimension 768")
@@ -105,15 +93,10 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	}
 	e.refresh()
 	b.open("/console/aliases")
-	b.fill("#alias-name", "acme-internal-llm")
-	b.fill("#alias-target", "acme-internal-llm-2026-04")
-	b.fill("#alias-reason", "first release")
-	b.submit("#save-alias")
+	b.send("#save-alias", "#alias-name", "acme-internal-llm", "#alias-target", "acme-internal-llm-2026-04", "#alias-reason", "first release")
 	b.wants("#alias-target-now", "acme-internal-llm-2026-04")
-	b.fill("#move-to", "acme-internal-llm-2026-06")
-	b.fill("#move-reason", "upgrade to the June fine-tune")
-	b.submit("#move")
-	b.wants(".banner.notice", "Moved acme-internal-llm to acme-internal-llm-2026-06")
+	b.send("#move", "#move-to", "acme-internal-llm-2026-06", "#move-reason", "upgrade to the June fine-tune")
+	b.notice("Moved acme-internal-llm to acme-internal-llm-2026-06")
 	b.wants("#alias-history", "upgrade to the June fine-tune", "bootstrap", "acme-internal-llm-2026-04", "first release")
 	b.submit("#rollback")
 	b.wants("#alias-target-now", "acme-internal-llm-2026-04")
@@ -121,22 +104,18 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 
 	// Step 5: a team, its key (shown once, with a copy button), and the audience grant.
 	b.open("/console/teams")
-	b.fill("#team-name", "search-team")
-	b.submit("#create-team")
+	b.send("#create-team", "#team-name", "search-team")
 	b.wants("main h1", "search-team")
-	b.fill("#key-name", "playground")
-	b.submit("#create-key")
+	b.send("#create-key", "#key-name", "playground")
 	secret := b.text("#new-key-value")
 	if !strings.HasPrefix(secret, "sk-") {
 		t.Errorf("the new key should be shown once; the page shows %q", secret)
 	}
 	b.do(chromedp.Click(chromedp.CSS("#copy-key")), chromedp.WaitVisible(chromedp.CSS(`#copy-key[data-copied="1"]`)))
-	b.fill("#grant-name", "acme-internal-llm")
-	b.submit("#grant")
-	b.wants(".banner.notice", "Granted acme-internal-llm to team search-team")
+	b.send("#grant", "#grant-name", "acme-internal-llm")
+	b.notice("Granted acme-internal-llm to team search-team")
 	b.wants("#grant-acme-internal-llm", "search-team")
-	b.fill("#grant-name", "acme-embed-2026-06")
-	b.submit("#grant")
+	b.send("#grant", "#grant-name", "acme-embed-2026-06")
 	b.shot("06-team")
 	b.open("/console/teams")
 	b.wants("#team-search-team", "acme-internal-llm", "acme-embed-2026-06")
@@ -149,8 +128,7 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	// Step 6: from the developer side. Mint a key in the playground, list what it may use, stream a
 	// chat reply, embed a text, then find the requests in the log.
 	b.open("/console/playground")
-	b.fill("#mint-team", "search-team")
-	b.submit("#mint")
+	b.send("#mint", "#mint-team", "search-team")
 	if got := b.value("#pg-key"); !strings.HasPrefix(got, "sk-") || got != b.text("#new-key-value") {
 		t.Errorf("the minted key should be shown once and put in the key field; field %q", got)
 	}
@@ -171,8 +149,7 @@ func TestOperatorGuideInTheBrowser(t *testing.T) {
 	key := b.value("#pg-key")
 	b.open("/console/providers/acme-internal-llm")
 	b.do(chromedp.Click(chromedp.CSS("#edit-provider summary")))
-	b.fill("#credential", "a-wrong-key")
-	b.submit("#save-provider")
+	b.send("#save-provider", "#credential", "a-wrong-key")
 	b.wants("#verification", "failed", "auth_rejected")
 	b.shot("10-provider-auth-rejected")
 	b.open("/console/playground")
