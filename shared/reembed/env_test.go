@@ -126,6 +126,27 @@ func (e *env) createCorpus(name string) *corpus.Corpus {
 	return c
 }
 
+// seedCorpus creates corpus name with documents [0, n) at version 1, synced into its active index by
+// the worker (in the test process, or a worker process already started). The index's graph is built
+// once its vectors are in, as a run builds a new index's, instead of growing by one insert per
+// vector: the same graph at about a ninth of the database's time (3,000 vectors of 384 dimensions:
+// 1.9 s against 17 s on two busy cores), which `make test` would otherwise spend setting up tests
+// that are about what comes after. Writing into a live graph stays tested by the writes during runs.
+func (e *env) seedCorpus(name string, n int) {
+	e.t.Helper()
+	e.createCorpus(name)
+	ix := e.activeIndex(name)
+	graph := pgx.Identifier{ix.Table + "_hnsw"}.Sanitize()
+	if _, err := e.pool.Exec(e.ctx, `DROP INDEX `+graph); err != nil {
+		e.t.Fatalf("drop the graph of a new corpus's index: %v", err)
+	}
+	e.put(name, 0, n, 1)
+	e.waitSynced()
+	if err := e.svc.Store().BuildHNSW(e.ctx, e.pool, ix, 64, -1); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func docText(i, version int) string { return fmt.Sprintf("document %d, version %d", i, version) }
 
 // put writes documents [from, to) at version v through the service.

@@ -92,10 +92,8 @@ func runOnWorkerProcess(t *testing.T, docs int, vars ...string) (e *env, url str
 	t.Helper()
 	url = pgtestURL(t)
 	e = newEnvOn(t, url, Config{InsertOnly: true})
-	e.createCorpus("handbook")
-	e.put("handbook", 0, docs, 1)
 	w = e.startWorker(url, vars...)
-	e.waitSynced()
+	e.seedCorpus("handbook", docs)
 	return e, url, w, e.startRun(reembedtest.ModelV2)
 }
 

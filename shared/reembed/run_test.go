@@ -28,9 +28,7 @@ func TestRunWithWritesAndSearchesThroughout(t *testing.T) {
 	cfg := testConfig()
 	cfg.Retention = time.Hour
 	e := newEnv(t, cfg)
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 3000, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 3000)
 
 	ctx, stop := context.WithCancel(e.ctx)
 	var wg sync.WaitGroup
@@ -154,9 +152,7 @@ func TestRunResumesAfterPanics(t *testing.T) {
 		}
 	}
 	e := newEnv(t, cfg)
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 2000, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 2000)
 	run := e.startRun(reembedtest.ModelV2)
 	e.put("handbook", 0, 300, 2)
 	done := e.waitRun(run.ID, 60*time.Second)
@@ -200,9 +196,7 @@ func TestVerificationMendsWhatAFillRaceLeaves(t *testing.T) {
 		})
 	}
 	e = newEnv(t, cfg)
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 500, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 500)
 	run := e.startRun(reembedtest.ModelV2)
 	done := e.waitRun(run.ID, 60*time.Second)
 	if done.State != corpus.RunSucceeded {
@@ -326,9 +320,7 @@ func (e *env) waitDropped(table, what string) {
 func TestRunAfterAliasMovedDoesNotCutOver(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig())
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 500, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 500)
 	run := e.startRun(reembedtest.ModelV2)
 	if ok, err := reembedtest.MoveAlias(e.ctx, e.pool, reembedtest.Alias, reembedtest.ModelV1, reembedtest.ModelV3); err != nil || !ok {
 		t.Fatalf("move alias: %v %v", ok, err)
@@ -396,9 +388,7 @@ func TestOneRunPerAliasAndCancel(t *testing.T) {
 	var releaseOnce sync.Once
 	releaseFills := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(releaseFills) // before the service stops, should the test end early
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 500, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 500)
 	run := e.startRun(reembedtest.ModelV2)
 	_, err := e.svc.StartRun(e.ctx, "handbook", reembedtest.ModelV3, nil)
 	if ce := (*catalog.ConflictError)(nil); !errors.As(err, &ce) || ce.Code != apierror.CodeRunInProgress {
@@ -437,9 +427,7 @@ func TestRollbackAndRetire(t *testing.T) {
 	var offset atomic.Int64
 	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	e := newEnv(t, cfg)
-	e.createCorpus("handbook")
-	e.put("handbook", 0, 300, 1)
-	e.waitSynced()
+	e.seedCorpus("handbook", 300)
 	run := e.startRun(reembedtest.ModelV2)
 	if done := e.waitRun(run.ID, 30*time.Second); done.State != corpus.RunSucceeded {
 		t.Fatalf("run: %s %s", done.State, done.Error)
