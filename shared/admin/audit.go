@@ -40,12 +40,12 @@ func auditView(v any) any {
 	case *catalog.Route:
 		return routeView(x)
 	case *catalog.Team:
-		return teamView(&postgres.TeamInfo{Team: *x})
+		return teamView(&catalog.TeamInfo{Team: *x})
 	case *catalog.Key:
 		return keyView(x)
 	case *catalog.Admin:
 		return adminView(x)
-	case *postgres.Audience:
+	case *catalog.Audience:
 		return audienceView(x.Name, x.Teams)
 	}
 	// Anything else would be recorded as it is; the store refuses catalogue entities without a view.

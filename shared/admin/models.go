@@ -176,7 +176,7 @@ func (s *Service) UpdateModel(ctx context.Context, by *catalog.Admin, name strin
 			return nil, apierror.Invalid(f.param, "a model's %s never changes after creation: a new version is a new model (POST /admin/models), and an alias can move to it", f.param)
 		}
 	}
-	u := postgres.ModelUpdate{Enabled: in.Enabled, ContextWindow: in.ContextWindow, DisplayName: in.DisplayName, Description: in.Description}
+	u := catalog.ModelUpdate{Enabled: in.Enabled, ContextWindow: in.ContextWindow, DisplayName: in.DisplayName, Description: in.Description}
 	if len(in.PricePerMillionTokens) > 0 {
 		price, err := parsePrice(in.PricePerMillionTokens)
 		if err != nil {

@@ -131,7 +131,7 @@ func (s *Service) PutRoute(ctx context.Context, by *catalog.Admin, name string, 
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	r, err := s.Store.PutRoute(ctx, name, postgres.RouteChange{Rules: in.Rules, Plan: *in.Plan, ExpectedVersion: *in.ExpectedVersion, Reason: in.Reason},
+	r, err := s.Store.PutRoute(ctx, name, catalog.RouteChange{Rules: in.Rules, Plan: *in.Plan, ExpectedVersion: *in.ExpectedVersion, Reason: in.Reason},
 		s.entry(ctx, by, audit.RouteUpdate, name))
 	if err != nil {
 		return nil, err

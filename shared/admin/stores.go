@@ -28,7 +28,7 @@ type CatalogStore interface {
 	Model(ctx context.Context, name string) (*catalog.Model, error)
 	Models(ctx context.Context) ([]*catalog.Model, error)
 	CreateModel(ctx context.Context, m *catalog.Model, e *audit.Entry) (*catalog.Model, error)
-	UpdateModel(ctx context.Context, name string, u postgres.ModelUpdate, e *audit.Entry) (*catalog.Model, error)
+	UpdateModel(ctx context.Context, name string, u catalog.ModelUpdate, e *audit.Entry) (*catalog.Model, error)
 	SetProbe(ctx context.Context, name string, p catalog.Probe, e *audit.Entry) (*catalog.Model, error)
 
 	Alias(ctx context.Context, name string, withHistory bool) (*catalog.Alias, error)
@@ -40,11 +40,11 @@ type CatalogStore interface {
 	Route(ctx context.Context, name string) (*catalog.Route, error)
 	Routes(ctx context.Context) ([]*catalog.Route, error)
 	RouteHistory(ctx context.Context, name string) ([]catalog.RouteVersion, error)
-	PutRoute(ctx context.Context, name string, c postgres.RouteChange, e *audit.Entry) (*catalog.Route, error)
+	PutRoute(ctx context.Context, name string, c catalog.RouteChange, e *audit.Entry) (*catalog.Route, error)
 	RollbackRoute(ctx context.Context, name string, expectedVersion int64, reason string, e *audit.Entry) (*catalog.Route, error)
 
-	Team(ctx context.Context, name string) (*postgres.TeamInfo, error)
-	Teams(ctx context.Context) ([]*postgres.TeamInfo, error)
+	Team(ctx context.Context, name string) (*catalog.TeamInfo, error)
+	Teams(ctx context.Context) ([]*catalog.TeamInfo, error)
 	CreateTeam(ctx context.Context, name string, e *audit.Entry) (*catalog.Team, error)
 	Audience(ctx context.Context, name string) ([]string, error)
 	SetAudience(ctx context.Context, name string, teams []string, e *audit.Entry) ([]string, error)

@@ -15,19 +15,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
 
-// CodeRouteChanged is the conflict of a route change whose expected_version is not the route's
-// version: someone changed it meanwhile.
-const CodeRouteChanged = "route_changed"
-
-// RouteChange is one change of a route: the new rules and default plan, written only if the route
-// is still at ExpectedVersion.
-type RouteChange struct {
-	Rules           []catalog.Rule
-	Plan            catalog.Plan
-	ExpectedVersion int64
-	Reason          string
-}
-
 // routeColumns read a route from aliases a joined with their target model m and routes r (left).
 const routeColumns = `a.name, a.kind, m.name, a.updated_at, coalesce(r.version, 0), coalesce(r.rules, '[]'), r.plan,
 	coalesce(b.name, ''), coalesce(r.updated_by, ''), coalesce(r.updated_at, a.updated_at)`
@@ -130,7 +117,7 @@ func (s *CatalogStore) RouteHistory(ctx context.Context, name string) ([]catalog
 // (catalog.Plan.Primary) is not where the alias points, the alias moves there by the one alias-move
 // rule, with its history; an embedding route that corpora follow neither moves nor splits
 // (409 reembed_required). The version, its history row and the audit entry commit together.
-func (s *CatalogStore) PutRoute(ctx context.Context, name string, c RouteChange, e *audit.Entry) (*catalog.Route, error) {
+func (s *CatalogStore) PutRoute(ctx context.Context, name string, c catalog.RouteChange, e *audit.Entry) (*catalog.Route, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		cur, before, err := s.lockRoute(ctx, tx, name, c.ExpectedVersion)
 		if err != nil {
@@ -196,7 +183,7 @@ func (s *CatalogStore) lockRoute(ctx context.Context, tx pgx.Tx, name string, ex
 		return nil, nil, err
 	}
 	if expected >= 0 && expected != before.Version {
-		return nil, nil, &catalog.ConflictError{Code: CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
+		return nil, nil, &catalog.ConflictError{Code: apierror.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
 			Message: fmt.Sprintf("route %s is at version %d, not %d: someone changed it meanwhile; nothing changed", name, before.Version, expected)}
 	}
 	return cur, before, nil
