@@ -61,7 +61,7 @@ type CatalogStore interface {
 	RevokeAdmin(ctx context.Context, id string, e *audit.Entry) (*catalog.Admin, error)
 	EndAdminSessions(ctx context.Context, id string, e *audit.Entry) (int64, error)
 
-	AuditLog(ctx context.Context, q postgres.AuditPage) ([]postgres.AuditRow, bool, error)
+	AuditLog(ctx context.Context, q audit.Query) ([]audit.Row, bool, error)
 }
 
 // UsageStore reads the request log.
