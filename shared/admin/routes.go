@@ -9,7 +9,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // RouteInput is the body of PUT /admin/routes/{name}: the route's new rules and default plan,
@@ -232,10 +232,10 @@ func (h *Handler) handleRoutes(svc *Service) {
 
 // RouteSplitView is the live split of one name: requests of the last hour by the model that served them.
 type RouteSplitView struct {
-	Name   string                `json:"name"`
-	Since  time.Time             `json:"since"`
-	Total  int64                 `json:"total"`
-	Shares []postgres.RouteShare `json:"shares"`
+	Name   string             `json:"name"`
+	Since  time.Time          `json:"since"`
+	Total  int64              `json:"total"`
+	Shares []usage.RouteShare `json:"shares"`
 }
 
 // RouteSplit counts the requests for name over the last hour, by the model that served them, from

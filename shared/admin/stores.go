@@ -7,6 +7,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // The stores the services read and write, as the services use them: only the methods they call, so
@@ -66,10 +67,10 @@ type CatalogStore interface {
 
 // UsageStore reads the request log.
 type UsageStore interface {
-	Totals(ctx context.Context, by postgres.GroupBy, from, to time.Time) ([]postgres.UsageTotal, error)
-	Requests(ctx context.Context, q postgres.RequestPage) ([]postgres.RequestRow, bool, error)
+	Totals(ctx context.Context, by usage.GroupBy, from, to time.Time) ([]usage.Total, error)
+	Requests(ctx context.Context, q usage.RequestQuery) ([]usage.RequestRow, bool, error)
 	// RouteSplit counts the requests for name since since, by the model that served them.
-	RouteSplit(ctx context.Context, name string, since time.Time) ([]postgres.RouteShare, error)
+	RouteSplit(ctx context.Context, name string, since time.Time) ([]usage.RouteShare, error)
 }
 
 // HealthStore reads a model's cooldown.

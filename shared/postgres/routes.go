@@ -13,6 +13,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // routeColumns read a route from aliases a joined with their target model m and routes r (left).
@@ -343,27 +344,20 @@ func routeMatchesExist(ctx context.Context, tx pgx.Tx, rules []catalog.Rule) err
 	return nil
 }
 
-// RouteShare is one model's part of the requests for one name over a period.
-type RouteShare struct {
-	Model    string `json:"model"`
-	Requests int64  `json:"requests"`
-	Errors   int64  `json:"errors"`
-}
-
 // RouteSplit is RouteSplit on the request log of s.
-func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Time) ([]RouteShare, error) {
+func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Time) ([]usage.RouteShare, error) {
 	return RouteSplit(ctx, s.Pool, name, since)
 }
 
 // RouteSplit counts the requests that asked for name since since, by the model that served them
 // (the request log's requested and model columns), busiest first. Requests refused before a model
 // was chosen are left out.
-func RouteSplit(ctx context.Context, q Querier, name string, since time.Time) ([]RouteShare, error) {
+func RouteSplit(ctx context.Context, q Querier, name string, since time.Time) ([]usage.RouteShare, error) {
 	rows, _ := q.Query(ctx, `SELECT model, count(*), count(*) FILTER (WHERE outcome <> 'ok')
 		FROM requests WHERE requested = $1 AND at >= $2 AND model <> ''
 		GROUP BY model ORDER BY count(*) DESC, model`, name, since)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RouteShare, error) {
-		var s RouteShare
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.RouteShare, error) {
+		var s usage.RouteShare
 		err := r.Scan(&s.Model, &s.Requests, &s.Errors)
 		return s, err
 	})
