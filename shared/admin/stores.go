@@ -5,8 +5,9 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/health"
 	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
@@ -75,7 +76,7 @@ type UsageStore interface {
 
 // HealthStore reads a model's cooldown.
 type HealthStore interface {
-	Model(ctx context.Context, model string) (*postgres.ModelHealth, error)
+	Model(ctx context.Context, model string) (*health.Record, error)
 }
 
 // LimitsStore keeps the concurrency caps, rate limits and quotas of each scope, and reads what is
@@ -84,5 +85,5 @@ type LimitsStore interface {
 	Limits(ctx context.Context, sc catalog.Scope) (*catalog.Limits, error)
 	// SetScopeLimits replaces sc's limits; a scope naming nothing in the catalogue is refused.
 	SetScopeLimits(ctx context.Context, sc catalog.Scope, l *catalog.Limits, e *audit.Entry) (*catalog.Limits, error)
-	Usage(ctx context.Context, now time.Time) ([]*postgres.ScopeUsage, error)
+	Usage(ctx context.Context, now time.Time) ([]*capacity.ScopeUsage, error)
 }
