@@ -9,7 +9,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Secret prefixes: recognisable in logs and by secret scanners.
@@ -33,7 +32,7 @@ type TeamView struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func teamView(t *postgres.TeamInfo) *TeamView {
+func teamView(t *catalog.TeamInfo) *TeamView {
 	g := t.Grants
 	if g == nil {
 		g = []string{}
@@ -53,7 +52,7 @@ func (s *Service) CreateTeam(ctx context.Context, by *catalog.Admin, in TeamInpu
 	if err != nil {
 		return nil, err
 	}
-	return teamView(&postgres.TeamInfo{Team: *t}), nil
+	return teamView(&catalog.TeamInfo{Team: *t}), nil
 }
 
 // GetTeam reads one team.

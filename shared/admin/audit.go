@@ -10,7 +10,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // entry is the audit entry of a change by admin by, from the request ctx belongs to. The store
@@ -40,12 +39,12 @@ func auditView(v any) any {
 	case *catalog.Route:
 		return routeView(x)
 	case *catalog.Team:
-		return teamView(&postgres.TeamInfo{Team: *x})
+		return teamView(&catalog.TeamInfo{Team: *x})
 	case *catalog.Key:
 		return keyView(x)
 	case *catalog.Admin:
 		return adminView(x)
-	case *postgres.Audience:
+	case *catalog.Audience:
 		return audienceView(x.Name, x.Teams)
 	}
 	// Anything else would be recorded as it is; the store refuses catalogue entities without a view.
@@ -70,7 +69,7 @@ type AuditQuery struct {
 }
 
 // AuditPage is a page of the audit log, keyed by entry id, paged like the request log.
-type AuditPage = Page[postgres.AuditRow, int64]
+type AuditPage = Page[audit.Row, int64]
 
 // Audit lists a page of the audit log. Every role may read it: it holds the entities as GET shows
 // them, and every role may read those.
@@ -82,16 +81,16 @@ func (s *Service) Audit(ctx context.Context, by *catalog.Admin, q AuditQuery) (*
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return nil, apierror.Invalid("from", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
-	rows, more, err := s.Store.AuditLog(ctx, postgres.AuditPage{Actor: q.Actor, Action: q.Action, Target: q.Target,
+	rows, more, err := s.Store.AuditLog(ctx, audit.Query{Actor: q.Actor, Action: q.Action, Target: q.Target,
 		From: q.From, To: q.To, Limit: q.Limit, After: q.After, Before: q.Before})
-	if errors.Is(err, postgres.ErrAuditNotFound) {
+	if errors.Is(err, audit.ErrNotFound) {
 		param, id := pageCursor(q.After, q.Before)
 		return nil, apierror.Invalid(param, "%s=%d names no entry of the audit log; page with the first_id or last_id of a page you read", param, id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newPage(rows, more, func(r *postgres.AuditRow) int64 { return r.ID }), nil
+	return newPage(rows, more, func(r *audit.Row) int64 { return r.ID }), nil
 }
 
 // audit serves GET /admin/audit.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 func history(t *testing.T, a map[string]any) []map[string]any {
@@ -344,7 +344,7 @@ func TestTeamsKeysAudienceAdmins(t *testing.T) {
 		t.Errorf("admin token shown wrongly: %v", ad)
 	}
 	// The last active super admin cannot be revoked.
-	if r := e.do("DELETE", "/admin/admins/adm_bootstrap", superToken, nil); r.Status != 409 || r.errCode() != postgres.CodeLastSuperAdmin {
+	if r := e.do("DELETE", "/admin/admins/adm_bootstrap", superToken, nil); r.Status != 409 || r.errCode() != apierror.CodeLastSuperAdmin {
 		t.Errorf("revoke the last super admin: %d %s", r.Status, r.Raw)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 )
 
@@ -91,7 +90,7 @@ func (c *Corpora) GetCorpus(ctx context.Context, by *catalog.Admin, name string)
 		return nil, err
 	}
 	co, err := c.Reembed.Store().Corpus(ctx, name)
-	if errors.Is(err, postgres.ErrCorpusNotFound) {
+	if errors.Is(err, corpus.ErrNotFound) {
 		return nil, reembed.CorpusNotFound(name)
 	}
 	return co, err

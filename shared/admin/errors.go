@@ -6,7 +6,6 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // APIError is the one place a service or store error becomes the admin API's error (SPEC's JSON
@@ -91,17 +90,17 @@ func refHint(nf *catalog.NotFoundError) string {
 // conflictHint says what to do instead of the refused change.
 func conflictHint(ce *catalog.ConflictError) string {
 	switch {
-	case ce.Code == postgres.CodeAlreadyExists && ce.What == catalog.EntityProvider:
+	case ce.Code == apierror.CodeAlreadyExists && ce.What == catalog.EntityProvider:
 		return fmt.Sprintf("pick another identifier or PATCH /admin/providers/%s", ce.Name)
 	case ce.Code == apierror.CodeAliasExists:
 		return fmt.Sprintf("move it with POST /admin/aliases/%s/move", ce.Name)
 	case ce.Code == apierror.CodeProviderInUse:
 		return "(point it at a new base URL with PATCH instead)"
-	case ce.Code == postgres.CodeRouteChanged:
+	case ce.Code == apierror.CodeRouteChanged:
 		return fmt.Sprintf("read GET /admin/routes/%s and retry", ce.Name)
 	case ce.Code == apierror.CodeRunInProgress && ce.What == catalog.EntityAlias:
 		return "(GET /admin/reembeds/{id} follows a run; POST /admin/reembeds/{id}/cancel cancels it)"
-	case ce.Code == postgres.CodeNoStandbyIndex:
+	case ce.Code == apierror.CodeNoStandbyIndex:
 		return "(GET /admin/corpora/" + ce.Name + " lists its indexes)"
 	}
 	return ""

@@ -8,7 +8,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // The catalogue's domain errors reach the user as they did when the store built API errors itself:
@@ -33,12 +32,12 @@ func TestAPIErrorMapsDomainErrors(t *testing.T) {
 			400, apierror.CodeInvalidRequest, "provider", "no provider named p; create it first with POST /admin/providers"},
 		{&catalog.NotFoundError{What: catalog.EntityModelOrAlias, Name: "x", Param: "models[0]", Ref: true},
 			400, apierror.CodeInvalidRequest, "models[0]", "no model or alias named x; GET /admin/models and GET /admin/aliases list them"},
-		{&catalog.ConflictError{Code: postgres.CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: "p", Message: "a provider named p already exists"},
-			409, postgres.CodeAlreadyExists, "identifier", "a provider named p already exists; pick another identifier or PATCH /admin/providers/p"},
+		{&catalog.ConflictError{Code: apierror.CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: "p", Message: "a provider named p already exists"},
+			409, apierror.CodeAlreadyExists, "identifier", "a provider named p already exists; pick another identifier or PATCH /admin/providers/p"},
 		{&catalog.ConflictError{Code: apierror.CodeAliasExists, Param: "name", What: catalog.EntityAlias, Name: "a", Message: "the alias a already exists"},
 			409, apierror.CodeAliasExists, "name", "the alias a already exists; move it with POST /admin/aliases/a/move"},
-		{&catalog.ConflictError{Code: postgres.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: "r", Message: "route r is at version 2, not 1: someone changed it meanwhile; nothing changed"},
-			409, postgres.CodeRouteChanged, "expected_version", "route r is at version 2, not 1: someone changed it meanwhile; nothing changed; read GET /admin/routes/r and retry"},
+		{&catalog.ConflictError{Code: apierror.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: "r", Message: "route r is at version 2, not 1: someone changed it meanwhile; nothing changed"},
+			409, apierror.CodeRouteChanged, "expected_version", "route r is at version 2, not 1: someone changed it meanwhile; nothing changed; read GET /admin/routes/r and retry"},
 		{fmt.Errorf("move: %w", &catalog.MoveError{Refusal: catalog.RefusedAliasMoved, Param: "expected_from", Message: "moved"}),
 			409, apierror.CodeAliasMoved, "expected_from", "moved"},
 		{&catalog.MoveError{Refusal: catalog.RefusedDisabledTarget, Param: "to", Message: "disabled"},

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // memCatalog is the catalogue store in memory with one alias, chat, and its route: only the writes
@@ -36,10 +36,10 @@ func (m *memCatalog) MoveAlias(_ context.Context, name, to, expectedFrom, reason
 	return &catalog.Alias{Name: name, Kind: catalog.KindChat, Target: to}, nil
 }
 
-func (m *memCatalog) PutRoute(_ context.Context, name string, c postgres.RouteChange, e *audit.Entry) (*catalog.Route, error) {
+func (m *memCatalog) PutRoute(_ context.Context, name string, c catalog.RouteChange, e *audit.Entry) (*catalog.Route, error) {
 	m.entries, m.reasons = append(m.entries, e), append(m.reasons, c.Reason)
 	if c.ExpectedVersion != m.version {
-		return nil, &catalog.ConflictError{Code: postgres.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
+		return nil, &catalog.ConflictError{Code: apierror.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
 			Message: fmt.Sprintf("route %s is at version %d, not %d: someone changed it meanwhile; nothing changed", name, m.version, c.ExpectedVersion)}
 	}
 	m.version++

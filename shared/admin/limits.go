@@ -7,8 +7,8 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Bounds of what an operator may set.
@@ -71,7 +71,7 @@ func limitsSettings(l *catalog.Limits) LimitsSettings {
 		RequestsPerMonth: optional(r[2].Requests), TokensPerMonth: optional(r[2].Tokens)}
 }
 
-func limitsView(u *postgres.ScopeUsage) *LimitsView {
+func limitsView(u *capacity.ScopeUsage) *LimitsView {
 	v := &LimitsView{Scope: u.Scope.String(), Kind: u.Scope.Kind, Name: u.Scope.Name, LimitsSettings: limitsSettings(u.Limits),
 		InFlight: u.InFlight, UpdatedAt: u.Limits.UpdatedAt, Usage: map[catalog.Period]WindowView{}}
 	if u.Limits.RateLimited() {

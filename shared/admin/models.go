@@ -8,7 +8,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/health"
 )
 
 // ModelInput is the body of POST /admin/models. Creating a model does not call the upstream: the
@@ -65,7 +65,7 @@ type ModelView struct {
 	Probe         *catalog.Probe       `json:"probe"`
 	// Health is the model's shared failure record: whether requests skip it (cooling_down, with
 	// cooldown_until and cooldown_reason) and its recent failures. GET /admin/models/{name} only.
-	Health *postgres.ModelHealth `json:"health,omitempty"`
+	Health *health.Record `json:"health,omitempty"`
 	// PricePerMillionTokens is the price of a million input tokens as a decimal string; null when
 	// none is recorded.
 	PricePerMillionTokens *string   `json:"price_per_million_tokens"`
@@ -172,7 +172,7 @@ func (s *Service) UpdateModel(ctx context.Context, by *catalog.Admin, name strin
 			return nil, apierror.Invalid(f.param, "a model's %s never changes after creation: a new version is a new model (POST /admin/models), and an alias can move to it", f.param)
 		}
 	}
-	u := postgres.ModelUpdate{Enabled: in.Enabled, ContextWindow: in.ContextWindow, DisplayName: in.DisplayName, Description: in.Description}
+	u := catalog.ModelUpdate{Enabled: in.Enabled, ContextWindow: in.ContextWindow, DisplayName: in.DisplayName, Description: in.Description}
 	if len(in.PricePerMillionTokens) > 0 {
 		price, err := parsePrice(in.PricePerMillionTokens)
 		if err != nil {

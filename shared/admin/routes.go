@@ -9,7 +9,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // RouteInput is the body of PUT /admin/routes/{name}: the route's new rules and default plan,
@@ -119,7 +119,7 @@ func (s *Service) PutRoute(ctx context.Context, by *catalog.Admin, name string, 
 	if err := checkText("reason", in.Reason, false, true); err != nil {
 		return nil, err
 	}
-	r, err := s.Store.PutRoute(ctx, name, postgres.RouteChange{Rules: in.Rules, Plan: *in.Plan, ExpectedVersion: *in.ExpectedVersion, Reason: in.Reason},
+	r, err := s.Store.PutRoute(ctx, name, catalog.RouteChange{Rules: in.Rules, Plan: *in.Plan, ExpectedVersion: *in.ExpectedVersion, Reason: in.Reason},
 		s.entry(ctx, by, audit.RouteUpdate, name))
 	if err != nil {
 		return nil, err
@@ -216,10 +216,10 @@ func (h *Handler) handleRoutes(svc *Service) {
 
 // RouteSplitView is the live split of one name: requests of the last hour by the model that served them.
 type RouteSplitView struct {
-	Name   string                `json:"name"`
-	Since  time.Time             `json:"since"`
-	Total  int64                 `json:"total"`
-	Shares []postgres.RouteShare `json:"shares"`
+	Name   string             `json:"name"`
+	Since  time.Time          `json:"since"`
+	Total  int64              `json:"total"`
+	Shares []usage.RouteShare `json:"shares"`
 }
 
 // RouteSplit counts the requests for name over the last hour, by the model that served them, from

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/capacity"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/health"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // The stores the services read and write, as the services use them: only the methods they call, so
@@ -28,7 +30,7 @@ type CatalogStore interface {
 	Model(ctx context.Context, name string) (*catalog.Model, error)
 	Models(ctx context.Context) ([]*catalog.Model, error)
 	CreateModel(ctx context.Context, m *catalog.Model, e *audit.Entry) (*catalog.Model, error)
-	UpdateModel(ctx context.Context, name string, u postgres.ModelUpdate, e *audit.Entry) (*catalog.Model, error)
+	UpdateModel(ctx context.Context, name string, u catalog.ModelUpdate, e *audit.Entry) (*catalog.Model, error)
 	SetProbe(ctx context.Context, name string, p catalog.Probe, e *audit.Entry) (*catalog.Model, error)
 
 	Alias(ctx context.Context, name string, withHistory bool) (*catalog.Alias, error)
@@ -40,11 +42,11 @@ type CatalogStore interface {
 	Route(ctx context.Context, name string) (*catalog.Route, error)
 	Routes(ctx context.Context) ([]*catalog.Route, error)
 	RouteHistory(ctx context.Context, name string) ([]catalog.RouteVersion, error)
-	PutRoute(ctx context.Context, name string, c postgres.RouteChange, e *audit.Entry) (*catalog.Route, error)
+	PutRoute(ctx context.Context, name string, c catalog.RouteChange, e *audit.Entry) (*catalog.Route, error)
 	RollbackRoute(ctx context.Context, name string, expectedVersion int64, reason string, e *audit.Entry) (*catalog.Route, error)
 
-	Team(ctx context.Context, name string) (*postgres.TeamInfo, error)
-	Teams(ctx context.Context) ([]*postgres.TeamInfo, error)
+	Team(ctx context.Context, name string) (*catalog.TeamInfo, error)
+	Teams(ctx context.Context) ([]*catalog.TeamInfo, error)
 	CreateTeam(ctx context.Context, name string, e *audit.Entry) (*catalog.Team, error)
 	Audience(ctx context.Context, name string) ([]string, error)
 	SetAudience(ctx context.Context, name string, teams []string, e *audit.Entry) ([]string, error)
@@ -61,20 +63,20 @@ type CatalogStore interface {
 	RevokeAdmin(ctx context.Context, id string, e *audit.Entry) (*catalog.Admin, error)
 	EndAdminSessions(ctx context.Context, id string, e *audit.Entry) (int64, error)
 
-	AuditLog(ctx context.Context, q postgres.AuditPage) ([]postgres.AuditRow, bool, error)
+	AuditLog(ctx context.Context, q audit.Query) ([]audit.Row, bool, error)
 }
 
 // UsageStore reads the request log.
 type UsageStore interface {
-	Totals(ctx context.Context, by postgres.GroupBy, from, to time.Time) ([]postgres.UsageTotal, error)
-	Requests(ctx context.Context, q postgres.RequestPage) ([]postgres.RequestRow, bool, error)
+	Totals(ctx context.Context, by usage.GroupBy, from, to time.Time) ([]usage.Total, error)
+	Requests(ctx context.Context, q usage.RequestQuery) ([]usage.RequestRow, bool, error)
 	// RouteSplit counts the requests for name since since, by the model that served them.
-	RouteSplit(ctx context.Context, name string, since time.Time) ([]postgres.RouteShare, error)
+	RouteSplit(ctx context.Context, name string, since time.Time) ([]usage.RouteShare, error)
 }
 
 // HealthStore reads a model's cooldown.
 type HealthStore interface {
-	Model(ctx context.Context, model string) (*postgres.ModelHealth, error)
+	Model(ctx context.Context, model string) (*health.Record, error)
 }
 
 // LimitsStore keeps the concurrency caps, rate limits and quotas of each scope, and reads what is
@@ -83,5 +85,5 @@ type LimitsStore interface {
 	Limits(ctx context.Context, sc catalog.Scope) (*catalog.Limits, error)
 	// SetScopeLimits replaces sc's limits; a scope naming nothing in the catalogue is refused.
 	SetScopeLimits(ctx context.Context, sc catalog.Scope, l *catalog.Limits, e *audit.Entry) (*catalog.Limits, error)
-	Usage(ctx context.Context, now time.Time) ([]*postgres.ScopeUsage, error)
+	Usage(ctx context.Context, now time.Time) ([]*capacity.ScopeUsage, error)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // UsageQuery selects usage totals. Zero From and To mean the last 24 hours; GroupBy empty means model.
@@ -19,11 +19,11 @@ type UsageQuery struct {
 
 // UsageView is usage totals over [from, to), busiest group first.
 type UsageView struct {
-	Object  string                `json:"object"` // "list"
-	GroupBy string                `json:"group_by"`
-	From    time.Time             `json:"from"`
-	To      time.Time             `json:"to"`
-	Data    []postgres.UsageTotal `json:"data"`
+	Object  string        `json:"object"` // "list"
+	GroupBy string        `json:"group_by"`
+	From    time.Time     `json:"from"`
+	To      time.Time     `json:"to"`
+	Data    []usage.Total `json:"data"`
 }
 
 // DefaultUsageWindow is the range usage covers when none is given.
@@ -35,9 +35,9 @@ func (s *Service) Usage(ctx context.Context, by *catalog.Admin, q UsageQuery) (*
 		return nil, err
 	}
 	if q.GroupBy == "" {
-		q.GroupBy = string(postgres.GroupByModel)
+		q.GroupBy = string(usage.GroupByModel)
 	}
-	if !postgres.ValidGroupBy(postgres.GroupBy(q.GroupBy)) {
+	if !usage.ValidGroupBy(usage.GroupBy(q.GroupBy)) {
 		return nil, apierror.Invalid("group_by", "group_by %q is not one of model, provider, key, team, outcome", q.GroupBy)
 	}
 	if q.To.IsZero() {
@@ -49,12 +49,12 @@ func (s *Service) Usage(ctx context.Context, by *catalog.Admin, q UsageQuery) (*
 	if !q.From.Before(q.To) {
 		return nil, apierror.Invalid("from", "from (%s) must be before to (%s)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
-	data, err := s.UsageStore.Totals(ctx, postgres.GroupBy(q.GroupBy), q.From, q.To)
+	data, err := s.UsageStore.Totals(ctx, usage.GroupBy(q.GroupBy), q.From, q.To)
 	if err != nil {
 		return nil, err
 	}
 	if data == nil {
-		data = []postgres.UsageTotal{}
+		data = []usage.Total{}
 	}
 	return &UsageView{Object: "list", GroupBy: q.GroupBy, From: q.From.UTC(), To: q.To.UTC(), Data: data}, nil
 }
@@ -145,7 +145,7 @@ func pageCursor[ID comparable](after, before ID) (string, ID) {
 }
 
 // RequestsPage is a page of the request log, keyed by request id.
-type RequestsPage = Page[postgres.RequestRow, string]
+type RequestsPage = Page[usage.RequestRow, string]
 
 // Requests lists a page of the request log, newest first, filtered by outcome ("ok" or an error
 // code). Pages are keyed on the log's order, so new requests arriving never shift a page.
@@ -154,13 +154,13 @@ func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQue
 		[]struct{ param, v string }{{"outcome", q.Outcome}, {"after", q.After}, {"before", q.Before}}, q.After, q.Before, "requests"); err != nil {
 		return nil, err
 	}
-	rows, more, err := s.UsageStore.Requests(ctx, postgres.RequestPage{Outcome: q.Outcome, Limit: q.Limit, After: q.After, Before: q.Before})
-	if errors.Is(err, postgres.ErrRequestNotFound) {
+	rows, more, err := s.UsageStore.Requests(ctx, usage.RequestQuery{Outcome: q.Outcome, Limit: q.Limit, After: q.After, Before: q.Before})
+	if errors.Is(err, usage.ErrRequestNotFound) {
 		param, id := pageCursor(q.After, q.Before)
 		return nil, apierror.Invalid(param, "%s=%s names no request in the log; page with the first_id or last_id of a page you read", param, id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return newPage(rows, more, func(r *postgres.RequestRow) string { return r.RequestID }), nil
+	return newPage(rows, more, func(r *usage.RequestRow) string { return r.RequestID }), nil
 }

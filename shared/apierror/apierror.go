@@ -49,6 +49,19 @@ const (
 	CodeInternal              = "internal_error"
 )
 
+// Codes of the admin API beyond SPEC's fixed list (SPEC allows more), carried by the stores'
+// conflicts (catalog.ConflictError.Code).
+const (
+	CodeAlreadyExists  = "already_exists"   // a create whose name is taken
+	CodeModelInUse     = "model_in_use"     // disabling a model an alias points at
+	CodeLastSuperAdmin = "last_super_admin" // revoking the last active super admin
+	// CodeRouteChanged is a route change whose expected_version is not the route's version:
+	// someone changed it meanwhile.
+	CodeRouteChanged   = "route_changed"
+	CodeCorpusExists   = "corpus_exists"    // a corpus of that name exists
+	CodeNoStandbyIndex = "no_standby_index" // a rollback with no standby index to go back to
+)
+
 // Error is an error a handler answers with. It satisfies error, so services can return it and
 // handlers can write it unchanged.
 type Error struct {

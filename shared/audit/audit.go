@@ -6,6 +6,9 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
@@ -114,3 +117,33 @@ const (
 var Actions = []string{ProviderCreate, ProviderUpdate, ProviderDelete, ProviderVerify, ModelCreate, ModelUpdate, ModelProbe,
 	AliasCreate, AliasMove, AliasRollback, RouteUpdate, RouteRollback, AudienceSet, TeamCreate, KeyCreate, KeyRevoke, AdminCreate, AdminRevoke, AdminSignOut,
 	CorpusCreate, CorpusRollback, CorpusUpdate, ReembedStart, ReembedCancel, LimitsSet, LimitsDelete, SigninOK, SigninFailed}
+
+// Row is one entry of the audit log as it is read back.
+type Row struct {
+	ID        int64           `json:"id"`
+	At        time.Time       `json:"at"`
+	ActorID   *string         `json:"actor_id"`
+	ActorName *string         `json:"actor_name"`
+	Role      *string         `json:"role"`
+	Action    string          `json:"action"`
+	Target    string          `json:"target"`
+	Before    json.RawMessage `json:"before"`
+	After     json.RawMessage `json:"after"`
+	SourceIP  string          `json:"source_ip"`
+	UserAgent string          `json:"user_agent"`
+	RequestID string          `json:"request_id"`
+}
+
+// Query selects a page of the audit log, newest first (by time, then by the order rows were
+// written). Empty filters match everything; From and To bound the time to [From, To). After and
+// Before are entry ids of an earlier page, at most one of them: After continues to older entries,
+// Before goes back to newer ones.
+type Query struct {
+	Actor, Action, Target string
+	From, To              time.Time
+	Limit                 int
+	After, Before         int64
+}
+
+// ErrNotFound is a page's cursor naming an entry the log does not hold.
+var ErrNotFound = errors.New("audit entry not found")

@@ -50,6 +50,15 @@ type WindowCount struct {
 	Tokens   int64
 }
 
+// ScopeUsage is what a limited scope uses now: requests in flight (slots held with a live lease)
+// and each period's counts in its current window (zero when the window has ended).
+type ScopeUsage struct {
+	Scope    catalog.Scope
+	Limits   *catalog.Limits
+	InFlight int
+	Windows  [len(catalog.Periods)]WindowCount
+}
+
 // Store keeps the shared counters (postgres.CapacityStore). Times are the caller's clock.
 type Store interface {
 	// AcquireSlots takes one free slot of every scope for holder, or none, and reports whether it did.

@@ -141,6 +141,18 @@ type Model struct {
 	UpdatedAt             time.Time
 }
 
+// ModelUpdate holds the fields of a model that may change; nil fields stay as they are.
+type ModelUpdate struct {
+	Enabled       *bool
+	ContextWindow *int
+	DisplayName   *string
+	Description   *string
+	Streaming     *bool
+	Tools         *bool
+	// Price, when set, is the new price per million input tokens as a decimal; "" clears it.
+	Price *string
+}
+
 // Alias is a stable name pointing at one enabled model of the same kind.
 type Alias struct {
 	Name      string
@@ -165,6 +177,19 @@ type Team struct {
 	ID        int64
 	Name      string
 	CreatedAt time.Time
+}
+
+// TeamInfo is a team with what it holds.
+type TeamInfo struct {
+	Team
+	Keys   int      // active keys
+	Grants []string // names the team may call
+}
+
+// Audience is the teams that may call a model or an alias, as the audit log records it.
+type Audience struct {
+	Name  string
+	Teams []string
 }
 
 // Key is a developer API key. Only its hash is stored.

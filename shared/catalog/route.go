@@ -29,6 +29,15 @@ type Route struct {
 	UpdatedBy  string // the audit actor ("name (id)") of the last change
 }
 
+// RouteChange is one change of a route: the new rules and default plan, written only if the route
+// is still at ExpectedVersion.
+type RouteChange struct {
+	Rules           []Rule
+	Plan            Plan
+	ExpectedVersion int64
+	Reason          string
+}
+
 // Follow is r as it applies while its alias points at target: unchanged when the alias still
 // points where it did when r was written, else with the default plan replaced by target alone.
 func (r *Route) Follow(target string) *Route {

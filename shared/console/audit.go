@@ -13,7 +13,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // signinFailed records a refused sign-in in the audit log: who is unknown, from where is not. A
@@ -94,7 +93,7 @@ type auditView struct {
 // auditEntry is an entry as the page shows it: what changed, field by field, and the whole entity
 // before and after for the curious.
 type auditEntry struct {
-	postgres.AuditRow
+	audit.Row
 	Who, WhoID, WhoRole string // the actor; empty for a failed sign-in
 	Changes             []fieldChange
 	Before, After       string // indented JSON, empty for none
@@ -160,8 +159,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 // entryOf lists the fields that differ between before and after, nested ones by their dotted path
 // (updated_at aside: it changes with everything), for a change of an entity that existed before and
 // after.
-func entryOf(row postgres.AuditRow) auditEntry {
-	e := auditEntry{AuditRow: row, Before: indent(row.Before), After: indent(row.After)}
+func entryOf(row audit.Row) auditEntry {
+	e := auditEntry{Row: row, Before: indent(row.Before), After: indent(row.After)}
 	for _, f := range []struct {
 		dst *string
 		src *string

@@ -5,13 +5,15 @@ import (
 	"html"
 	"strings"
 	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // chartSVG draws requests (bars, errors in red on top) and tokens (a line on its own scale) over
 // time as inline SVG, on the server, so the usage page needs no script and no library. Every
 // value drawn is a number or a label formatted here; nothing from a request reaches the markup
 // unescaped.
-func chartSVG(points []UsagePoint, step time.Duration) string {
+func chartSVG(points []usage.Point, step time.Duration) string {
 	const (
 		w, h          = 960.0, 260.0
 		left, right   = 56.0, 64.0

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 func TestNiceTopGivesRoundGridLabels(t *testing.T) {
@@ -18,7 +20,7 @@ func TestNiceTopGivesRoundGridLabels(t *testing.T) {
 func TestChartDrawsOneBarPerBusyBucketAndEscapesNothingForeign(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	pts := []UsagePoint{{At: at, Requests: 3, Errors: 1, Tokens: 30}, {At: at.Add(time.Minute)}, {At: at.Add(2 * time.Minute), Requests: 1, Tokens: 5}}
+	pts := []usage.Point{{At: at, Requests: 3, Errors: 1, Tokens: 30}, {At: at.Add(time.Minute)}, {At: at.Add(2 * time.Minute), Requests: 1, Tokens: 5}}
 	svg := chartSVG(pts, time.Minute)
 	if n := strings.Count(svg, "<g><title>"); n != 2 {
 		t.Errorf("want a bar group for each of the 2 busy buckets, got %d", n)

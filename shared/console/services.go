@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // The pages call the admin API's own services (*admin.Service, *admin.Corpora) directly, not its
@@ -14,13 +14,10 @@ import (
 // Surfaces that live in other packages are reached through the small interfaces below, defined
 // here where they are used.
 
-// UsagePoint is one bucket of the usage chart.
-type UsagePoint = postgres.UsagePoint
-
 // UsageSeries buckets the request log over time for the usage chart.
 type UsageSeries interface {
 	// Series buckets requests in [from, to) by step, oldest first, every bucket present.
-	Series(ctx context.Context, from, to time.Time, step time.Duration) ([]UsagePoint, error)
+	Series(ctx context.Context, from, to time.Time, step time.Duration) ([]usage.Point, error)
 }
 
 // Services is everything the pages call. A nil Corpora shows its pages as not available in this

@@ -15,7 +15,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/basepath"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/session"
 )
 
 // Sessions are rows on the server; the cookie holds only a random session id. A row keeps the SHA-256
@@ -28,16 +28,13 @@ import (
 // sessions with DELETE /admin/admins/{id}/sessions. Failed sign-ins are throttled per address
 // (Config.Throttle).
 
-// Session is one signed-in browser.
-type Session = postgres.ConsoleSession
-
 // SessionStore keeps sessions. GetSession returns (nil, nil) for a session that is unknown, expired
 // at now or unused for SessionIdle before now, and otherwise marks it used at now. CreateSession
 // records the sign-in e in the audit log with the session; RecordFailedSignin records a refused token.
 type SessionStore interface {
-	CreateSession(ctx context.Context, s Session, e *audit.Entry) error
+	CreateSession(ctx context.Context, s session.Session, e *audit.Entry) error
 	RecordFailedSignin(ctx context.Context, e *audit.Entry) error
-	GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*Session, error)
+	GetSession(ctx context.Context, idHash [32]byte, now time.Time) (*session.Session, error)
 	DeleteSession(ctx context.Context, idHash [32]byte) error
 }
 
@@ -59,7 +56,7 @@ type ctxKey struct{}
 // reqState is what the session middleware hands a page.
 type reqState struct {
 	admin *catalog.Admin
-	sess  *Session
+	sess  *session.Session
 	snap  *catalog.Snapshot
 }
 
@@ -210,7 +207,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	id := randomToken(32)
 	now := c.now()
-	s := Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL), LastSeen: now}
+	s := session.Session{IDHash: sha256.Sum256([]byte(id)), TokenHash: th, CSRF: randomToken(32), CreatedAt: now, ExpiresAt: now.Add(SessionTTL), LastSeen: now}
 	if err := c.sessions.CreateSession(r.Context(), s, audit.New(r.Context(), a, audit.SigninOK, a.ID)); err != nil {
 		c.log.Error("console: create session", "err", err)
 		c.renderSignin(w, r, http.StatusInternalServerError, "The session could not be stored; try again.", next)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // usageWindow is a choice of the usage page: how far back, and the chart's bucket.
@@ -37,7 +37,7 @@ type usageView struct {
 	GroupBy  string
 	Usage    *admin.UsageView
 	Chart    template.HTML
-	Total    postgres.UsageTotal
+	Total    usage.Total
 	StepText string
 	// Meanings explains each outcome, for the table grouped by outcome.
 	Meanings map[string]string
@@ -118,7 +118,7 @@ type requestsView struct {
 	Outcomes  []outcomeInfo
 	Outcome   string
 	Meaning   string
-	Rows      []postgres.RequestRow
+	Rows      []usage.RequestRow
 	Highlight string // a request id to mark, from the playground's link
 	Found     bool   // the highlighted request is in Rows
 	pager            // the neighbouring pages, with the same outcome

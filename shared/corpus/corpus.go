@@ -6,9 +6,13 @@ package corpus
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrNotFound is a store's answer for an unknown corpus.
+var ErrNotFound = errors.New("corpus not found")
 
 // Corpus is a named set of documents searched through an embedding alias.
 type Corpus struct {

@@ -78,7 +78,7 @@ func (e *env) served(base string) (string, string) {
 	return resp.Header.Get(gateway.HeaderModel), resp.Header.Get(gateway.HeaderAttempts)
 }
 
-func (e *env) modelHealth(name string) *postgres.ModelHealth {
+func (e *env) modelHealth(name string) *health.Record {
 	e.t.Helper()
 	h, err := (&postgres.HealthStore{Pool: e.pool}).Model(e.ctx, name)
 	if err != nil {
@@ -111,7 +111,7 @@ func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
 	}
 	cooled := time.Now()
 	h := e.modelHealth("fb-0")
-	if h.State != postgres.HealthCoolingDown || h.CooldownUntil == nil || !strings.Contains(h.CooldownReason, "3 failures") {
+	if h.State != health.StateCoolingDown || h.CooldownUntil == nil || !strings.Contains(h.CooldownReason, "3 failures") {
 		t.Fatalf("after 3 failures: %+v", h)
 	}
 	if m, n := e.served(e.srv.URL); m != "fb-1" || n != "1" {
@@ -187,7 +187,7 @@ func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
 		t.Error("fb-0 was tried first before its cooldown ended")
 	}
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if h := e.modelHealth("fb-0"); h.State == postgres.HealthOK && h.RecoveredAt != nil {
+		if h := e.modelHealth("fb-0"); h.State == health.StateOK && h.RecoveredAt != nil {
 			break
 		}
 		if time.Since(start) > time.Second {

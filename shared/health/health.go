@@ -61,6 +61,29 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
+// Record is a model's health record as operators see it (GET /admin/models/{name}).
+type Record struct {
+	// State is "ok", "cooling_down" (requests skip the model while others remain) or "probing"
+	// (the cooldown ended; the next call decides).
+	State          string     `json:"state"`
+	CooldownUntil  *time.Time `json:"cooldown_until"`
+	CooldownReason string     `json:"cooldown_reason"`
+	// Failures counts failures in the window that began at WindowStart.
+	Failures      int        `json:"failures"`
+	WindowStart   *time.Time `json:"window_start"`
+	LastFailureAt *time.Time `json:"last_failure_at"`
+	LastReason    string     `json:"last_reason"`
+	Cooldowns     int64      `json:"cooldowns"`
+	RecoveredAt   *time.Time `json:"recovered_at"`
+}
+
+// The states of a Record.
+const (
+	StateOK          = "ok"
+	StateCoolingDown = "cooling_down"
+	StateProbing     = "probing"
+)
+
 // Store keeps the record (postgres.HealthStore).
 type Store interface {
 	// Failed records n failures of model, the last for reason, and returns its cooldown after them.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -80,7 +81,7 @@ func (s *CatalogStore) RevokeAdmin(ctx context.Context, id string, e *audit.Entr
 		}
 		if a.RevokedAt == nil {
 			if a.Role == catalog.RoleSuperAdmin && len(supers) == 1 && supers[0] == id {
-				return &catalog.ConflictError{Code: CodeLastSuperAdmin, Param: "id", What: catalog.EntityAdmin, Name: id,
+				return &catalog.ConflictError{Code: apierror.CodeLastSuperAdmin, Param: "id", What: catalog.EntityAdmin, Name: id,
 					Message: fmt.Sprintf("admin %s (%s) is the last active super admin; create another super admin before revoking this one", id, a.Name)}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE admins SET revoked_at = now() WHERE id = $1`, id); err != nil {

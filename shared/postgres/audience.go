@@ -48,7 +48,7 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 		if err != nil {
 			return err
 		}
-		return InsertAudit(ctx, tx, e, &Audience{Name: name, Teams: before}, &Audience{Name: name, Teams: after})
+		return InsertAudit(ctx, tx, e, &catalog.Audience{Name: name, Teams: before}, &catalog.Audience{Name: name, Teams: after})
 	})
 	if err != nil {
 		return nil, err
@@ -59,12 +59,6 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 // Audience lists the teams that may call name, sorted.
 func (s *CatalogStore) Audience(ctx context.Context, name string) ([]string, error) {
 	return readAudience(ctx, s.Pool, name)
-}
-
-// Audience is the teams that may call a model or an alias, as the audit log records it.
-type Audience struct {
-	Name  string
-	Teams []string
 }
 
 func readAudience(ctx context.Context, q Querier, name string) ([]string, error) {

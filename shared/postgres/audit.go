@@ -68,40 +68,10 @@ func auditJSON(e *audit.Entry, v any) ([]byte, error) {
 	return b, nil
 }
 
-// AuditRow is one entry of the audit log.
-type AuditRow struct {
-	ID        int64           `json:"id"`
-	At        time.Time       `json:"at"`
-	ActorID   *string         `json:"actor_id"`
-	ActorName *string         `json:"actor_name"`
-	Role      *string         `json:"role"`
-	Action    string          `json:"action"`
-	Target    string          `json:"target"`
-	Before    json.RawMessage `json:"before"`
-	After     json.RawMessage `json:"after"`
-	SourceIP  string          `json:"source_ip"`
-	UserAgent string          `json:"user_agent"`
-	RequestID string          `json:"request_id"`
-}
-
-// AuditPage selects a page of the audit log, newest first (by time, then by the order rows were
-// written). Empty filters match everything; From and To bound the time to [From, To). After and
-// Before are entry ids of an earlier page, at most one of them: After continues to older entries,
-// Before goes back to newer ones.
-type AuditPage struct {
-	Actor, Action, Target string
-	From, To              time.Time
-	Limit                 int
-	After, Before         int64
-}
-
-// ErrAuditNotFound is a page's cursor naming an entry the log does not hold.
-var ErrAuditNotFound = errors.New("audit entry not found")
-
 // AuditLog lists a page of the audit log, newest first, and whether more entries lie beyond it in
 // the direction asked for (older ones, or newer ones with Before). Actor matches the actor's id or
 // name.
-func (s *CatalogStore) AuditLog(ctx context.Context, q AuditPage) ([]AuditRow, bool, error) {
+func (s *CatalogStore) AuditLog(ctx context.Context, q audit.Query) ([]audit.Row, bool, error) {
 	if q.After != 0 && q.Before != 0 {
 		return nil, false, errors.New("list the audit log: a page continues after an entry or before one, not both")
 	}
@@ -113,7 +83,7 @@ func (s *CatalogStore) AuditLog(ctx context.Context, q AuditPage) ([]AuditRow, b
 		var at time.Time
 		err := s.Pool.QueryRow(ctx, `SELECT at FROM audit_log WHERE id = $1`, cursor).Scan(&at)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, fmt.Errorf("list the audit log from %d: %w", cursor, ErrAuditNotFound)
+			return nil, false, fmt.Errorf("list the audit log from %d: %w", cursor, audit.ErrNotFound)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("find audit entry %d: %w", cursor, err)
@@ -128,8 +98,8 @@ func (s *CatalogStore) AuditLog(ctx context.Context, q AuditPage) ([]AuditRow, b
 	}
 	rows, _ := s.Pool.Query(ctx, `SELECT id, at, actor_id, actor_name, role, action, target, before, after, source_ip, user_agent, request_id
 		FROM audit_log WHERE `+where+` ORDER BY `+order+` LIMIT $6`, args...)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditRow, error) {
-		var e AuditRow
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (audit.Row, error) {
+		var e audit.Row
 		err := r.Scan(&e.ID, &e.At, &e.ActorID, &e.ActorName, &e.Role, &e.Action, &e.Target, &e.Before, &e.After,
 			&e.SourceIP, &e.UserAgent, &e.RequestID)
 		return e, err

@@ -296,27 +296,18 @@ func periodNames() []string {
 	return names
 }
 
-// ScopeUsage is what a limited scope uses now: requests in flight (slots held with a live lease)
-// and each period's counts in its current window (zero when the window has ended).
-type ScopeUsage struct {
-	Scope    catalog.Scope
-	Limits   *catalog.Limits
-	InFlight int
-	Windows  [len(catalog.Periods)]capacity.WindowCount
-}
-
 // Usage lists every scope with limits and what it uses at now.
-func (s *CapacityStore) Usage(ctx context.Context, now time.Time) ([]*ScopeUsage, error) {
+func (s *CapacityStore) Usage(ctx context.Context, now time.Time) ([]*capacity.ScopeUsage, error) {
 	rows, _ := s.Pool.Query(ctx, `SELECT `+limitColumns+` FROM limits ORDER BY scope_kind, scope_name`)
-	var out []*ScopeUsage
-	byKey := map[string]*ScopeUsage{}
+	var out []*capacity.ScopeUsage
+	byKey := map[string]*capacity.ScopeUsage{}
 	for rows.Next() {
 		sc, l, err := scanLimits(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		u := &ScopeUsage{Scope: sc, Limits: l}
+		u := &capacity.ScopeUsage{Scope: sc, Limits: l}
 		for i, p := range catalog.Periods {
 			start, _ := p.Window(now)
 			u.Windows[i] = capacity.WindowCount{Scope: sc.String(), Period: p, Start: start}

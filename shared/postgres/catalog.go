@@ -34,13 +34,6 @@ type CatalogStore struct {
 	Followers CorpusFollowers
 }
 
-// Error codes beyond SPEC's fixed list (SPEC allows more).
-const (
-	CodeAlreadyExists  = "already_exists"   // a create whose name is taken
-	CodeModelInUse     = "model_in_use"     // disabling a model an alias points at
-	CodeLastSuperAdmin = "last_super_admin" // revoking the last active super admin
-)
-
 func (s *CatalogStore) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{}, fn)
 }

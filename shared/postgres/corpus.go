@@ -31,15 +31,6 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Error codes of the corpus store's conflicts (catalog.ConflictError.Code), as the contract names them.
-const (
-	CodeCorpusExists   = "corpus_exists"    // a corpus of that name exists
-	CodeNoStandbyIndex = "no_standby_index" // a rollback with no standby index to go back to
-)
-
-// ErrCorpusNotFound is returned for an unknown corpus.
-var ErrCorpusNotFound = errors.New("corpus not found")
-
 const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at, c.language, c.keep_queries,
 	ARRAY(SELECT t.name FROM corpus_teams ct JOIN teams t ON t.id = ct.team_id WHERE ct.corpus_id = c.id ORDER BY t.name)`
 
@@ -48,7 +39,7 @@ func scanCorpus(row pgx.Row, extra ...any) (*corpus.Corpus, error) {
 	dest := append([]any{&c.ID, &c.Name, &c.Alias, &c.TeamsExplicit, &c.CreatedAt, &c.Language, &c.KeepQueries, &c.Teams}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrCorpusNotFound
+			return nil, corpus.ErrNotFound
 		}
 		return nil, fmt.Errorf("scan corpus: %w", err)
 	}
@@ -115,7 +106,7 @@ func (s *CorpusStore) CreateCorpus(ctx context.Context, tx pgx.Tx, name, alias s
 	err = tx.QueryRow(ctx, `INSERT INTO corpora (name, alias, teams_explicit, language) VALUES ($1, $2, $3, $4) RETURNING id`,
 		name, alias, teams != nil, language).Scan(&id)
 	if isUniqueViolation(err) {
-		return nil, &catalog.ConflictError{Code: CodeCorpusExists, Param: "name", What: catalog.EntityCorpus, Name: name,
+		return nil, &catalog.ConflictError{Code: apierror.CodeCorpusExists, Param: "name", What: catalog.EntityCorpus, Name: name,
 			Message: fmt.Sprintf("a corpus named %q exists already", name)}
 	}
 	if err != nil {

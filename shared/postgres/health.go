@@ -65,32 +65,9 @@ func (s *HealthStore) Cooldowns(ctx context.Context) (map[string]health.Cooldown
 	return out, nil
 }
 
-// ModelHealth is a model's record as operators see it (GET /admin/models/{name}).
-type ModelHealth struct {
-	// State is "ok", "cooling_down" (requests skip the model while others remain) or "probing"
-	// (the cooldown ended; the next call decides).
-	State          string     `json:"state"`
-	CooldownUntil  *time.Time `json:"cooldown_until"`
-	CooldownReason string     `json:"cooldown_reason"`
-	// Failures counts failures in the window that began at WindowStart.
-	Failures      int        `json:"failures"`
-	WindowStart   *time.Time `json:"window_start"`
-	LastFailureAt *time.Time `json:"last_failure_at"`
-	LastReason    string     `json:"last_reason"`
-	Cooldowns     int64      `json:"cooldowns"`
-	RecoveredAt   *time.Time `json:"recovered_at"`
-}
-
-// Health states.
-const (
-	HealthOK          = "ok"
-	HealthCoolingDown = "cooling_down"
-	HealthProbing     = "probing"
-)
-
 // Model reads one model's record; a model that never failed is {"state": "ok"}.
-func (s *HealthStore) Model(ctx context.Context, model string) (*ModelHealth, error) {
-	h := &ModelHealth{State: HealthOK}
+func (s *HealthStore) Model(ctx context.Context, model string) (*health.Record, error) {
+	h := &health.Record{State: health.StateOK}
 	var cooling bool
 	err := s.Pool.QueryRow(ctx, `SELECT cooldown_until, coalesce(cooldown_until > clock_timestamp(), false), cooldown_reason, failures, window_start,
 			last_failure_at, last_reason, cooldowns, recovered_at FROM model_health WHERE model = $1`, model).
@@ -104,9 +81,9 @@ func (s *HealthStore) Model(ctx context.Context, model string) (*ModelHealth, er
 	switch {
 	case h.CooldownUntil == nil:
 	case cooling:
-		h.State = HealthCoolingDown
+		h.State = health.StateCoolingDown
 	default:
-		h.State = HealthProbing
+		h.State = health.StateProbing
 	}
 	return h, nil
 }

@@ -65,7 +65,7 @@ func claimName(ctx context.Context, tx pgx.Tx, name, what string) error {
 		return &catalog.ConflictError{Code: apierror.CodeAliasExists, Param: "name", What: catalog.EntityAlias, Name: name,
 			Message: fmt.Sprintf("the alias %s already exists", name)}
 	}
-	return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "name", What: holder, Name: name,
+	return &catalog.ConflictError{Code: apierror.CodeAlreadyExists, Param: "name", What: holder, Name: name,
 		Message: fmt.Sprintf("the name %s is already taken by a %s (models and aliases share one namespace); pick another name", name, holder)}
 }
 
@@ -111,22 +111,10 @@ func modelNotFound(name string) error {
 	return &catalog.NotFoundError{What: catalog.EntityModel, Name: name, Param: "name"}
 }
 
-// ModelUpdate holds the fields of a model that may change; nil fields stay as they are.
-type ModelUpdate struct {
-	Enabled       *bool
-	ContextWindow *int
-	DisplayName   *string
-	Description   *string
-	Streaming     *bool
-	Tools         *bool
-	// Price, when set, is the new price per million input tokens as a decimal; "" clears it.
-	Price *string
-}
-
 // UpdateModel changes what may change of a model. Enabling an embedding model whose last probe
 // found another dimension is refused (400 enabled); disabling a model an alias points at is
 // 409 model_in_use naming the aliases, since an alias always points at an enabled model.
-func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpdate, e *audit.Entry) (*catalog.Model, error) {
+func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u catalog.ModelUpdate, e *audit.Entry) (*catalog.Model, error) {
 	var out *catalog.Model
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		m, err := lockModel(ctx, tx, name)
@@ -146,7 +134,7 @@ func (s *CatalogStore) UpdateModel(ctx context.Context, name string, u ModelUpda
 				return fmt.Errorf("list the aliases of model %s: %w", name, err)
 			}
 			if len(aliases) > 0 {
-				return &catalog.ConflictError{Code: CodeModelInUse, Param: "enabled", What: catalog.EntityModel, Name: name,
+				return &catalog.ConflictError{Code: apierror.CodeModelInUse, Param: "enabled", What: catalog.EntityModel, Name: name,
 					Message: fmt.Sprintf("model %s cannot be disabled while aliases point at it: %s; move them first", name, strings.Join(aliases, ", "))}
 			}
 		}

@@ -38,7 +38,7 @@ func (s *CatalogStore) CreateProvider(ctx context.Context, p *catalog.Provider, 
 		var err error
 		out, _, err = ScanProvider(row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: p.Identifier,
+			return &catalog.ConflictError{Code: apierror.CodeAlreadyExists, Param: "identifier", What: catalog.EntityProvider, Name: p.Identifier,
 				Message: fmt.Sprintf("a provider named %s already exists", p.Identifier)}
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
 
 // QueryBounds bounds the search queries kept for a corpus that opted in: at most Max, the newest,
@@ -48,12 +49,12 @@ func (s *CorpusStore) RecordQuery(ctx context.Context, corpusID int64, query, mo
 }
 
 // LockCorpus locks corpus name's row in tx against every change and against RecordQuery's inserts,
-// and returns its id; ErrCorpusNotFound when there is none.
+// and returns its id; corpus.ErrNotFound when there is none.
 func (s *CorpusStore) LockCorpus(ctx context.Context, tx pgx.Tx, name string) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `SELECT id FROM corpora WHERE name = $1 FOR UPDATE`, name).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrCorpusNotFound
+		return 0, corpus.ErrNotFound
 	}
 	if err != nil {
 		return 0, fmt.Errorf("lock corpus %s: %w", name, err)

@@ -701,7 +701,7 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 	var corpusID int64
 	if err := tx.QueryRow(ctx, `SELECT id, alias FROM corpora WHERE name = $1`, name).Scan(&corpusID, &alias); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrCorpusNotFound
+			return nil, corpus.ErrNotFound
 		}
 		return nil, fmt.Errorf("read corpus %s: %w", name, err)
 	}
@@ -722,7 +722,7 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 	err := tx.QueryRow(ctx, `SELECT i.model_id, m.name FROM corpus_indexes i JOIN models m ON m.id = i.model_id
 		WHERE i.corpus_id = $1 AND i.state = 'standby'`, corpusID).Scan(&backID, &backName)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &catalog.ConflictError{Code: CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: name,
+		return nil, &catalog.ConflictError{Code: apierror.CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: name,
 			Message: fmt.Sprintf("corpus %q has no standby index to roll back to (none was kept, or its retention ended)", name)}
 	}
 	if err != nil {
@@ -742,7 +742,7 @@ func (s *CorpusStore) RollbackCorpus(ctx context.Context, tx pgx.Tx, name, actor
 	var standby []int64
 	for _, f := range fs {
 		if f.standby == nil {
-			return nil, &catalog.ConflictError{Code: CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: f.name,
+			return nil, &catalog.ConflictError{Code: apierror.CodeNoStandbyIndex, What: catalog.EntityCorpus, Name: f.name,
 				Message: fmt.Sprintf("corpus %q also follows alias %q and has no standby index on %q; the alias cannot move back", f.name, alias, backName)}
 		}
 	}

@@ -13,20 +13,8 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
-
-// CodeRouteChanged is the conflict of a route change whose expected_version is not the route's
-// version: someone changed it meanwhile.
-const CodeRouteChanged = "route_changed"
-
-// RouteChange is one change of a route: the new rules and default plan, written only if the route
-// is still at ExpectedVersion.
-type RouteChange struct {
-	Rules           []catalog.Rule
-	Plan            catalog.Plan
-	ExpectedVersion int64
-	Reason          string
-}
 
 // routeColumns read a route from aliases a joined with their target model m and routes r (left).
 const routeColumns = `a.name, a.kind, m.name, a.updated_at, coalesce(r.version, 0), coalesce(r.rules, '[]'), r.plan,
@@ -130,7 +118,7 @@ func (s *CatalogStore) RouteHistory(ctx context.Context, name string) ([]catalog
 // (catalog.Plan.Primary) is not where the alias points, the alias moves there by the one alias-move
 // rule, with its history; an embedding route that corpora follow neither moves nor splits
 // (409 reembed_required). The version, its history row and the audit entry commit together.
-func (s *CatalogStore) PutRoute(ctx context.Context, name string, c RouteChange, e *audit.Entry) (*catalog.Route, error) {
+func (s *CatalogStore) PutRoute(ctx context.Context, name string, c catalog.RouteChange, e *audit.Entry) (*catalog.Route, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		cur, before, err := s.lockRoute(ctx, tx, name, c.ExpectedVersion)
 		if err != nil {
@@ -196,7 +184,7 @@ func (s *CatalogStore) lockRoute(ctx context.Context, tx pgx.Tx, name string, ex
 		return nil, nil, err
 	}
 	if expected >= 0 && expected != before.Version {
-		return nil, nil, &catalog.ConflictError{Code: CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
+		return nil, nil, &catalog.ConflictError{Code: apierror.CodeRouteChanged, Param: "expected_version", What: catalog.EntityRoute, Name: name,
 			Message: fmt.Sprintf("route %s is at version %d, not %d: someone changed it meanwhile; nothing changed", name, before.Version, expected)}
 	}
 	return cur, before, nil
@@ -356,27 +344,20 @@ func routeMatchesExist(ctx context.Context, tx pgx.Tx, rules []catalog.Rule) err
 	return nil
 }
 
-// RouteShare is one model's part of the requests for one name over a period.
-type RouteShare struct {
-	Model    string `json:"model"`
-	Requests int64  `json:"requests"`
-	Errors   int64  `json:"errors"`
-}
-
 // RouteSplit is RouteSplit on the request log of s.
-func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Time) ([]RouteShare, error) {
+func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Time) ([]usage.RouteShare, error) {
 	return RouteSplit(ctx, s.Pool, name, since)
 }
 
 // RouteSplit counts the requests that asked for name since since, by the model that served them
 // (the request log's requested and model columns), busiest first. Requests refused before a model
 // was chosen are left out.
-func RouteSplit(ctx context.Context, q Querier, name string, since time.Time) ([]RouteShare, error) {
+func RouteSplit(ctx context.Context, q Querier, name string, since time.Time) ([]usage.RouteShare, error) {
 	rows, _ := q.Query(ctx, `SELECT model, count(*), count(*) FILTER (WHERE outcome <> 'ok')
 		FROM requests WHERE requested = $1 AND at >= $2 AND model <> ''
 		GROUP BY model ORDER BY count(*) DESC, model`, name, since)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RouteShare, error) {
-		var s RouteShare
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.RouteShare, error) {
+		var s usage.RouteShare
 		err := r.Scan(&s.Model, &s.Requests, &s.Errors)
 		return s, err
 	})

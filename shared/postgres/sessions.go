@@ -10,18 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/audit"
+	"github.com/switchyard-ai/switchyard/shared/session"
 )
-
-// ConsoleSession is one signed-in console session. Only hashes of its id and of the admin token it
-// was signed in with are kept.
-type ConsoleSession struct {
-	IDHash    [32]byte
-	TokenHash [32]byte
-	CSRF      string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	LastSeen  time.Time
-}
 
 // ConsoleSessionStore keeps console sessions (table console_sessions). How long a session lives is
 // the console's rule: its methods take the instants that rule yields.
@@ -32,7 +22,7 @@ type ConsoleSessionStore struct {
 // CreateSession stores s, removes sessions that expired before s.CreatedAt or were last used before
 // staleBefore (so the table stays small), and records the sign-in e in the audit log, in one
 // transaction.
-func (c *ConsoleSessionStore) CreateSession(ctx context.Context, s ConsoleSession, staleBefore time.Time, e *audit.Entry) error {
+func (c *ConsoleSessionStore) CreateSession(ctx context.Context, s session.Session, staleBefore time.Time, e *audit.Entry) error {
 	return pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`,
 			s.CreatedAt, staleBefore); err != nil {
@@ -54,9 +44,9 @@ func (c *ConsoleSessionStore) RecordFailedSignin(ctx context.Context, e *audit.E
 
 // TouchSession returns the session unless it is unknown, expired at now or last used before
 // staleBefore ((nil, nil) then), and marks it used at now, in one statement.
-func (c *ConsoleSessionStore) TouchSession(ctx context.Context, idHash [32]byte, now, staleBefore time.Time) (*ConsoleSession, error) {
+func (c *ConsoleSessionStore) TouchSession(ctx context.Context, idHash [32]byte, now, staleBefore time.Time) (*session.Session, error) {
 	var (
-		s         ConsoleSession
+		s         session.Session
 		tokenHash []byte
 	)
 	err := c.Pool.QueryRow(ctx, `UPDATE console_sessions SET last_seen_at = greatest(last_seen_at, $2)

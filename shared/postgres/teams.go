@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 )
@@ -18,7 +19,7 @@ func (s *CatalogStore) CreateTeam(ctx context.Context, name string, e *audit.Ent
 		err := tx.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`, name).
 			Scan(&t.ID, &t.Name, &t.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return &catalog.ConflictError{Code: CodeAlreadyExists, Param: "name", What: catalog.EntityTeam, Name: name,
+			return &catalog.ConflictError{Code: apierror.CodeAlreadyExists, Param: "name", What: catalog.EntityTeam, Name: name,
 				Message: fmt.Sprintf("a team named %s already exists", name)}
 		}
 		if err != nil {
@@ -32,20 +33,13 @@ func (s *CatalogStore) CreateTeam(ctx context.Context, name string, e *audit.Ent
 	return &t, nil
 }
 
-// TeamInfo is a team with what it holds.
-type TeamInfo struct {
-	catalog.Team
-	Keys   int      // active keys
-	Grants []string // names the team may call
-}
-
 // Teams lists every team by name.
-func (s *CatalogStore) Teams(ctx context.Context) ([]*TeamInfo, error) {
+func (s *CatalogStore) Teams(ctx context.Context) ([]*catalog.TeamInfo, error) {
 	return s.teams(ctx, "")
 }
 
 // Team reads one team.
-func (s *CatalogStore) Team(ctx context.Context, name string) (*TeamInfo, error) {
+func (s *CatalogStore) Team(ctx context.Context, name string) (*catalog.TeamInfo, error) {
 	ts, err := s.teams(ctx, name)
 	if err != nil {
 		return nil, err
@@ -56,13 +50,13 @@ func (s *CatalogStore) Team(ctx context.Context, name string) (*TeamInfo, error)
 	return ts[0], nil
 }
 
-func (s *CatalogStore) teams(ctx context.Context, name string) ([]*TeamInfo, error) {
+func (s *CatalogStore) teams(ctx context.Context, name string) ([]*catalog.TeamInfo, error) {
 	rows, _ := s.Pool.Query(ctx, `SELECT t.id, t.name, t.created_at,
 			(SELECT count(*) FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL),
 			(SELECT coalesce(array_agg(g.name ORDER BY g.name), '{}') FROM grants g WHERE g.team_id = t.id)
 		FROM teams t WHERE $1 = '' OR t.name = $1 ORDER BY t.name`, name)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*TeamInfo, error) {
-		var t TeamInfo
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.TeamInfo, error) {
+		var t catalog.TeamInfo
 		err := r.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.Keys, &t.Grants)
 		return &t, err
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
 
 // UsageStore reads the request log (the requests table) that the gateway writes.
@@ -16,45 +17,18 @@ type UsageStore struct {
 	Pool *pgxpool.Pool
 }
 
-// GroupBy is a column usage totals can be grouped by.
-type GroupBy string
-
-// The groupings SPEC allows, mapped to their columns below.
-const (
-	GroupByModel    GroupBy = "model"
-	GroupByProvider GroupBy = "provider"
-	GroupByKey      GroupBy = "key"
-	GroupByTeam     GroupBy = "team"
-	// GroupByOutcome counts each outcome ("ok", or the error code the caller got: capacity_exceeded,
-	// rate_limited_local, an upstream's rate_limited, ...) as its own group.
-	GroupByOutcome GroupBy = "outcome"
-)
-
-// groupColumns maps a GroupBy to its SQL expression; only these strings ever reach the query text.
-var groupColumns = map[GroupBy]string{
-	GroupByModel:    "model",
-	GroupByProvider: "provider",
-	GroupByKey:      "coalesce(key_id, '')",
-	GroupByTeam:     "coalesce(team, '')",
-	GroupByOutcome:  "outcome",
-}
-
-// ValidGroupBy reports whether g is one of the groupings.
-func ValidGroupBy(g GroupBy) bool { _, ok := groupColumns[g]; return ok }
-
-// UsageTotal is one group's totals over a time range.
-type UsageTotal struct {
-	Group            string `json:"group"`
-	Requests         int64  `json:"requests"`
-	Errors           int64  `json:"errors"`
-	PromptTokens     int64  `json:"prompt_tokens"`
-	CompletionTokens int64  `json:"completion_tokens"`
-	TotalTokens      int64  `json:"total_tokens"`
+// groupColumns maps a usage.GroupBy to its SQL expression; only these strings ever reach the query text.
+var groupColumns = map[usage.GroupBy]string{
+	usage.GroupByModel:    "model",
+	usage.GroupByProvider: "provider",
+	usage.GroupByKey:      "coalesce(key_id, '')",
+	usage.GroupByTeam:     "coalesce(team, '')",
+	usage.GroupByOutcome:  "outcome",
 }
 
 // Totals sums requests in [from, to) per group, the busiest group first. A request whose outcome
 // is not "ok" counts as an error.
-func (s *UsageStore) Totals(ctx context.Context, by GroupBy, from, to time.Time) ([]UsageTotal, error) {
+func (s *UsageStore) Totals(ctx context.Context, by usage.GroupBy, from, to time.Time) ([]usage.Total, error) {
 	col, ok := groupColumns[by]
 	if !ok {
 		return nil, fmt.Errorf("usage totals: unknown grouping %q", by)
@@ -62,8 +36,8 @@ func (s *UsageStore) Totals(ctx context.Context, by GroupBy, from, to time.Time)
 	rows, _ := s.Pool.Query(ctx, `SELECT `+col+` AS g, count(*), count(*) FILTER (WHERE outcome <> 'ok'),
 			coalesce(sum(prompt_tokens), 0)::bigint, coalesce(sum(completion_tokens), 0)::bigint, coalesce(sum(total_tokens), 0)::bigint
 		FROM requests WHERE at >= $1 AND at < $2 GROUP BY g ORDER BY count(*) DESC, g`, from, to)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UsageTotal, error) {
-		var t UsageTotal
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.Total, error) {
+		var t usage.Total
 		err := r.Scan(&t.Group, &t.Requests, &t.Errors, &t.PromptTokens, &t.CompletionTokens, &t.TotalTokens)
 		return t, err
 	})
@@ -73,48 +47,9 @@ func (s *UsageStore) Totals(ctx context.Context, by GroupBy, from, to time.Time)
 	return out, nil
 }
 
-// RequestRow is one entry of the request log.
-type RequestRow struct {
-	RequestID        string    `json:"request_id"`
-	At               time.Time `json:"at"`
-	Route            string    `json:"route"`
-	KeyID            string    `json:"key_id"`
-	Team             string    `json:"team"`
-	Requested        string    `json:"requested"`
-	Model            string    `json:"model"`
-	Provider         string    `json:"provider"`
-	Outcome          string    `json:"outcome"`
-	Detail           string    `json:"detail"`
-	Status           int       `json:"status"`
-	Stream           bool      `json:"stream"`
-	LatencyMS        float64   `json:"latency_ms"`
-	PromptTokens     int64     `json:"prompt_tokens"`
-	CompletionTokens int64     `json:"completion_tokens"`
-	TotalTokens      int64     `json:"total_tokens"`
-	Message          string    `json:"message"`
-	// Attempt numbers a request's upstream attempts from 1; the rows of one request (one per
-	// attempt when it fell back to another model) share ChainID, the request id its caller was told.
-	Attempt int    `json:"attempt"`
-	ChainID string `json:"chain_id"`
-}
-
-// RequestPage selects a page of the request log, whose order is newest first (by time, then by
-// the order rows were written). After and Before are request ids of an earlier page, at most one of
-// them: After continues past it to older requests, Before goes back to the newer ones just before it.
-// Keyset paging keeps pages stable while new requests arrive.
-type RequestPage struct {
-	Outcome string // only requests with this outcome when set
-	Limit   int
-	After   string
-	Before  string
-}
-
-// ErrRequestNotFound is a page's cursor naming a request the log does not hold.
-var ErrRequestNotFound = errors.New("request not found")
-
 // Requests lists a page of the request log, newest first, and whether more requests lie beyond it
 // in the direction asked for (older ones, or newer ones with Before).
-func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow, bool, error) {
+func (s *UsageStore) Requests(ctx context.Context, q usage.RequestQuery) ([]usage.RequestRow, bool, error) {
 	if q.After != "" && q.Before != "" {
 		return nil, false, errors.New("list requests: a page continues after a request or before one, not both")
 	}
@@ -127,7 +62,7 @@ func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow,
 		var id int64
 		err := s.Pool.QueryRow(ctx, `SELECT at, id FROM requests WHERE request_id = $1`, cursor).Scan(&at, &id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, false, fmt.Errorf("list requests from %q: %w", cursor, ErrRequestNotFound)
+			return nil, false, fmt.Errorf("list requests from %q: %w", cursor, usage.ErrRequestNotFound)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("find request %q: %w", cursor, err)
@@ -144,8 +79,8 @@ func (s *UsageStore) Requests(ctx context.Context, q RequestPage) ([]RequestRow,
 			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message,
 			attempt, CASE WHEN chain_id = '' THEN request_id ELSE chain_id END
 		FROM requests WHERE `+where+` ORDER BY `+order+` LIMIT $2`, args...)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RequestRow, error) {
-		var e RequestRow
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.RequestRow, error) {
+		var e usage.RequestRow
 		var latency int64
 		err := r.Scan(&e.RequestID, &e.At, &e.Route, &e.KeyID, &e.Team, &e.Requested, &e.Model, &e.Provider, &e.Outcome,
 			&e.Detail, &e.Status, &e.Stream, &latency, &e.PromptTokens, &e.CompletionTokens, &e.TotalTokens, &e.Message,

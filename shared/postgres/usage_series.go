@@ -6,19 +6,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/switchyard-ai/switchyard/shared/usage"
 )
-
-// UsagePoint is one time bucket of the request log: what the console's usage chart draws.
-type UsagePoint struct {
-	At       time.Time
-	Requests int64
-	Errors   int64
-	Tokens   int64
-}
 
 // Series buckets the requests in [from, to) by step (at least a second), oldest first, with a
 // point for every bucket, empty ones included, so a chart's x axis is time itself.
-func (s *UsageStore) Series(ctx context.Context, from, to time.Time, step time.Duration) ([]UsagePoint, error) {
+func (s *UsageStore) Series(ctx context.Context, from, to time.Time, step time.Duration) ([]usage.Point, error) {
 	if step < time.Second {
 		return nil, fmt.Errorf("usage series: step %s is under a second", step)
 	}
@@ -38,10 +31,10 @@ func (s *UsageStore) Series(ctx context.Context, from, to time.Time, step time.D
 	if err != nil {
 		return nil, fmt.Errorf("usage series: %w", err)
 	}
-	var out []UsagePoint
+	var out []usage.Point
 	for i, at := int64(0), from; at.Before(to); i, at = i+1, at.Add(step) {
 		v := got[i]
-		out = append(out, UsagePoint{At: at, Requests: v.n, Errors: v.errs, Tokens: v.tokens})
+		out = append(out, usage.Point{At: at, Requests: v.n, Errors: v.errs, Tokens: v.tokens})
 	}
 	return out, nil
 }

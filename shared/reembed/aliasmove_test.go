@@ -22,7 +22,7 @@ func TestDisabledModelNeverBecomesTheTarget(t *testing.T) {
 	catalogStore := &postgres.CatalogStore{Pool: e.pool}
 	setEnabled := func(model string, on bool) {
 		t.Helper()
-		if _, err := catalogStore.UpdateModel(e.ctx, model, postgres.ModelUpdate{Enabled: &on}, nil); err != nil {
+		if _, err := catalogStore.UpdateModel(e.ctx, model, catalog.ModelUpdate{Enabled: &on}, nil); err != nil {
 			t.Fatalf("enabled=%v on %s: %v", on, model, err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Sampling bounds of the estimate and the preview.
@@ -170,7 +169,7 @@ func sampleSize(n int) (int, error) {
 // corpusNamed reads a corpus, 404 not_found when there is none.
 func (s *Service) corpusNamed(ctx context.Context, name string) (*corpus.Corpus, error) {
 	c, err := s.store.Corpus(ctx, name)
-	if errors.Is(err, postgres.ErrCorpusNotFound) {
+	if errors.Is(err, corpus.ErrNotFound) {
 		return nil, CorpusNotFound(name)
 	}
 	return c, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
@@ -106,7 +107,7 @@ func TestEstimateMeasuresTokensRateAndCostAndWritesNothing(t *testing.T) {
 	}
 	e.putTexts("kb", texts)
 	price := "0.5"
-	if _, err := (&postgres.CatalogStore{Pool: e.pool}).UpdateModel(e.ctx, reembedtest.ModelV2, postgres.ModelUpdate{Price: &price}, nil); err != nil {
+	if _, err := (&postgres.CatalogStore{Pool: e.pool}).UpdateModel(e.ctx, reembedtest.ModelV2, catalog.ModelUpdate{Price: &price}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := e.footprint()

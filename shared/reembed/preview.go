@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
+	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -84,7 +85,7 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		return nil, err
 	}
 	c, ix, err := s.store.CorpusForSearch(ctx, name)
-	if errors.Is(err, postgres.ErrCorpusNotFound) {
+	if errors.Is(err, corpus.ErrNotFound) {
 		return nil, apierror.NotFound("name", "there is no corpus %q with an active index", name)
 	}
 	if err != nil {

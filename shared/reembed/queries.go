@@ -9,7 +9,6 @@ import (
 
 	"github.com/switchyard-ai/switchyard/shared/audit"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // SetKeepQueries turns keeping corpus name's recent search queries on or off, and records e with
@@ -19,7 +18,7 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 	var c *corpus.Corpus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := s.store.LockCorpus(ctx, tx, name)
-		if errors.Is(err, postgres.ErrCorpusNotFound) {
+		if errors.Is(err, corpus.ErrNotFound) {
 			return CorpusNotFound(name)
 		}
 		if err != nil {

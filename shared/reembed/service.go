@@ -68,7 +68,7 @@ func (s *Service) CreateCorpusIn(ctx context.Context, in NewCorpus, e *audit.Ent
 func (s *Service) PutDocuments(ctx context.Context, name string, may Access, docs []corpus.Document) (int, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
-		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
 			return NotFound(name)
 		}
 		if err != nil {
@@ -91,7 +91,7 @@ func (s *Service) PutDocuments(ctx context.Context, name string, may Access, doc
 func (s *Service) DeleteDocument(ctx context.Context, name string, may Access, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
-		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
 			return NotFound(name)
 		}
 		if err != nil {
@@ -156,7 +156,7 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 func (s *Service) SearchWith(ctx context.Context, name string, may Access, query string, k int, opts postgres.SearchOptions) (*SearchResult, error) {
 	for attempt := 0; ; attempt++ {
 		c, ix, err := s.store.CorpusForSearch(ctx, name)
-		if errors.Is(err, postgres.ErrCorpusNotFound) || (err == nil && !may(c)) {
+		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
 			return nil, NotFound(name)
 		}
 		if err != nil {
@@ -203,7 +203,7 @@ func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Ent
 	var run *corpus.Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		alias, err := s.store.CorpusAlias(ctx, tx, name)
-		if errors.Is(err, postgres.ErrCorpusNotFound) {
+		if errors.Is(err, corpus.ErrNotFound) {
 			return CorpusNotFound(name)
 		}
 		if err != nil {
@@ -279,7 +279,7 @@ func (s *Service) Rollback(ctx context.Context, name string, e *audit.Entry) (*c
 			before, _ = s.store.CorpusIn(ctx, tx, name)
 		}
 		standby, err := s.store.RollbackCorpus(ctx, tx, name, e.ActorString(), until)
-		if errors.Is(err, postgres.ErrCorpusNotFound) {
+		if errors.Is(err, corpus.ErrNotFound) {
 			return CorpusNotFound(name)
 		}
 		if err != nil {

@@ -6,6 +6,9 @@
 // seconds), sooner when a batch fills; Flush writes everything logged before it was called (Lambda
 // calls it before an invocation returns), and Close flushes and stops. Memory is bounded: past
 // MaxQueued unwritten rows, new rows are dropped and counted, with a warning in the log.
+//
+// The package also holds the request log as it is read back (read.go): totals, chart buckets,
+// pages of requests and a route's split, which the store in package postgres returns.
 package usage
 
 import (
