@@ -5,7 +5,10 @@
 GO        ?= go
 WITH_DB   := infra/with-db.sh
 # The test timeout is generous for a cold first run on 2 cores; a normal run takes a few minutes.
-TESTFLAGS ?= -count=1 -timeout 14m
+# -p 3: three test binaries at a time, one more than go test's default on two cores. Most of a test's
+# time is spent waiting on Postgres, child processes or Chromium, so with two the cores sat half idle:
+# on a clean clone with warm caches here, 2m38s with two and 2m10s with three.
+TESTFLAGS ?= -count=1 -timeout 14m -p 3
 
 .PHONY: dev test vet build bench bench-reembed fuzz soak clean lambdas
 
@@ -47,8 +50,8 @@ dev:
 
 # The console's browser tests need Chromium: installed from Debian on first use (as root).
 # shared/reembed is named first so that go test starts it first: it is the longest package (its child
-# worker processes and HNSW builds), and started last, as ./... alone orders it, it runs on after all the
-# others have finished (4m18s against 3m42s on a clean clone here).
+# worker processes and HNSW builds), and started last, as ./... alone orders it, it would run on after
+# all the others have finished.
 test: vet
 	@infra/chromium.sh ensure
 	$(WITH_DB) $(GO) test $(TESTFLAGS) ./shared/reembed/ ./...
