@@ -106,6 +106,7 @@ func TestOneInvocationTakesJobsAtATime(t *testing.T) {
 // than the build's attempts, without the run failing: a cut costs no attempt (River gives back the
 // attempt of a job that returns its cancelled context while the client stops; asBuilder snoozes any
 // other error of a cut step), and the build completes in the first invocation long enough for it.
+// The invocations that cut it last a second each, so the test does not wait on builds that sleep.
 func TestBuildCutByTheInvocationsEndIsNotAnAttempt(t *testing.T) {
 	const cutsWanted = 7 // BuildArgs allows 5 attempts
 	cfg := testConfig()
@@ -124,7 +125,11 @@ func TestBuildCutByTheInvocationsEndIsNotAnAttempt(t *testing.T) {
 	run := e.startRun(reembedtest.ModelV2)
 	var r *corpus.Run
 	for i := 0; i < 3*cutsWanted; i++ {
-		invoke(t, w, 4*time.Second, 2*time.Second, 0) // takes jobs for 2 s, cancels what runs at 3 s
+		if builds.Load() < cutsWanted {
+			invoke(t, w, 2*time.Second, time.Second, 0) // takes jobs for 1 s, then cancels what runs
+		} else {
+			invoke(t, w, time.Minute, 10*time.Second, 0) // long enough for the build; returns when the run is done
+		}
 		var err error
 		if r, err = e.svc.Run(e.ctx, run.ID); err != nil {
 			t.Fatal(err)
