@@ -91,7 +91,7 @@ func (c *Corpora) GetCorpus(ctx context.Context, by *catalog.Admin, name string)
 	}
 	co, err := c.Reembed.Store().Corpus(ctx, name)
 	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, reembed.CorpusNotFound(name)
+		return nil, &catalog.NotFoundError{What: catalog.EntityCorpus, Name: catalog.Quote(name, catalog.QuoteLimit), Param: "name"}
 	}
 	return co, err
 }
@@ -164,7 +164,7 @@ func authorizeRun(by *catalog.Admin, id string, write bool) (int64, error) {
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, apierror.NotFound("id", "there is no re-embed run %q", catalog.Quote(id, catalog.QuoteLimit))
+		return 0, &catalog.NotFoundError{What: catalog.EntityRun, Name: catalog.Quote(id, catalog.QuoteLimit), Param: "id"}
 	}
 	return n, nil
 }

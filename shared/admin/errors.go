@@ -10,8 +10,9 @@ import (
 
 // APIError is the one place a service or store error becomes the admin API's error (SPEC's JSON
 // error shape): the catalogue's domain errors (catalog.NotFoundError, ConflictError, InvalidError,
-// MoveError) get their status, code and param here, and their message the route that helps a
-// person on (where to list, create or re-read the thing). An *apierror.Error passes unchanged.
+// MoveError), the stores' and the re-embed service's alike, get their status, code and param here,
+// and their message the route that helps a person on (where to list, create or re-read the thing).
+// An *apierror.Error passes unchanged.
 // Any other error is an internal failure: ok is false.
 //
 // To change what a user reads when the catalogue refuses something, change the store's message
@@ -70,6 +71,8 @@ func listHint(what string) string {
 		return "(GET /admin/aliases lists them)"
 	case catalog.EntityProvider, catalog.EntityModel, catalog.EntityAlias, catalog.EntityTeam, catalog.EntityKey, catalog.EntityAdmin:
 		return "GET /admin/" + what + "s lists them"
+	case catalog.EntityCorpus:
+		return "GET /admin/corpora lists them"
 	}
 	return ""
 }

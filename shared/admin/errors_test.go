@@ -43,6 +43,12 @@ func TestAPIErrorMapsDomainErrors(t *testing.T) {
 		{&catalog.MoveError{Refusal: catalog.RefusedDisabledTarget, Param: "to", Message: "disabled"},
 			400, apierror.CodeInvalidRequest, "to", "disabled"},
 		{catalog.Invalid("enabled", "bad %d", 1), 400, apierror.CodeInvalidRequest, "enabled", "bad 1"},
+		{&catalog.NotFoundError{What: catalog.EntityCorpus, Name: "kb", Param: "name"},
+			404, apierror.CodeNotFound, "name", "no corpus named kb; GET /admin/corpora lists them"},
+		{&catalog.NotFoundError{What: catalog.EntityRun, Name: "9", Param: "id"},
+			404, apierror.CodeNotFound, "id", "no re-embed run with id 9"},
+		{&catalog.ConflictError{Code: apierror.CodeRunEnded, What: catalog.EntityRun, Name: "9", Message: "re-embed run 9 has already ended; there is nothing to cancel"},
+			409, apierror.CodeRunEnded, "", "re-embed run 9 has already ended; there is nothing to cancel"},
 	} {
 		ae, ok := admin.APIError(c.err)
 		if !ok {
@@ -85,6 +91,18 @@ func TestStoreRefusalsCarryHints(t *testing.T) {
 		{"POST", "/admin/corpora/kb/reembed", map[string]any{"model": "nope"}, 400, "no model named nope; register it first with POST /admin/models"},
 		{"POST", "/admin/corpora/kb/rollback", nil, 409,
 			`corpus "kb" has no standby index to roll back to (none was kept, or its retention ended) (GET /admin/corpora/kb lists its indexes)`},
+		// So does the re-embed service.
+		{"GET", "/admin/corpora/nope", nil, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"PATCH", "/admin/corpora/nope", map[string]any{"keep_queries": true}, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"POST", "/admin/corpora/nope/reembed", map[string]any{"model": "acme-embed-2026-06"}, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"POST", "/admin/corpora/nope/rollback", nil, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"POST", "/admin/corpora/nope/reembed/estimate", map[string]any{"model": "nope"}, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"POST", "/admin/corpora/nope/reembed/preview", map[string]any{"model": "nope"}, 404, "no corpus named nope; GET /admin/corpora lists them"},
+		{"POST", "/admin/corpora/kb/reembed/estimate", map[string]any{"model": "nope"}, 400, "no model named nope; register it first with POST /admin/models"},
+		{"POST", "/admin/corpora/kb/reembed/preview", map[string]any{"sample": 5000, "model": "nope"}, 400, "sample must be between 1 and 2000 documents (default 200)"},
+		{"GET", "/admin/reembeds/999", nil, 404, "no re-embed run with id 999"},
+		{"GET", "/admin/reembeds/abc", nil, 404, "no re-embed run with id abc"},
+		{"POST", "/admin/reembeds/999/cancel", nil, 404, "no re-embed run with id 999"},
 	} {
 		r := e.do(c.method, c.path, superToken, c.body)
 		if got := str(r.Body, "error", "message"); r.Status != c.status || got != c.message {

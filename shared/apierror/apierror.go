@@ -60,6 +60,7 @@ const (
 	CodeRouteChanged   = "route_changed"
 	CodeCorpusExists   = "corpus_exists"    // a corpus of that name exists
 	CodeNoStandbyIndex = "no_standby_index" // a rollback with no standby index to go back to
+	CodeRunEnded       = "run_ended"        // cancelling a re-embed run that has ended
 )
 
 // Error is an error a handler answers with. It satisfies error, so services can return it and

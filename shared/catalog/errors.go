@@ -16,6 +16,8 @@ const (
 	EntityAdmin        = "admin"
 	EntityModelOrAlias = "model or alias" // a name in the namespace models and aliases share
 	EntityCorpus       = "corpus"
+	EntityDocument     = "document"     // a document of a corpus, by its id
+	EntityRun          = "re-embed run" // by its id
 )
 
 // NotFoundError says a catalogue entity does not exist. It says what was missing and under which
@@ -31,7 +33,7 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string {
 	switch e.What {
-	case EntityKey, EntityAdmin:
+	case EntityKey, EntityAdmin, EntityDocument, EntityRun:
 		return fmt.Sprintf("no %s with id %s", e.What, e.Name)
 	case EntityRoute:
 		return fmt.Sprintf("no alias named %s, so no route; every alias is a route", e.Name)

@@ -137,10 +137,9 @@ func (h *Handlers) withKey(auth KeyAuth, next keyHandler) http.HandlerFunc {
 		}
 		if err != nil {
 			row.Outcome, row.Message = "internal_error", "internal error"
-			if ae, ok := apierror.As(err); ok {
+			if ae := h.finish(sw, r, err); ae != nil {
 				row.Outcome, row.Message = ae.Code, ae.Message
 			}
-			h.finish(sw, r, err)
 		}
 	}
 }
@@ -161,18 +160,44 @@ func corpusName(name string) error {
 	return nil
 }
 
-// finish answers err in SPEC's shape; an error that is not an *apierror.Error is logged and hidden.
-func (h *Handlers) finish(w http.ResponseWriter, r *http.Request, err error) {
-	if err == nil {
-		return
-	}
-	if ae, ok := apierror.As(err); ok {
+// finish answers err in SPEC's shape and returns what it answered (apiError); an error apiError
+// does not know is logged and hidden behind a 500, and finish returns nil.
+func (h *Handlers) finish(w http.ResponseWriter, r *http.Request, err error) *apierror.Error {
+	if ae, ok := apiError(r, err); ok {
 		apierror.Write(w, ae)
-		return
+		return ae
 	}
 	log := reqlog.Logger(r.Context(), h.log())
 	log.ErrorContext(r.Context(), "corpus request failed", "path", r.URL.Path, "err", err)
 	apierror.Write(w, apierror.Internal(reqlog.ID(r.Context())))
+	return nil
+}
+
+// apiError is the one place the developer's corpus routes turn the re-embed service's domain
+// errors into this API's words. An unknown corpus and one the key may not use (the service does not
+// tell them apart) are both 404 corpus_not_found naming param corpus, with one message that says
+// neither; a missing document is 404 not_found naming id; an embedding of the wrong size from the
+// upstream is 502 upstream_bad_response. An *apierror.Error passes unchanged; anything else is an
+// internal failure: ok is false.
+func apiError(r *http.Request, err error) (*apierror.Error, bool) {
+	if ae, ok := apierror.As(err); ok {
+		return ae, true
+	}
+	var nf *catalog.NotFoundError
+	if errors.As(err, &nf) {
+		switch nf.What {
+		case catalog.EntityCorpus:
+			return apierror.New(http.StatusNotFound, apierror.NotFoundError, apierror.CodeCorpusNotFound, "corpus",
+				"there is no corpus %q that this key may use", nf.Name), true
+		case catalog.EntityDocument:
+			return apierror.NotFound(nf.Param, "corpus %q has no document %q", r.PathValue("corpus"), nf.Name), true
+		}
+	}
+	var de *corpus.DimensionError
+	if errors.As(err, &de) {
+		return apierror.New(http.StatusBadGateway, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "", "%v", de), true
+	}
+	return nil, false
 }
 
 func (h *Handlers) log() *slog.Logger {

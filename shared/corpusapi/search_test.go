@@ -28,9 +28,15 @@ func startService(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog) *re
 // are the tests' short ones.
 func startServiceWith(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog, cfg reembed.Config) *reembed.Service {
 	t.Helper()
+	return startServiceOn(t, pool, cat, cfg, &reembedtest.Embedder{})
+}
+
+// startServiceOn is startServiceWith embedding with emb.
+func startServiceOn(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog, cfg reembed.Config, emb *reembedtest.Embedder) *reembed.Service {
+	t.Helper()
 	cfg.BatchSize, cfg.JobSlice, cfg.FetchCooldown, cfg.FetchPollInterval = 50, 200*time.Millisecond, 5*time.Millisecond, 20*time.Millisecond
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := reembed.New(pool, cat, &reembedtest.Embedder{}, cfg)
+	svc, err := reembed.New(pool, cat, emb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

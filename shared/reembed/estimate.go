@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
@@ -126,7 +125,7 @@ func (s *Service) embedSample(ctx context.Context, m *catalog.Model, p *catalog.
 // candidate finds the model an estimate or preview is for: a pinned embedding model of the catalogue.
 func (s *Service) candidate(ctx context.Context, name string) (*catalog.Model, *catalog.Provider, error) {
 	if name == "" {
-		return nil, nil, apierror.Invalid("model", "name the pinned embedding model to measure in model")
+		return nil, nil, catalog.Invalid("model", "name the pinned embedding model to measure in model")
 	}
 	snap, err := s.cat.Get(ctx)
 	if err != nil {
@@ -144,10 +143,10 @@ func (s *Service) candidate(ctx context.Context, name string) (*catalog.Model, *
 		m = snap.Models[name]
 	}
 	if m == nil {
-		return nil, nil, apierror.Invalid("model", "there is no model %q; name a pinned embedding model (GET /admin/models)", catalog.Quote(name, catalog.QuoteLimit))
+		return nil, nil, &catalog.NotFoundError{What: catalog.EntityModel, Name: catalog.Quote(name, catalog.QuoteLimit), Param: "model", Ref: true}
 	}
 	if m.Kind != catalog.KindEmbedding {
-		return nil, nil, apierror.Invalid("model", "model %q is a %s model; a corpus is re-embedded with an embedding model", name, m.Kind)
+		return nil, nil, catalog.Invalid("model", "model %q is a %s model; a corpus is re-embedded with an embedding model", name, m.Kind)
 	}
 	p := snap.Providers[m.Provider]
 	if p == nil {
@@ -161,16 +160,16 @@ func sampleSize(n int) (int, error) {
 		return DefaultSample, nil
 	}
 	if n < 1 || n > MaxSample {
-		return 0, apierror.Invalid("sample", "sample must be between 1 and %d documents (default %d)", MaxSample, DefaultSample)
+		return 0, catalog.Invalid("sample", "sample must be between 1 and %d documents (default %d)", MaxSample, DefaultSample)
 	}
 	return n, nil
 }
 
-// corpusNamed reads a corpus, 404 not_found when there is none.
+// corpusNamed reads a corpus; a *catalog.NotFoundError naming param name when there is none.
 func (s *Service) corpusNamed(ctx context.Context, name string) (*corpus.Corpus, error) {
 	c, err := s.store.Corpus(ctx, name)
 	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, CorpusNotFound(name)
+		return nil, corpusNotFound(name, "name")
 	}
 	return c, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
@@ -86,7 +85,7 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 	}
 	c, ix, err := s.store.CorpusForSearch(ctx, name)
 	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, apierror.NotFound("name", "there is no corpus %q with an active index", name)
+		return nil, corpusNotFound(name, "name") // every corpus has an active index from its creation on
 	}
 	if err != nil {
 		return nil, err

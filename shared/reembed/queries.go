@@ -19,7 +19,7 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := s.store.LockCorpus(ctx, tx, name)
 		if errors.Is(err, corpus.ErrNotFound) {
-			return CorpusNotFound(name)
+			return corpusNotFound(name, "name")
 		}
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,16 +21,16 @@ import (
 // corpus, so a caller learns nothing of corpora outside its teams.
 type Access func(c *corpus.Corpus) bool
 
-// NotFound is the developer API's answer for an unknown corpus, or one outside the key's teams.
-func NotFound(name string) *apierror.Error {
-	return apierror.New(404, apierror.NotFoundError, apierror.CodeCorpusNotFound, "corpus",
-		"there is no corpus %q that this key may use", name)
+// corpusNotFound says corpus name (capped) does not exist, or that the caller may not use it: the
+// service gives both the same error, so no edge can tell them apart. param is the request field
+// that named the corpus; each API's edge words the answer its own way.
+func corpusNotFound(name, param string) *catalog.NotFoundError {
+	return &catalog.NotFoundError{What: catalog.EntityCorpus, Name: catalog.Quote(name, catalog.QuoteLimit), Param: param}
 }
 
-// CorpusNotFound is an unknown corpus as the admin API and the console say it: 404 not_found, naming
-// the corpus (capped) under param name.
-func CorpusNotFound(name string) *apierror.Error {
-	return apierror.NotFound("name", "there is no corpus %q", catalog.Quote(name, catalog.QuoteLimit))
+// runNotFound says there is no re-embed run id.
+func runNotFound(id int64) *catalog.NotFoundError {
+	return &catalog.NotFoundError{What: catalog.EntityRun, Name: strconv.FormatInt(id, 10), Param: "id"}
 }
 
 // CreateCorpus creates a corpus following an embedding alias, with a first, empty index on the alias's
@@ -69,7 +70,7 @@ func (s *Service) PutDocuments(ctx context.Context, name string, may Access, doc
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
 		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return NotFound(name)
+			return corpusNotFound(name, "corpus")
 		}
 		if err != nil {
 			return err
@@ -92,7 +93,7 @@ func (s *Service) DeleteDocument(ctx context.Context, name string, may Access, i
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
 		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return NotFound(name)
+			return corpusNotFound(name, "corpus")
 		}
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func (s *Service) DeleteDocument(ctx context.Context, name string, may Access, i
 			return err
 		}
 		if !found {
-			return apierror.NotFound("id", "corpus %q has no document %q", name, id)
+			return &catalog.NotFoundError{What: catalog.EntityDocument, Name: id, Param: "id"}
 		}
 		return s.queueSync(ctx, tx, c.ID, []string{id})
 	})
@@ -157,7 +158,7 @@ func (s *Service) SearchWith(ctx context.Context, name string, may Access, query
 	for attempt := 0; ; attempt++ {
 		c, ix, err := s.store.CorpusForSearch(ctx, name)
 		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return nil, NotFound(name)
+			return nil, corpusNotFound(name, "corpus")
 		}
 		if err != nil {
 			return nil, err
@@ -188,11 +189,7 @@ func (s *Service) embedQuery(ctx context.Context, ix *corpus.Index, query string
 	}
 	vecs, err := s.embed(ctx, m, p, []string{query})
 	if err != nil {
-		var de *corpus.DimensionError
-		if errors.As(err, &de) {
-			return nil, apierror.New(502, apierror.UpstreamError, apierror.CodeUpstreamBadResponse, "", "%v", de)
-		}
-		return nil, err
+		return nil, err // a *corpus.DimensionError when the model answered vectors of the wrong size
 	}
 	return vecs[0], nil
 }
@@ -204,7 +201,7 @@ func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Ent
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		alias, err := s.store.CorpusAlias(ctx, tx, name)
 		if errors.Is(err, corpus.ErrNotFound) {
-			return CorpusNotFound(name)
+			return corpusNotFound(name, "name")
 		}
 		if err != nil {
 			return err
@@ -233,7 +230,7 @@ func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Ent
 func (s *Service) Run(ctx context.Context, id int64) (*corpus.Run, error) {
 	r, err := s.store.Run(ctx, s.pool, id)
 	if errors.Is(err, postgres.ErrRunNotFound) {
-		return nil, apierror.NotFound("id", "there is no re-embed run %d", id)
+		return nil, runNotFound(id)
 	}
 	return r, err
 }
@@ -253,9 +250,10 @@ func (s *Service) CancelRun(ctx context.Context, id int64, e *audit.Entry) (*cor
 		}
 		if !ok {
 			if _, err := s.store.Run(ctx, tx, id); errors.Is(err, postgres.ErrRunNotFound) {
-				return apierror.NotFound("id", "there is no re-embed run %d", id)
+				return runNotFound(id)
 			}
-			return apierror.Conflict("run_ended", "", "re-embed run %d has already ended; there is nothing to cancel", id)
+			return &catalog.ConflictError{Code: apierror.CodeRunEnded, What: catalog.EntityRun, Name: strconv.FormatInt(id, 10),
+				Message: fmt.Sprintf("re-embed run %d has already ended; there is nothing to cancel", id)}
 		}
 		if err := s.queueRetire(ctx, tx, ids, time.Time{}); err != nil {
 			return err
@@ -280,7 +278,7 @@ func (s *Service) Rollback(ctx context.Context, name string, e *audit.Entry) (*c
 		}
 		standby, err := s.store.RollbackCorpus(ctx, tx, name, e.ActorString(), until)
 		if errors.Is(err, corpus.ErrNotFound) {
-			return CorpusNotFound(name)
+			return corpusNotFound(name, "name")
 		}
 		if err != nil {
 			return err
