@@ -132,6 +132,12 @@ func (c *Console) aliasRollback(w http.ResponseWriter, r *http.Request) {
 func (c *Console) aliasError(w http.ResponseWriter, r *http.Request, err error) {
 	p := &page{Form: r.PostForm}
 	status := c.serviceError(r, p, err)
+	// expected_from is a hidden field, with no place on the page to mark: a move that crossed
+	// another says so in the banner.
+	if msg, ok := p.Fields["expected_from"]; ok {
+		p.Error = msg
+		delete(p.Fields, "expected_from")
+	}
 	if ae, ok := admin.APIError(err); ok && ae.Code == apierror.CodeReembedRequired {
 		p.Fix = &link{Text: "Open Corpora & re-embeds to start a re-embed", Href: "/console/corpora"}
 	}
