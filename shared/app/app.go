@@ -127,7 +127,7 @@ func New(cfg Config, log *slog.Logger, pool *pgxpool.Pool, sealer postgres.Seale
 		Sealer:   sealer,
 		Upstream: upstream.New(upstream.Options{AllowLoopback: cfg.AllowLoopback, Logger: log}),
 		Usage:    usage.New(&postgres.RequestLogStore{Pool: pool}, usage.Options{Log: log}),
-		Throttle: throttle.New(pool, throttle.Options{Log: log}),
+		Throttle: throttle.New(&postgres.AuthFailureStore{Pool: pool}, throttle.Options{Log: log}),
 		Health:   health.New(&postgres.HealthStore{Pool: pool}, cfg.Health, log, time.Now),
 	}
 	rc := cfg.Reembed

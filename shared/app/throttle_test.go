@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/app"
+	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/throttle"
@@ -56,7 +57,7 @@ func instance(t *testing.T, pool *pgxpool.Pool, sealer *seal.Local, clk *clock) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Usage.Close(context.Background()) })
-	a.Throttle = throttle.New(pool, throttle.Options{Now: clk.Now})
+	a.Throttle = throttle.New(&postgres.AuthFailureStore{Pool: pool}, throttle.Options{Now: clk.Now})
 	return a.Handler()
 }
 

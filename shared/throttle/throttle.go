@@ -15,10 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/switchyard-ai/switchyard/shared/apierror"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
 // Defaults: ten failures in a minute, then refused for the rest of that minute.
@@ -51,16 +48,17 @@ type Guard struct {
 	known map[string]time.Time // sources this instance saw refused, until when: no query for them
 }
 
-// Store keeps the failure counts (postgres.AuthFailureStore, the one there is): Failures reads a source's window,
+// Store keeps the failure counts (postgres.AuthFailureStore in every process, so that all instances
+// share them): Failures reads a source's window,
 // CountFailure adds one failure at now, starting a new window when the last began at or before ended.
 type Store interface {
 	Failures(ctx context.Context, src string) (start time.Time, failures int, found bool, err error)
 	CountFailure(ctx context.Context, src string, now, ended time.Time) (start time.Time, failures int, err error)
 }
 
-// New returns a Guard counting in Postgres through pool.
-func New(pool *pgxpool.Pool, o Options) *Guard {
-	g := &Guard{store: &postgres.AuthFailureStore{Pool: pool}, max: o.Max, window: o.Window, now: o.Now, log: o.Log, known: map[string]time.Time{}}
+// New returns a Guard counting in store.
+func New(store Store, o Options) *Guard {
+	g := &Guard{store: store, max: o.Max, window: o.Window, now: o.Now, log: o.Log, known: map[string]time.Time{}}
 	if g.max <= 0 {
 		g.max = DefaultMax
 	}
