@@ -20,7 +20,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/corpus"
-	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reqlog"
 	"github.com/switchyard-ai/switchyard/shared/usage"
@@ -362,12 +361,12 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	if k < 1 || k > MaxK {
 		return apierror.Invalid("k", "k is %d; ask for 1 to %d results", k, MaxK)
 	}
-	opts := postgres.SearchOptions{Mode: postgres.ModeVector}
+	opts := corpus.SearchOptions{Mode: corpus.ModeVector}
 	if body.Mode != nil {
 		opts.Mode = *body.Mode
 	}
 	switch opts.Mode {
-	case postgres.ModeVector, postgres.ModeKeyword, postgres.ModeHybrid:
+	case corpus.ModeVector, corpus.ModeKeyword, corpus.ModeHybrid:
 	default:
 		return apierror.Invalid("mode", "mode is %q; use vector (the default), keyword or hybrid", catalog.Quote(opts.Mode, 64))
 	}
@@ -389,7 +388,7 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request, may reembed.Ac
 	row.Model = res.Index.Model
 	data := res.Hits
 	if data == nil {
-		data = []postgres.Hit{}
+		data = []corpus.Hit{}
 	}
 	for i := range data {
 		if data[i].Metadata == nil {

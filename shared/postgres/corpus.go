@@ -345,14 +345,6 @@ func (s *CorpusStore) DeleteDocument(ctx context.Context, tx pgx.Tx, corpusID in
 	return tag.RowsAffected() > 0, nil
 }
 
-// Hit is one search result.
-type Hit struct {
-	ID       string         `json:"id"`
-	Score    float64        `json:"score"`
-	Text     string         `json:"text"`
-	Metadata map[string]any `json:"metadata"`
-}
-
 // ErrIndexGone is returned when an index's table was dropped between reading the index and using it.
 var ErrIndexGone = errors.New("index table is gone")
 

@@ -14,13 +14,6 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/corpus"
 )
 
-// Search modes.
-const (
-	ModeVector  = "vector"  // nearest by cosine distance; score is the cosine similarity
-	ModeKeyword = "keyword" // Postgres full-text search; score is ts_rank_cd normalised to [0, 1)
-	ModeHybrid  = "hybrid"  // both, fused by reciprocal rank; score is the fused RRF score
-)
-
 // Tuning of search; see docs/benchmarks.md for the measurements behind them.
 const (
 	// DefaultExactLimit: a vector search over at most this many candidate documents (the whole index, or
@@ -34,15 +27,6 @@ const (
 	maxEFSearch = 1000
 )
 
-// SearchOptions are a search's choices beyond the query vector and k. The zero value is a vector
-// search without filter.
-type SearchOptions struct {
-	Mode     string        // ModeVector ("" too), ModeKeyword or ModeHybrid
-	Text     string        // the query's text, for keyword and hybrid search
-	Language string        // the corpus's text search configuration ("" is english)
-	Filter   corpus.Filter // only documents whose metadata satisfies it
-}
-
 // efSearch is the HNSW beam width for k results: thirty candidates per result, at least 300. On the
 // graph the product builds (HNSWM, HNSWEFConstruction), recall@10 was 0.995–0.996 at 100,000 real-text
 // documents and 0.992 at 20,000, where 200 gave 0.9925 and 0.987–0.991 (docs/benchmarks.md).
@@ -50,8 +34,8 @@ func efSearch(k int) int { return min(max(300, 30*k), maxEFSearch) }
 
 // Search returns the k documents nearest to vec in ix by cosine distance, highest similarity first:
 // SearchIndex without options.
-func (s *CorpusStore) Search(ctx context.Context, ix *corpus.Index, vec []float32, k int) ([]Hit, error) {
-	return s.SearchIndex(ctx, ix, vec, k, SearchOptions{})
+func (s *CorpusStore) Search(ctx context.Context, ix *corpus.Index, vec []float32, k int) ([]corpus.Hit, error) {
+	return s.SearchIndex(ctx, ix, vec, k, corpus.SearchOptions{})
 }
 
 // SearchIndex returns up to k documents of ix's corpus that satisfy opts.Filter, best first, ties in
@@ -69,16 +53,16 @@ func (s *CorpusStore) Search(ctx context.Context, ix *corpus.Index, vec []float3
 //
 // Documents deleted but not yet removed from the index are left out. ErrIndexGone is returned when
 // ix's table was dropped meanwhile.
-func (s *CorpusStore) SearchIndex(ctx context.Context, ix *corpus.Index, vec []float32, k int, opts SearchOptions) ([]Hit, error) {
-	var hits []Hit
+func (s *CorpusStore) SearchIndex(ctx context.Context, ix *corpus.Index, vec []float32, k int, opts corpus.SearchOptions) ([]corpus.Hit, error) {
+	var hits []corpus.Hit
 	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
 		switch opts.Mode {
-		case ModeKeyword:
+		case corpus.ModeKeyword:
 			hits, err = keywordSearch(ctx, tx, ix, k, opts)
-		case ModeHybrid:
+		case corpus.ModeHybrid:
 			n := max(50, 2*k)
-			var byVector, byWords []Hit
+			var byVector, byWords []corpus.Hit
 			if byVector, err = vectorSearch(ctx, tx, ix, vec, n, opts.Filter, s.exactLimit()); err != nil {
 				return err
 			}
@@ -86,7 +70,7 @@ func (s *CorpusStore) SearchIndex(ctx context.Context, ix *corpus.Index, vec []f
 				return err
 			}
 			hits = fuse(k, byVector, byWords)
-		case ModeVector, "":
+		case corpus.ModeVector, "":
 			hits, err = vectorSearch(ctx, tx, ix, vec, k, opts.Filter, s.exactLimit())
 		default:
 			err = fmt.Errorf("unknown search mode %q", opts.Mode)
@@ -122,7 +106,7 @@ func filterSQL(f corpus.Filter, next int) (string, []any) {
 }
 
 // vectorSearch is SearchIndex's vector mode, inside tx.
-func vectorSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, vec []float32, k int, f corpus.Filter, exactLimit int) ([]Hit, error) {
+func vectorSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, vec []float32, k int, f corpus.Filter, exactLimit int) ([]corpus.Hit, error) {
 	table := pgx.Identifier{ix.Table}.Sanitize()
 	where, fargs := filterSQL(f, 4)
 	args := append([]any{vectorValue(vec, false), k, ix.CorpusID}, fargs...)
@@ -194,7 +178,7 @@ func vectorSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, vec []float3
 }
 
 // keywordSearch is SearchIndex's keyword mode, inside tx.
-func keywordSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, k int, opts SearchOptions) ([]Hit, error) {
+func keywordSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, k int, opts corpus.SearchOptions) ([]corpus.Hit, error) {
 	lang := opts.Language
 	if lang == "" {
 		lang = corpus.DefaultLanguage
@@ -209,42 +193,42 @@ func keywordSearch(ctx context.Context, tx pgx.Tx, ix *corpus.Index, k int, opts
 }
 
 // fuse ranks the documents of several rankings by reciprocal rank fusion: score = Σ 1/(RRFK + rank).
-func fuse(k int, rankings ...[]Hit) []Hit {
-	byID := map[string]*Hit{}
-	var out []*Hit
+func fuse(k int, rankings ...[]corpus.Hit) []corpus.Hit {
+	byID := map[string]*corpus.Hit{}
+	var out []*corpus.Hit
 	for _, ranking := range rankings {
 		for rank, h := range ranking {
 			f := byID[h.ID]
 			if f == nil {
-				f = &Hit{ID: h.ID, Text: h.Text, Metadata: h.Metadata}
+				f = &corpus.Hit{ID: h.ID, Text: h.Text, Metadata: h.Metadata}
 				byID[h.ID] = f
 				out = append(out, f)
 			}
 			f.Score += 1 / float64(RRFK+rank+1)
 		}
 	}
-	slices.SortFunc(out, func(a, b *Hit) int {
+	slices.SortFunc(out, func(a, b *corpus.Hit) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	hits := make([]Hit, 0, min(k, len(out)))
+	hits := make([]corpus.Hit, 0, min(k, len(out)))
 	for _, h := range out[:min(k, len(out))] {
 		hits = append(hits, *h)
 	}
 	return hits
 }
 
-func collectHits(rows pgx.Rows, err error) ([]Hit, error) {
+func collectHits(rows pgx.Rows, err error) ([]corpus.Hit, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hits []Hit
-	var h Hit
+	var hits []corpus.Hit
+	var h corpus.Hit
 	_, err = pgx.ForEachRow(rows, []any{&h.ID, &h.Score, &h.Text, &h.Metadata}, func() error {
 		hits = append(hits, h)
-		h = Hit{}
+		h = corpus.Hit{}
 		return nil
 	})
 	return hits, err

@@ -107,7 +107,7 @@ func TestSearchFilterReturnsKMatching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits, err := store.SearchIndex(ctx, ix, query, 10, postgres.SearchOptions{Filter: f})
+			hits, err := store.SearchIndex(ctx, ix, query, 10, corpus.SearchOptions{Filter: f})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,23 +143,23 @@ func TestSearchModes(t *testing.T) {
 	ctx := context.Background()
 	query := "zanzibar"
 	vec := reembedtest.Vector(ix.Model, query, ix.Dimension)
-	for _, mode := range []string{postgres.ModeKeyword, postgres.ModeHybrid} {
-		hits, err := store.SearchIndex(ctx, ix, vec, 3, postgres.SearchOptions{Mode: mode, Text: query})
+	for _, mode := range []string{corpus.ModeKeyword, corpus.ModeHybrid} {
+		hits, err := store.SearchIndex(ctx, ix, vec, 3, corpus.SearchOptions{Mode: mode, Text: query})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(hits) == 0 || hits[0].ID != "doc-17" || hits[0].Score <= 0 {
 			t.Fatalf("%s search for %q: %+v; want doc-17 first", mode, query, hits)
 		}
-		if mode == postgres.ModeKeyword && len(hits) != 1 {
+		if mode == corpus.ModeKeyword && len(hits) != 1 {
 			t.Fatalf("keyword search for %q matched %d documents; only doc-17 holds the word", query, len(hits))
 		}
-		if mode == postgres.ModeHybrid && (len(hits) != 3 || hits[0].Score != 1.0/61+hybridVectorPart(t, store, ix, vec, "doc-17")) {
+		if mode == corpus.ModeHybrid && (len(hits) != 3 || hits[0].Score != 1.0/61+hybridVectorPart(t, store, ix, vec, "doc-17")) {
 			t.Fatalf("hybrid: %+v", hits)
 		}
 	}
 	// Stemming in the corpus's language (english): "budget" matches "budgets".
-	hits, err := store.SearchIndex(ctx, ix, nil, 50, postgres.SearchOptions{Mode: postgres.ModeKeyword, Text: "budget"})
+	hits, err := store.SearchIndex(ctx, ix, nil, 50, corpus.SearchOptions{Mode: corpus.ModeKeyword, Text: "budget"})
 	if err != nil || len(hits) != 30 {
 		t.Fatalf("keyword search for budget: %v, %d hits; want all 30", err, len(hits))
 	}

@@ -190,7 +190,7 @@ func TestPreviewComparesCandidateInScratchAndLeavesNothing(t *testing.T) {
 	}
 	e.putTexts("kb", texts)
 	all := func(*corpus.Corpus) bool { return true }
-	search := func() []postgres.Hit {
+	search := func() []corpus.Hit {
 		res, err := e.svc.Search(e.ctx, "kb", all, texts[7], 5)
 		if err != nil {
 			t.Fatal(err)

@@ -137,7 +137,7 @@ func (s *Service) queueSync(ctx context.Context, tx pgx.Tx, corpusID int64, ids 
 
 // SearchResult is a search's answer: the hits, and the index and pinned model that produced them.
 type SearchResult struct {
-	Hits  []postgres.Hit
+	Hits  []corpus.Hit
 	Index *corpus.Index
 	// Corpus is the corpus searched, as read with Index.
 	Corpus *corpus.Corpus
@@ -146,7 +146,7 @@ type SearchResult struct {
 // Search embeds query with the model of the corpus's active index (read with the index in one
 // statement) and returns the k nearest documents: SearchWith a vector search without filter.
 func (s *Service) Search(ctx context.Context, name string, may Access, query string, k int) (*SearchResult, error) {
-	return s.SearchWith(ctx, name, may, query, k, postgres.SearchOptions{})
+	return s.SearchWith(ctx, name, may, query, k, corpus.SearchOptions{})
 }
 
 // SearchWith searches the corpus's active index (read with its model in one statement) for query as
@@ -154,7 +154,7 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 // except in keyword mode, which needs no vector. opts.Text and opts.Language are set here. The
 // previous active index stays (as standby) after a cut-over, so a search that read it just before
 // still completes on it, with its own model.
-func (s *Service) SearchWith(ctx context.Context, name string, may Access, query string, k int, opts postgres.SearchOptions) (*SearchResult, error) {
+func (s *Service) SearchWith(ctx context.Context, name string, may Access, query string, k int, opts corpus.SearchOptions) (*SearchResult, error) {
 	for attempt := 0; ; attempt++ {
 		c, ix, err := s.store.CorpusForSearch(ctx, name)
 		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
@@ -165,7 +165,7 @@ func (s *Service) SearchWith(ctx context.Context, name string, may Access, query
 		}
 		opts.Text, opts.Language = query, c.Language
 		var vec []float32
-		if opts.Mode != postgres.ModeKeyword {
+		if opts.Mode != corpus.ModeKeyword {
 			if vec, err = s.embedQuery(ctx, ix, query); err != nil {
 				return nil, err
 			}
