@@ -274,7 +274,9 @@ type ReembedStartedView struct {
 	Run *RunView `json:"run"`
 }
 
-func (c *Corpora) runView(run *corpus.Run) *RunView {
+// ViewRun is run as the admin API shows it (GET /admin/reembeds/{id}), its rate and time left as of now;
+// the console's run page polls the same view.
+func (c *Corpora) ViewRun(run *corpus.Run) *RunView {
 	rate, eta := run.Progress(c.now())
 	out := &RunView{ID: run.ID, Alias: run.Alias, Model: run.Target, ExpectedFrom: run.ExpectedFrom, State: string(run.State),
 		Total: run.Total, Embedded: min(run.Embedded, run.Total), RatePerS: rate, EtaS: eta, Verification: run.Verification,
@@ -336,15 +338,15 @@ func (rt corpusRoutes) reembed(ctx context.Context, by *catalog.Admin, name stri
 	if err != nil {
 		return nil, err
 	}
-	return &ReembedStartedView{Run: rt.c.runView(run)}, nil
+	return &ReembedStartedView{Run: rt.c.ViewRun(run)}, nil
 }
 
 func (rt corpusRoutes) run(ctx context.Context, by *catalog.Admin, id string) (*RunView, error) {
-	return shown(rt.c.runView)(rt.c.GetReembed(ctx, by, id))
+	return shown(rt.c.ViewRun)(rt.c.GetReembed(ctx, by, id))
 }
 
 func (rt corpusRoutes) cancel(ctx context.Context, by *catalog.Admin, id string) (*RunView, error) {
-	return shown(rt.c.runView)(rt.c.CancelReembed(ctx, by, id))
+	return shown(rt.c.ViewRun)(rt.c.CancelReembed(ctx, by, id))
 }
 
 // corpus shows a corpus the service answered, or passes its error on.

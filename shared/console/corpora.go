@@ -160,20 +160,12 @@ func (c *Console) corpusKeepQueries(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/console/corpora/"+url.PathEscape(name)+"#queries", notice)
 }
 
-// runJSON is what the run page polls: SPEC's progress fields.
+// runJSON is what the run page polls: the admin API's view of the run, and two things the page draws
+// from it: whether the run has finished, and its percentage.
 type runJSON struct {
-	ID           int64                `json:"id"`
-	Alias        string               `json:"embedding_model"`
-	Model        string               `json:"model"`
-	State        corpus.RunState      `json:"state"`
-	Finished     bool                 `json:"finished"`
-	Total        int64                `json:"total"`
-	Embedded     int64                `json:"embedded"`
-	Percent      float64              `json:"percent"`
-	RatePerS     *float64             `json:"rate_per_s"`
-	EtaS         *float64             `json:"eta_s"`
-	Verification *corpus.Verification `json:"verification"`
-	Error        string               `json:"error"`
+	*admin.RunView
+	Finished bool    `json:"finished"`
+	Percent  float64 `json:"percent"`
 }
 
 func (c *Console) runOf(r *http.Request) (*runJSON, *corpus.Run, error) {
@@ -181,11 +173,8 @@ func (c *Console) runOf(r *http.Request) (*runJSON, *corpus.Run, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rate, eta := run.Progress(c.now())
-	embedded := min(run.Embedded, run.Total)
-	return &runJSON{ID: run.ID, Alias: run.Alias, Model: run.Target, State: run.State, Finished: run.State.Terminal(),
-		Total: run.Total, Embedded: embedded, Percent: percent(embedded, run.Total), RatePerS: rate, EtaS: eta,
-		Verification: run.Verification, Error: run.Error}, run, nil
+	v := c.svc.Corpora.ViewRun(run)
+	return &runJSON{RunView: v, Finished: run.State.Terminal(), Percent: percent(v.Embedded, v.Total)}, run, nil
 }
 
 type runView struct {
