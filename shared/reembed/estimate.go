@@ -196,11 +196,7 @@ func (s *Service) EstimateRun(ctx context.Context, name, model string, sample in
 	if err != nil {
 		return nil, err
 	}
-	texts := make([]string, len(docs))
-	for i, d := range docs {
-		texts[i] = d.Text
-	}
-	run, err := s.embedSample(ctx, m, p, texts)
+	run, err := s.embedSample(ctx, m, p, textsOf(docs))
 	if err != nil {
 		return nil, err
 	}

@@ -215,11 +215,7 @@ func (s *Service) syncDocs(ctx context.Context, ix *corpus.Index, ids []string, 
 		}
 		for start := 0; start < len(toEmbed); start += s.cfg.BatchSize {
 			batch := toEmbed[start:min(start+s.cfg.BatchSize, len(toEmbed))]
-			texts := make([]string, len(batch))
-			for i, d := range batch {
-				texts[i] = d.Text
-			}
-			v, err := s.embed(ctx, m, p, texts)
+			v, err := s.embed(ctx, m, p, textsOf(batch))
 			if err != nil {
 				return err
 			}
@@ -284,11 +280,7 @@ func (w *fillWorker) Work(ctx context.Context, job *river.Job[FillArgs]) error {
 			docs, err := s.store.ReadShardBatch(pctx, ix.CorpusID, &cur, s.cfg.BatchSize)
 			var vecs [][]float32
 			if err == nil && len(docs) > 0 {
-				texts := make([]string, len(docs))
-				for i, d := range docs {
-					texts[i] = d.Text
-				}
-				vecs, err = s.embed(pctx, m, p, texts)
+				vecs, err = s.embed(pctx, m, p, textsOf(docs))
 				cur.Cursor = &docs[len(docs)-1].ID
 			}
 			select {
@@ -599,11 +591,7 @@ func (s *Service) verifyIndex(ctx context.Context, ix *corpus.Index) (corpus.Ver
 	if err != nil {
 		return v, err
 	}
-	texts := make([]string, len(sample))
-	for i, d := range sample {
-		texts[i] = d.Text
-	}
-	vecs, err := s.embed(ctx, m, p, texts)
+	vecs, err := s.embed(ctx, m, p, textsOf(sample))
 	if err != nil {
 		return v, err
 	}

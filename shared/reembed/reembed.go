@@ -423,6 +423,15 @@ func (s *Service) model(ctx context.Context, name string) (*catalog.Model, *cata
 	return m, p, nil
 }
 
+// textsOf is the texts of docs, in order, as embed takes them.
+func textsOf(docs []postgres.SourceDoc) []string {
+	texts := make([]string, len(docs))
+	for i, d := range docs {
+		texts[i] = d.Text
+	}
+	return texts
+}
+
 // embed embeds texts, retrying 429s and 5xx with exponential backoff (or the upstream's Retry-After),
 // and checks every vector's dimension against the model's.
 func (s *Service) embed(ctx context.Context, m *catalog.Model, p *catalog.Provider, texts []string) ([][]float32, error) {
