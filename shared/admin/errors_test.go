@@ -82,6 +82,9 @@ func TestStoreRefusalsCarryHints(t *testing.T) {
 		{"GET", "/admin/providers/nope", nil, 404, "no provider named nope; GET /admin/providers lists them"},
 		{"GET", "/admin/keys?team=nope", nil, 404, "no team named nope; GET /admin/teams lists them"},
 		{"POST", "/admin/keys", map[string]any{"team": "nope", "name": "k"}, 400, "no team named nope; create it first with POST /admin/teams"},
+		{"PUT", "/admin/audience/acme-llm", map[string]any{"teams": []string{"search", "nope"}}, 400, "no team named nope; create it first with POST /admin/teams"},
+		{"POST", "/admin/models", map[string]any{"name": "m2", "provider": "nope", "upstream_name": "m", "kind": "chat", "context_window": 8192}, 400,
+			"no provider named nope; create it first with POST /admin/providers"},
 		// The corpus and run stores speak the domain too; the hint is added here, at the edge.
 		{"POST", "/admin/corpora", map[string]any{"name": "kb2", "embedding_model": "nope"}, 400,
 			"no alias named nope; create it first with PUT /admin/aliases/nope, pointing at a pinned model"},

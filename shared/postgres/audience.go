@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -28,13 +27,9 @@ func (s *CatalogStore) SetAudience(ctx context.Context, name string, teams []str
 		}
 		var ids []int64
 		for i, t := range teams {
-			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM teams WHERE name = $1 FOR SHARE`, t).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return &catalog.NotFoundError{What: catalog.EntityTeam, Name: t, Param: fmt.Sprintf("teams[%d]", i), Ref: true}
-			}
+			id, err := shareReferenced(ctx, tx, catalog.EntityTeam, t, fmt.Sprintf("teams[%d]", i))
 			if err != nil {
-				return fmt.Errorf("look up team %s: %w", t, err)
+				return err
 			}
 			ids = append(ids, id)
 		}

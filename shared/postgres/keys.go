@@ -16,13 +16,9 @@ import (
 // must exist (400 naming team or models[i]).
 func (s *CatalogStore) CreateKey(ctx context.Context, k *catalog.Key, e *audit.Entry) (*catalog.Key, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var teamID int64
-		err := tx.QueryRow(ctx, `SELECT id FROM teams WHERE name = $1 FOR SHARE`, k.Team).Scan(&teamID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &catalog.NotFoundError{What: catalog.EntityTeam, Name: k.Team, Param: "team", Ref: true}
-		}
+		teamID, err := shareReferenced(ctx, tx, catalog.EntityTeam, k.Team, "team")
 		if err != nil {
-			return fmt.Errorf("look up team %s: %w", k.Team, err)
+			return err
 		}
 		if err := namesExist(ctx, tx, k.Models, "models"); err != nil {
 			return err

@@ -20,13 +20,9 @@ import (
 func (s *CatalogStore) CreateModel(ctx context.Context, m *catalog.Model, e *audit.Entry) (*catalog.Model, error) {
 	var out *catalog.Model
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var pid int64
-		err := tx.QueryRow(ctx, `SELECT id FROM providers WHERE identifier = $1 FOR SHARE`, m.Provider).Scan(&pid)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &catalog.NotFoundError{What: catalog.EntityProvider, Name: m.Provider, Param: "provider", Ref: true}
-		}
+		pid, err := shareReferenced(ctx, tx, catalog.EntityProvider, m.Provider, "provider")
 		if err != nil {
-			return fmt.Errorf("look up provider %s: %w", m.Provider, err)
+			return err
 		}
 		if err := claimName(ctx, tx, m.Name, "model"); err != nil {
 			return err
