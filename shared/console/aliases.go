@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,7 +109,7 @@ func (c *Console) aliasMove(w http.ResponseWriter, r *http.Request) {
 	a, err := c.svc.Admin.MoveAlias(r.Context(), stateOf(r).admin, name, admin.AliasMoveInput{
 		To: f.Get("to"), ExpectedFrom: f.Get("expected_from"), Reason: strings.TrimSpace(f.Get("reason"))})
 	if err != nil {
-		c.aliasError(w, r, err)
+		c.aliasError(w, r, err, "to", "reason")
 		return
 	}
 	back(w, r, "/console/aliases/"+url.PathEscape(name), "Moved "+name+" to "+a.Target+".")
@@ -128,15 +129,21 @@ func (c *Console) aliasRollback(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/console/aliases/"+url.PathEscape(name), "Rolled "+name+" back to "+a.Target+".")
 }
 
-// aliasError shows a refused move on the alias's page; reembed_required points at the corpora.
-func (c *Console) aliasError(w http.ResponseWriter, r *http.Request, err error) {
-	p := &page{Form: r.PostForm}
+// aliasError shows a refused move or rollback on the alias's page; reembed_required points at the
+// corpora. marked are the fields the form that was sent shows errors at (the move form's to and
+// reason); a message for any other field (expected_from is hidden; the rollback form marks none, and
+// its reason field shares the move form's name) goes in the banner.
+func (c *Console) aliasError(w http.ResponseWriter, r *http.Request, err error, marked ...string) {
+	p := &page{}
+	if len(marked) > 0 {
+		p.Form = r.PostForm // the move form shows what was sent; the rollback form keeps nothing
+	}
 	status := c.serviceError(r, p, err)
-	// expected_from is a hidden field, with no place on the page to mark: a move that crossed
-	// another says so in the banner.
-	if msg, ok := p.Fields["expected_from"]; ok {
-		p.Error = msg
-		delete(p.Fields, "expected_from")
+	for field, msg := range p.Fields {
+		if !slices.Contains(marked, field) {
+			p.Error = msg
+			delete(p.Fields, field)
+		}
 	}
 	if ae, ok := admin.APIError(err); ok && ae.Code == apierror.CodeReembedRequired {
 		p.Fix = &link{Text: "Open Corpora & re-embeds to start a re-embed", Href: "/console/corpora"}

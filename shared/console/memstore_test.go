@@ -90,6 +90,7 @@ func TestAliasMovesInTheConsoleOverStoresInMemory(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, token, expectedFrom string
+		rollback                  bool // the rollback form, with a reason over the limit, instead of the move form
 		noCSRF                    bool
 		status                    int
 		says                      string // on the page the person lands on
@@ -101,6 +102,8 @@ func TestAliasMovesInTheConsoleOverStoresInMemory(t *testing.T) {
 			status: 403, says: "Your role (viewer) may not do this."},
 		{name: "a move crossing another shows the conflict on the alias page", token: "op-token", expectedFrom: "chat-v0",
 			status: 409, says: "alias chat points at chat-v1, not chat-v0: someone moved it meanwhile; nothing changed"},
+		{name: "a refused rollback says why in the banner, not at the move form's fields", token: "op-token", expectedFrom: "chat-v1",
+			rollback: true, status: 400, says: `id="page-error">reason has 1001 characters; at most 1000 are allowed<`},
 		{name: "a form without the session's token is refused", token: "op-token", expectedFrom: "chat-v1", noCSRF: true,
 			status: 403, says: "it did not carry this session&#39;s security token"},
 	} {
@@ -126,13 +129,19 @@ func TestAliasMovesInTheConsoleOverStoresInMemory(t *testing.T) {
 			if tc.noCSRF {
 				csrf = ""
 			}
-			status, loc, page := post(t, c, srv.URL, csrf, "/console/aliases/chat/move",
-				url.Values{"to": {"chat-v2"}, "expected_from": {tc.expectedFrom}, "reason": {"canary looks good"}})
+			path, form := "/console/aliases/chat/move", url.Values{"to": {"chat-v2"}, "expected_from": {tc.expectedFrom}, "reason": {"canary looks good"}}
+			if tc.rollback {
+				path, form = "/console/aliases/chat/rollback", url.Values{"expected_from": {tc.expectedFrom}, "reason": {strings.Repeat("x", 1001)}}
+			}
+			status, loc, page := post(t, c, srv.URL, csrf, path, form)
 			if status == http.StatusSeeOther && strings.HasPrefix(loc, "/console/aliases/chat?") {
 				status, page = getPage(t, c, srv.URL+loc)
 			}
 			if status != tc.status || !strings.Contains(page, tc.says) {
 				t.Fatalf("the move landed on status %d, want %d with a page saying %q:\n%s", status, tc.status, tc.says, page)
+			}
+			if strings.Contains(page, `class="field-error"`) {
+				t.Fatalf("the page marks a field although the message is in the banner:\n%s", page)
 			}
 			if !tc.moved {
 				if len(store.moves) != 0 || store.alias.Target != "chat-v1" {
