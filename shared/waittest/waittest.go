@@ -15,22 +15,29 @@ const (
 	maxPoll   = 50 * time.Millisecond
 )
 
-// Eventually calls probe until it reports done and returns the value it returned then. When within
-// passes first, it fails the test, naming what was awaited and the last value probe returned. probe
-// runs on the calling goroutine, so it may call tb.Fatal for errors that end the wait.
+// Eventually calls probe until it reports done and returns the value it returned then. It fails the
+// test, naming what was awaited and the last value probe returned, once a look that began when within
+// had passed still reports not done: a slow look (a request on a loaded machine) that began in time
+// and ended late is followed by one more, so the bound is on when a look is made, not on how long it
+// takes to answer. probe runs on the calling goroutine, so it may call tb.Fatal for errors that end
+// the wait.
 func Eventually[T any](tb testing.TB, within time.Duration, what string, probe func() (T, bool)) T {
 	tb.Helper()
 	deadline := time.Now().Add(within)
 	wait := firstPoll
 	for {
+		began := time.Now()
 		v, done := probe()
 		if done {
 			return v
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if !began.Before(deadline) {
 			tb.Fatalf("waited %v for %s; last seen: %+v", within, what, v)
 			return v
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			continue
 		}
 		t := time.NewTimer(min(wait, left))
 		<-t.C

@@ -45,6 +45,23 @@ func TestEventuallyFailsSayingWhatAndTheLastValue(t *testing.T) {
 	}
 }
 
+// A look that began before the deadline and answered after it is not the last: the condition gets
+// one more look, made when the time was up, and holds there.
+func TestEventuallyLooksOnceMoreAfterASlowLook(t *testing.T) {
+	r := &recorder{TB: t}
+	n := 0
+	got := Eventually(r, 20*time.Millisecond, "the second look", func() (int, bool) {
+		n++
+		if n == 1 {
+			time.Sleep(50 * time.Millisecond) // the slow look itself (a request on a loaded machine), not a wait
+		}
+		return n, n == 2
+	})
+	if r.failed != "" || got != 2 {
+		t.Fatalf("got %d, failure %q; want the second look's 2 and no failure", got, r.failed)
+	}
+}
+
 func TestReceive(t *testing.T) {
 	ch := make(chan int, 1)
 	ch <- 7
