@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/seal"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // serveEnv, set in a child process of the test binary, makes it a Switchyard server on that
@@ -78,6 +80,15 @@ func (e *env) served(base string) (string, string) {
 	return resp.Header.Get(gateway.HeaderModel), resp.Header.Get(gateway.HeaderAttempts)
 }
 
+// firstTry is a waittest probe: it sends one request for the pool through base and reports which
+// model answered it in how many attempts, done when model answered at the first.
+func (e *env) firstTry(base, model string) func() (string, bool) {
+	return func() (string, bool) {
+		m, n := e.served(base)
+		return fmt.Sprintf("answered from %s in %s attempts", m, n), m == model && n == "1"
+	}
+}
+
 func (e *env) modelHealth(name string) *health.Record {
 	e.t.Helper()
 	h, err := (&postgres.HealthStore{Pool: e.pool}).Model(e.ctx, name)
@@ -119,18 +130,9 @@ func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
 	}
 
 	// The second server's view catches up within the one-second rule.
-	var seen time.Duration
-	for {
-		m, n := e.served(other)
-		if m == "fb-1" && n == "1" {
-			seen = time.Since(cooled)
-			break
-		}
-		if time.Since(cooled) > 2*time.Second {
-			t.Fatalf("the second server still tries fb-0 first %v after the cooldown began", time.Since(cooled))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waittest.Eventually(t, 2*time.Second-time.Since(cooled), "the second server to skip fb-0 (2s after the cooldown began at most)",
+		e.firstTry(other, "fb-1"))
+	seen := time.Since(cooled)
 	t.Logf("the second server skipped fb-0 %v after the cooldown began", seen)
 	if seen > time.Second {
 		t.Errorf("the second server skipped fb-0 after %v, want within 1s", seen)
@@ -174,32 +176,15 @@ func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
 
 	// It comes back: after the cooldown the first call is the probe, and it succeeds.
 	fakes[0].SetFaults(fakeupstream.Faults{})
-	for {
-		if m, n := e.served(other); m == "fb-0" && n == "1" {
-			break
-		}
-		if time.Now().After(h.CooldownUntil.Add(2 * time.Second)) {
-			t.Fatal("fb-0 is not called again after its cooldown ended")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waittest.Eventually(t, time.Until(h.CooldownUntil.Add(2*time.Second)), "fb-0 to be called again (2s after its cooldown ended at most)",
+		e.firstTry(other, "fb-0"))
 	if time.Now().Before(*h.CooldownUntil) {
 		t.Error("fb-0 was tried first before its cooldown ended")
 	}
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if h := e.modelHealth("fb-0"); h.State == health.StateOK && h.RecoveredAt != nil {
-			break
-		}
-		if time.Since(start) > time.Second {
-			t.Fatalf("the probe's success was not recorded: %+v", e.modelHealth("fb-0"))
-		}
-	}
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if m, n := e.served(e.srv.URL); m == "fb-0" && n == "1" {
-			break
-		}
-		if time.Since(start) > time.Second {
-			t.Fatal("this server does not send to fb-0 first again within a second of its recovery")
-		}
-	}
+	waittest.Eventually(t, time.Second, "the probe's success to be recorded (fb-0 ok, recovered_at set)", func() (*health.Record, bool) {
+		h := e.modelHealth("fb-0")
+		return h, h.State == health.StateOK && h.RecoveredAt != nil
+	})
+	waittest.Eventually(t, time.Second, "this server to send to fb-0 first again (a second after its recovery at most)",
+		e.firstTry(e.srv.URL, "fb-0"))
 }
