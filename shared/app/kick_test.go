@@ -101,19 +101,16 @@ func TestKicksStartNoWorkerWhileAnInvocationTakesJobs(t *testing.T) {
 	// The invocation gave the lease back before it returned; but when the cancellation cut a look for
 	// work running on the lease's connection, pgx closed that connection, and Postgres frees the lock
 	// when it notices the connection is gone, a moment later.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	waittest.Eventually(t, 10*time.Second, "the fetch lease to be free after the worker invocation returned", func() (string, bool) {
 		busy, err := instances[0].busy(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !busy {
-			break
+		if busy {
+			return "the lease still held", false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fetch lease is still held 10s after the worker invocation returned")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return "the lease free", true
+	})
 	for _, k := range instances {
 		k.kick(context.Background(), "documents written to handbook")
 	}

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // TestReembedEstimateAndPreviewInTheBrowser: the re-embed form's Estimate and Preview buttons show
@@ -81,20 +83,13 @@ func (e *env) syncedCorpus(upstream string, dims, n int) (*reembed.Service, *htt
 // waitSynced waits (a minute at most) until no document sync job is pending.
 func (e *env) waitSynced() {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	waittest.Eventually(e.t, time.Minute, "no document sync job pending", func() (string, bool) {
 		var pending int
 		if err := e.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending); err != nil {
 			e.t.Fatal(err)
 		}
-		if pending == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d sync jobs still pending after a minute", pending)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the worker's progress with a deadline
-	}
+		return fmt.Sprintf("%d sync jobs pending", pending), pending == 0
+	})
 }
 
 // startWorker starts a re-embed worker on the test's database with cfg (millisecond polling, no log),

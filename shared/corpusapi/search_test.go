@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
 	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // startService starts a re-embed service with a worker on pool, stopped when the test ends.
@@ -82,12 +83,10 @@ func TestSearchFiltersAndModesOverHTTP(t *testing.T) {
 		return out["data"].([]any)
 	}
 	// Wait until every document is embedded and searchable.
-	for deadline := time.Now().Add(30 * time.Second); len(search(map[string]any{"query": "x", "k": 100})) < 40; {
-		if time.Now().After(deadline) {
-			t.Fatal("the 40 documents never became searchable")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waittest.Eventually(t, 30*time.Second, "the 40 documents to become searchable", func() (string, bool) {
+		n := len(search(map[string]any{"query": "x", "k": 100}))
+		return fmt.Sprintf("%d searchable", n), n >= 40
+	})
 
 	data := search(map[string]any{"query": "meeting note 7", "k": 10, "filter": map[string]any{"team": "red", "year": map[string]any{"in": []int{2021, 2023}}}})
 	if len(data) != 8 { // red: even i; year 2021 or 2023: i%5 is 1 or 3 → i in {6, 8, 16, 18, 26, 28, 36, 38}
