@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 	"github.com/switchyard-ai/switchyard/shared/postgres/pgtest"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // serverEnv, set in a child process of the test binary, makes it a gateway server on that database;
@@ -262,7 +264,7 @@ func TestConcurrencyCapAcrossProcesses(t *testing.T) {
 		// The last subtest's slot is released just after its answer went out, so the first try through B
 		// may still find it taken and be refused at once: send again until one reaches the upstream.
 		var held chan answer
-		waitFor(t, 10*time.Second, "the request through B to reach the upstream", func() bool {
+		waittest.Eventually(t, 10*time.Second, "the request through B to reach the upstream", func() (string, bool) {
 			if held == nil {
 				held = make(chan answer, 1)
 				go func(ch chan answer) {
@@ -275,9 +277,10 @@ func TestConcurrencyCapAcrossProcesses(t *testing.T) {
 					t.Fatalf("the request through B answered %d %v before reaching the upstream", ans.status, ans.body)
 				}
 				held = nil
-				return false
+				return "a try through B refused with capacity_exceeded", false
 			default:
-				return e.fake.InFlight() == 1
+				n := e.fake.InFlight()
+				return fmt.Sprintf("%d requests in flight at the upstream", n), n == 1
 			}
 		})
 		// Let more than a lease pass (nothing to wait for: the point is the time): B renews its slot,
@@ -292,10 +295,10 @@ func TestConcurrencyCapAcrossProcesses(t *testing.T) {
 		killed := time.Now()
 		e.fake.SetFaults(fakeupstream.Faults{})
 		var recovered time.Duration
-		waitFor(t, 3*lease, "A to be served again", func() bool {
+		waittest.Eventually(t, 3*lease, "A to be served again", func() (string, bool) {
 			ans := post(e.ctx, a.base, e.key, "/v1/embeddings", embedBody(admin.DemoEmbedAlias))
 			recovered = time.Since(killed)
-			return ans.status == http.StatusOK
+			return fmt.Sprintf("%d %v", ans.status, ans.body), ans.status == http.StatusOK
 		})
 		t.Logf("the killed process's slot came back %v after the kill (lease %v)", recovered.Round(time.Millisecond), lease)
 		if recovered > lease+time.Second {
@@ -345,20 +348,20 @@ func TestTokenQuotaAcrossProcesses(t *testing.T) {
 	// A request's answer goes out before its settlement, so the last settlements may still be on
 	// their way.
 	var counted int64
-	waitFor(t, 5*time.Second, "the window to hold the tokens the served requests used", func() bool {
+	waittest.Eventually(t, 5*time.Second, fmt.Sprintf("the window to hold the %d tokens the served requests used", used), func() (int64, bool) {
 		if err := e.pool.QueryRow(e.ctx, `SELECT tokens FROM rate_windows WHERE scope = $1 AND period = 'day'`,
 			catalog.Scope{Kind: catalog.ScopeTeam, Name: admin.DemoTeam}.String()).Scan(&counted); err != nil {
 			t.Fatal(err)
 		}
-		return counted == used
+		return counted, counted == used
 	})
 	t.Logf("%d served using %d tokens, %d refused; the day's window counts %d of %d", served, used, limited, counted, quota)
 	// Every refusal is in the request log as Switchyard's own, told apart from an upstream's 429.
 	e.a.Flush(e.ctx)
-	waitFor(t, 5*time.Second, "the refusals in the request log", func() bool {
+	waittest.Eventually(t, 5*time.Second, fmt.Sprintf("the %d refusals in the request log", limited), func() (int, bool) {
 		var n int
 		_ = e.pool.QueryRow(e.ctx, `SELECT count(*) FROM requests WHERE outcome = 'rate_limited_local' AND status = 429`).Scan(&n)
-		return n == limited
+		return n, n == limited
 	})
 }
 
@@ -381,18 +384,6 @@ func checkRateHeaders(t *testing.T, ans answer, quota int) {
 	}
 	if ans.header.Get("x-ratelimit-limit-requests") != "" {
 		t.Errorf("x-ratelimit-limit-requests = %q with no request limit set", ans.header.Get("x-ratelimit-limit-requests"))
-	}
-}
-
-// waitFor polls cond until it holds, failing after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
