@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -89,11 +88,7 @@ func (c *Corpora) GetCorpus(ctx context.Context, by *catalog.Admin, name string)
 	if err := Authorize(by, catalog.AreaCatalog, false); err != nil {
 		return nil, err
 	}
-	co, err := c.Reembed.Store().Corpus(ctx, name)
-	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, &catalog.NotFoundError{What: catalog.EntityCorpus, Name: catalog.Quote(name, catalog.QuoteLimit), Param: "name"}
-	}
-	return co, err
+	return c.Reembed.Corpus(ctx, name)
 }
 
 // UpdateCorpus changes a corpus's settings: keep_queries, whether its developers' recent search

@@ -165,8 +165,9 @@ func sampleSize(n int) (int, error) {
 	return n, nil
 }
 
-// corpusNamed reads a corpus; a *catalog.NotFoundError naming param name when there is none.
-func (s *Service) corpusNamed(ctx context.Context, name string) (*corpus.Corpus, error) {
+// Corpus reads corpus name with its live indexes; a *catalog.NotFoundError naming param name when
+// there is none.
+func (s *Service) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
 	c, err := s.store.Corpus(ctx, name)
 	if errors.Is(err, corpus.ErrNotFound) {
 		return nil, corpusNotFound(name, "name")
@@ -184,7 +185,7 @@ func (s *Service) EstimateRun(ctx context.Context, name, model string, sample in
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.corpusNamed(ctx, name)
+	c, err := s.Corpus(ctx, name)
 	if err != nil {
 		return nil, err
 	}
