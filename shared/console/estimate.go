@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/reembed"
 )
 
 // sampleInput reads the re-embed form's model and sample size (empty: the default).
@@ -27,44 +29,33 @@ func sampleInput(r *http.Request) (admin.SampleInput, error) {
 // reembedEstimate answers the re-embed form's Estimate button: the corpus page again, with the
 // candidate's estimate beside the form. Nothing is written.
 func (c *Console) reembedEstimate(w http.ResponseWriter, r *http.Request) {
-	c.reembedMeasure(w, r, func(in admin.SampleInput) (func(*corpusView), error) {
-		est, err := c.svc.Corpora.EstimateReembed(r.Context(), stateOf(r).admin, r.PathValue("name"), in)
-		if err != nil {
-			return nil, err
-		}
-		v := admin.EstimateViewOf(est)
-		return func(cv *corpusView) { cv.Estimate = v }, nil
-	})
+	reembedMeasure(c, w, r, c.svc.Corpora.EstimateReembed, func(cv *corpusView, e *reembed.Estimate) { cv.Estimate = admin.EstimateViewOf(e) })
 }
 
 // reembedPreview answers the re-embed form's Preview button: the corpus page again, with the
 // quality report beside the form. The scratch data is gone by the time the page renders.
 func (c *Console) reembedPreview(w http.ResponseWriter, r *http.Request) {
-	c.reembedMeasure(w, r, func(in admin.SampleInput) (func(*corpusView), error) {
-		pv, err := c.svc.Corpora.PreviewReembed(r.Context(), stateOf(r).admin, r.PathValue("name"), in)
-		if err != nil {
-			return nil, err
-		}
-		v := admin.PreviewViewOf(pv)
-		return func(cv *corpusView) { cv.Preview = v }, nil
-	})
+	reembedMeasure(c, w, r, c.svc.Corpora.PreviewReembed, func(cv *corpusView, p *reembed.Preview) { cv.Preview = admin.PreviewViewOf(p) })
 }
 
-func (c *Console) reembedMeasure(w http.ResponseWriter, r *http.Request, measure func(admin.SampleInput) (func(*corpusView), error)) {
+// reembedMeasure reads the form's sample, asks measure about the corpus named in the path as the
+// signed-in admin, and renders the corpus page with the answer shown, or with the error at its field.
+func reembedMeasure[T any](c *Console, w http.ResponseWriter, r *http.Request,
+	measure func(context.Context, *catalog.Admin, string, admin.SampleInput) (T, error), show func(*corpusView, T)) {
 	if !c.corporaReady(w, r) || c.forbid(w, r, catalog.AreaCatalog, true) {
 		return
 	}
 	p := &page{Form: r.PostForm}
 	in, err := sampleInput(r)
-	var show func(*corpusView)
+	var got T
 	if err == nil {
-		show, err = measure(in)
+		got, err = measure(r.Context(), stateOf(r).admin, r.PathValue("name"), in)
 	}
 	if err != nil {
 		c.renderCorpus(w, r, c.serviceError(r, p, err), p)
 		return
 	}
-	c.renderCorpus(w, r, http.StatusOK, p, show)
+	c.renderCorpus(w, r, http.StatusOK, p, func(cv *corpusView) { show(cv, got) })
 }
 
 // seconds shows a duration in seconds the way an operator plans with it: "3 h 20 min", "45 s".
