@@ -80,7 +80,10 @@ func TestOneInvocationTakesJobsAtATime(t *testing.T) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	firstDone := make(chan error, 1)
-	go func() { firstDone <- first.RunFor(ctx, time.Now().Add(2*time.Minute), 10*time.Second, time.Minute) }()
+	// The first invocation's window and linger are far longer than the test: it ends when the test
+	// cancels it, not because a loaded machine let its idle minute or its stop margin pass before the
+	// documents were put (the sync would then have no worker).
+	go func() { firstDone <- first.RunFor(ctx, time.Now().Add(15*time.Minute), 10*time.Second, 15*time.Minute) }()
 	waittest.Eventually(t, 30*time.Second, "the first invocation to take the fetch lease (WorkerFetching true)", func() (bool, bool) {
 		busy, err := e.svc.WorkerFetching(e.ctx)
 		if err != nil {
