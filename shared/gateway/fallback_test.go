@@ -228,13 +228,7 @@ func TestCapacityRefusalMovesOn(t *testing.T) {
 	srv := httptest.NewServer(reqlog.Middleware(e.app.Log, gw))
 	t.Cleanup(srv.Close)
 	send := func() *http.Response {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"pool","messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+e.key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return e.send(http.MethodPost, srv.URL+"/v1/chat/completions", e.key, `{"model":"pool","messages":[{"role":"user","content":"hi"}]}`)
 	}
 	resp := send()
 	body := readBody(t, resp)
