@@ -12,14 +12,12 @@ func TestBufferTakesConcurrentWrites(t *testing.T) {
 	var b Buffer
 	var wg sync.WaitGroup
 	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for j := range 50 {
 				fmt.Fprintf(&b, "writer %d line %d\n", i, j)
 				_ = b.String()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	got := b.String()
