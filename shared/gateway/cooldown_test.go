@@ -67,12 +67,7 @@ func (e *env) startServer(cooldown time.Duration) string {
 // served is who answered one chat request sent to base: the model and the number of attempts.
 func (e *env) served(base string) (string, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader(`{"model":"pool","messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("Authorization", "Bearer "+e.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.send(http.MethodPost, base+"/v1/chat/completions", e.key, `{"model":"pool","messages":[{"role":"user","content":"hi"}]}`)
 	body := readBody(e.t, resp)
 	if resp.StatusCode != 200 {
 		e.t.Fatalf("%s answered %d %s", base, resp.StatusCode, body)
@@ -146,12 +141,7 @@ func TestCooldownIsSharedByTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.refresh()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/models/fb-0", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.send(http.MethodGet, e.srv.URL+"/admin/models/fb-0", token, "")
 	var view struct {
 		Health struct {
 			State          string     `json:"state"`

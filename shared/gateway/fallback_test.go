@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,17 +67,6 @@ func errorCode(body string) string {
 	return v.Error.Code
 }
 
-// closedURL is a base URL at which nothing listens.
-func closedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr + "/v1"
-}
-
 // quiet is a health policy that never cools a model down within a test, so cases are independent.
 var quiet = app.Config{Health: health.Policy{Failures: 1 << 30}}
 
@@ -120,7 +108,7 @@ func TestFallbackMovesOnOnlyForItsClasses(t *testing.T) {
 			a.SetFaults(tc.faults)
 			t.Cleanup(func() { a.SetFaults(fakeupstream.Faults{}) })
 			if tc.down {
-				e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, closedURL(t))
+				e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, "http://"+unusedAddr(t)+"/v1")
 				e.refresh()
 				t.Cleanup(func() { e.exec(`UPDATE providers SET base_url = $1 WHERE identifier = 'fb-0'`, a.URL); e.refresh() })
 			}
@@ -240,13 +228,7 @@ func TestCapacityRefusalMovesOn(t *testing.T) {
 	srv := httptest.NewServer(reqlog.Middleware(e.app.Log, gw))
 	t.Cleanup(srv.Close)
 	send := func() *http.Response {
-		req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"pool","messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+e.key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
+		return e.send(http.MethodPost, srv.URL+"/v1/chat/completions", e.key, `{"model":"pool","messages":[{"role":"user","content":"hi"}]}`)
 	}
 	resp := send()
 	body := readBody(t, resp)

@@ -219,15 +219,27 @@ func (e *env) lastRow(want int) logRow {
 	return rs[len(rs)-1]
 }
 
-// post sends a raw request to Switchyard.
-func (e *env) post(path, key, body string) *http.Response {
+// send sends a raw request to url with key as the bearer credential and, when there is a body, a
+// JSON Content-Type, as a client would.
+func (e *env) send(method, url, key, body string) *http.Response {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return resp
+}
+
+// post sends a raw POST to Switchyard.
+func (e *env) post(path, key, body string) *http.Response {
+	e.t.Helper()
+	return e.send(http.MethodPost, e.srv.URL+path, key, body)
 }

@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"log/slog"
@@ -10,11 +9,11 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard-ai/switchyard/shared/catalog"
+	"github.com/switchyard-ai/switchyard/shared/logtest"
 	"github.com/switchyard-ai/switchyard/shared/upstream/fakeupstream"
 )
 
@@ -28,31 +27,13 @@ var echoedForms = []string{leakyCredential, base64.StdEncoding.EncodeToString([]
 const leakyMessage = "Key {credential} (Authorization: {authorization}; {credential_base64}; {credential_urlencoded}) " +
 	"was refused by gpu-7.corp.internal at 10.1.2.3, see http://internal.example:8443/x"
 
-// lockedBuffer collects a logger's output from the client's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAttackVerificationStoresEchoedCredential has an upstream answer verification's GET /models
 // with errors that echo the credential: the diagnostics (stored, shown in the console) and the
 // server log hold none of its forms, and each diagnostic is bounded.
 func TestAttackVerificationStoresEchoedCredential(t *testing.T) {
 	up := fakeupstream.Start(fakeupstream.Config{Token: leakyCredential})
 	defer up.Close()
-	var logged lockedBuffer
+	var logged logtest.Buffer // written by the client's goroutines
 	c := testClient(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	p := provider(up.URL)
 	p.Credential = leakyCredential

@@ -23,12 +23,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/switchyard-ai/switchyard/shared/logtest"
 )
 
 // BuildFlags are the go build flags of a Lambda bootstrap: lambda.norpc drops aws-lambda-go's legacy
@@ -161,7 +162,7 @@ type Emulator struct {
 	// carries them, so a failure says what the function was doing.
 	InvokeTimeout time.Duration
 	cmd           *exec.Cmd
-	logs          *syncBuffer
+	logs          *logtest.Buffer
 	client        *http.Client
 }
 
@@ -203,7 +204,7 @@ func StartWith(rie, bootstrap string, env ...string) (*Emulator, error) {
 	cmd.Dir = filepath.Dir(bootstrap)
 	// GOTRACEBACK=all: the goroutine dump of a stuck invocation shows every goroutine.
 	cmd.Env = append(append(os.Environ(), "GOTRACEBACK=all"), env...)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// A process group of its own, so stopping it stops the bootstrap the emulator started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -448,21 +449,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

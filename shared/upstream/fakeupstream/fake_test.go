@@ -2,8 +2,6 @@ package fakeupstream
 
 import (
 	"bufio"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"math"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-ai/switchyard/shared/wire"
 )
 
 func post(t *testing.T, url, token, body string, hdr ...string) (*http.Response, []byte) {
@@ -31,33 +31,13 @@ func post(t *testing.T, url, token, body string, hdr ...string) (*http.Response,
 	return resp, b
 }
 
-type embResp struct {
-	Data []struct {
-		Index     int             `json:"index"`
-		Embedding json.RawMessage `json:"embedding"`
-	} `json:"data"`
-	Usage struct {
-		PromptTokens int `json:"prompt_tokens"`
-	} `json:"usage"`
-}
-
-func floats(t *testing.T, raw json.RawMessage) []float32 {
+// vectors decodes an embeddings answer of n items with the gateway's own codec, so the fake is held
+// to what the gateway reads.
+func vectors(t *testing.T, b []byte, n int) [][]float32 {
 	t.Helper()
-	var v []float32
-	if json.Unmarshal(raw, &v) == nil {
-		return v
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatalf("embedding is neither floats nor a string: %s", raw)
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
+	v, err := wire.DecodeEmbeddings(b, n)
 	if err != nil {
-		t.Fatal(err)
-	}
-	v = make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		t.Fatalf("answer %.200s: %v", b, err)
 	}
 	return v
 }
@@ -68,11 +48,8 @@ func TestEmbeddings(t *testing.T) {
 	url := up.URL + "/embeddings"
 
 	_, b := post(t, url, "secret", `{"model":"demo-embed-small","input":["hello world","other","hello world"]}`)
-	var r embResp
-	if err := json.Unmarshal(b, &r); err != nil || len(r.Data) != 3 {
-		t.Fatalf("answer %s: %v", b, err)
-	}
-	a, o, a2 := floats(t, r.Data[0].Embedding), floats(t, r.Data[1].Embedding), floats(t, r.Data[2].Embedding)
+	v := vectors(t, b, 3)
+	a, o, a2 := v[0], v[1], v[2]
 	if len(a) != 384 || len(o) != 384 {
 		t.Fatalf("dimension %d, want 384", len(a))
 	}
@@ -94,15 +71,17 @@ func TestEmbeddings(t *testing.T) {
 
 	// base64 decodes to the same floats; the large model has its own dimension; token input works.
 	_, b = post(t, url, "secret", `{"model":"demo-embed-small","input":"hello world","encoding_format":"base64"}`)
-	r = embResp{}
-	json.Unmarshal(b, &r)
-	if got := floats(t, r.Data[0].Embedding); len(got) != 384 || got[7] != a[7] {
+	if got := vectors(t, b, 1)[0]; len(got) != 384 || got[7] != a[7] {
 		t.Errorf("base64 vector differs from the float one")
 	}
 	_, b = post(t, url, "secret", `{"model":"demo-embed-large","input":[[1,2,3],[4,5]]}`)
-	r = embResp{}
-	json.Unmarshal(b, &r)
-	if len(r.Data) != 2 || len(floats(t, r.Data[1].Embedding)) != 1024 || r.Usage.PromptTokens != 5 {
+	var u struct {
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	_ = json.Unmarshal(b, &u)
+	if len(vectors(t, b, 2)[1]) != 1024 || u.Usage.PromptTokens != 5 {
 		t.Errorf("token input: %s", b[:min(len(b), 200)])
 	}
 	if resp, _ := post(t, url, "wrong", `{"model":"demo-embed-small","input":"x"}`); resp.StatusCode != 401 {
@@ -113,9 +92,7 @@ func TestEmbeddings(t *testing.T) {
 	}
 	// Faults by model-name convention and by header.
 	_, b = post(t, url, "secret", `{"model":"demo-embed-small@dim=100","input":"x"}`)
-	r = embResp{}
-	json.Unmarshal(b, &r)
-	if len(floats(t, r.Data[0].Embedding)) != 100 {
+	if len(vectors(t, b, 1)[0]) != 100 {
 		t.Errorf("dim fault not applied: %s", b[:min(len(b), 100)])
 	}
 	resp, b := post(t, url, "secret", `{"model":"demo-embed-small","input":"x"}`, "X-Fake-Fault", "status=429,retry_after=3,shape=vllm")
