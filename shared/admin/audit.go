@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -83,14 +82,8 @@ func (s *Service) Audit(ctx context.Context, by *catalog.Admin, q AuditQuery) (*
 	}
 	rows, more, err := s.Store.AuditLog(ctx, audit.Query{Actor: q.Actor, Action: q.Action, Target: q.Target,
 		From: q.From, To: q.To, Limit: q.Limit, After: q.After, Before: q.Before})
-	if errors.Is(err, audit.ErrNotFound) {
-		param, id := pageCursor(q.After, q.Before)
-		return nil, apierror.Invalid(param, "%s=%d names no entry of the audit log; page with the first_id or last_id of a page you read", param, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newPage(rows, more, func(r *audit.Row) int64 { return r.ID }), nil
+	return pageRead(rows, more, err, audit.ErrNotFound, q.After, q.Before, "entry of the audit log",
+		func(r *audit.Row) int64 { return r.ID })
 }
 
 // audit serves GET /admin/audit.

@@ -135,6 +135,21 @@ func checkPage[ID comparable](by *catalog.Admin, area catalog.Area, limit *int, 
 	return nil
 }
 
+// pageRead is the page of a log that a store read past cursor after or before (at most one):
+// its rows and whether more lie beyond, or its error err. When err is unknown (the cursor names
+// no row) the answer is 400 under the cursor's parameter, saying it names no such row (row words
+// what the log holds); id is a row's cursor.
+func pageRead[T any, ID comparable](rows []T, more bool, err, unknown error, after, before ID, row string, id func(*T) ID) (*Page[T, ID], error) {
+	if errors.Is(err, unknown) {
+		param, cursor := pageCursor(after, before)
+		return nil, apierror.Invalid(param, "%s=%v names no %s; page with the first_id or last_id of a page you read", param, cursor, row)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newPage(rows, more, id), nil
+}
+
 // pageCursor is the cursor a page query gave (checkPage allows one) and its parameter's name.
 func pageCursor[ID comparable](after, before ID) (string, ID) {
 	var none ID
@@ -155,12 +170,6 @@ func (s *Service) Requests(ctx context.Context, by *catalog.Admin, q RequestsQue
 		return nil, err
 	}
 	rows, more, err := s.UsageStore.Requests(ctx, usage.RequestQuery{Outcome: q.Outcome, Limit: q.Limit, After: q.After, Before: q.Before})
-	if errors.Is(err, usage.ErrRequestNotFound) {
-		param, id := pageCursor(q.After, q.Before)
-		return nil, apierror.Invalid(param, "%s=%s names no request in the log; page with the first_id or last_id of a page you read", param, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newPage(rows, more, func(r *usage.RequestRow) string { return r.RequestID }), nil
+	return pageRead(rows, more, err, usage.ErrRequestNotFound, q.After, q.Before, "request in the log",
+		func(r *usage.RequestRow) string { return r.RequestID })
 }

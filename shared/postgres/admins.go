@@ -53,12 +53,7 @@ func (s *CatalogStore) Admin(ctx context.Context, id string) (*catalog.Admin, er
 
 // Admins lists every admin, oldest first.
 func (s *CatalogStore) Admins(ctx context.Context) ([]*catalog.Admin, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Admin, error) { return scanAdmin(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list admins: %w", err)
-	}
-	return out, nil
+	return collect(ctx, s.Pool, "list admins", scanAdmin, `SELECT `+adminColumns+` FROM admins ORDER BY created_at, id`)
 }
 
 // RevokeAdmin revokes an admin's token. Revoking the last active super admin is refused

@@ -169,16 +169,15 @@ func (s *CatalogStore) Alias(ctx context.Context, name string, withHistory bool)
 	if err != nil || !withHistory {
 		return a, err
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT coalesce(fm.name, ''), tm.name, h.actor, h.reason, h.at
-		FROM alias_history h LEFT JOIN models fm ON fm.id = h.from_model_id JOIN models tm ON tm.id = h.to_model_id
-		WHERE h.alias = $1 ORDER BY h.at DESC, h.id DESC`, name)
-	a.History, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.AliasMove, error) {
+	a.History, err = collect(ctx, s.Pool, "read the history of alias "+name, func(r pgx.Row) (catalog.AliasMove, error) {
 		var m catalog.AliasMove
 		err := r.Scan(&m.From, &m.To, &m.Actor, &m.Reason, &m.At)
 		return m, err
-	})
+	}, `SELECT coalesce(fm.name, ''), tm.name, h.actor, h.reason, h.at
+		FROM alias_history h LEFT JOIN models fm ON fm.id = h.from_model_id JOIN models tm ON tm.id = h.to_model_id
+		WHERE h.alias = $1 ORDER BY h.at DESC, h.id DESC`, name)
 	if err != nil {
-		return nil, fmt.Errorf("read the history of alias %s: %w", name, err)
+		return nil, err
 	}
 	return a, nil
 }
@@ -199,14 +198,9 @@ func readAlias(ctx context.Context, q Querier, name string) (*catalog.Alias, err
 
 // Aliases lists every alias by name, without history.
 func (s *CatalogStore) Aliases(ctx context.Context) ([]*catalog.Alias, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT a.name, a.kind, m.name, a.created_at, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id ORDER BY a.name`)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Alias, error) {
+	return collect(ctx, s.Pool, "list aliases", func(r pgx.Row) (*catalog.Alias, error) {
 		var a catalog.Alias
 		err := r.Scan(&a.Name, &a.Kind, &a.Target, &a.CreatedAt, &a.UpdatedAt)
 		return &a, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list aliases: %w", err)
-	}
-	return out, nil
+	}, `SELECT a.name, a.kind, m.name, a.created_at, a.updated_at FROM aliases a JOIN models m ON m.id = a.model_id ORDER BY a.name`)
 }

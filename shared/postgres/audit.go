@@ -88,24 +88,17 @@ func (s *CatalogStore) AuditLog(ctx context.Context, q audit.Query) ([]audit.Row
 		if err != nil {
 			return nil, false, fmt.Errorf("find audit entry %d: %w", cursor, err)
 		}
-		args = append(args, at, cursor)
-		if q.After != 0 {
-			where += ` AND (at, id) < ($7, $8)`
-		} else {
-			where += ` AND (at, id) > ($7, $8)`
-			order = `at, id`
-		}
+		where, order, args = pageFrom(where, args, at, cursor, q.Before != 0)
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT id, at, actor_id, actor_name, role, action, target, before, after, source_ip, user_agent, request_id
-		FROM audit_log WHERE `+where+` ORDER BY `+order+` LIMIT $6`, args...)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (audit.Row, error) {
+	out, err := collect(ctx, s.Pool, "list the audit log", func(r pgx.Row) (audit.Row, error) {
 		var e audit.Row
 		err := r.Scan(&e.ID, &e.At, &e.ActorID, &e.ActorName, &e.Role, &e.Action, &e.Target, &e.Before, &e.After,
 			&e.SourceIP, &e.UserAgent, &e.RequestID)
 		return e, err
-	})
+	}, `SELECT id, at, actor_id, actor_name, role, action, target, before, after, source_ip, user_agent, request_id
+		FROM audit_log WHERE `+where+` ORDER BY `+order+` LIMIT $6`, args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("list the audit log: %w", err)
+		return nil, false, err
 	}
 	out, more := endPage(out, q.Limit, q.Before != 0)
 	return out, more, nil

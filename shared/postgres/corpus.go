@@ -31,6 +31,18 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// collect runs a query that lists rows and scans each with scan (a reader of one row, the kind
+// QueryRow's callers use too). Its error, the query's or a row's, is "<what>: <cause>", so what
+// names what was being listed. No rows is an empty slice, not nil (a JSON list stays []).
+func collect[T any](ctx context.Context, q Querier, what string, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, _ := q.Query(ctx, sql, args...) // CollectRows reports the query's error
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 const corpusColumns = `c.id, c.name, c.alias, c.teams_explicit, c.created_at, c.language, c.keep_queries,
 	ARRAY(SELECT t.name FROM corpus_teams ct JOIN teams t ON t.id = ct.team_id WHERE ct.corpus_id = c.id ORDER BY t.name)`
 
@@ -214,20 +226,18 @@ func scanCounted(row pgx.Row) (*corpus.Corpus, error) {
 
 // Corpora lists every corpus with its live indexes and its number of documents.
 func (s *CorpusStore) Corpora(ctx context.Context) ([]*corpus.Corpus, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c ORDER BY c.name`)
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Corpus, error) { return scanCounted(r) })
+	list, err := collect(ctx, s.Pool, "list corpora", scanCounted, `SELECT `+corpusColumns+`, `+documentCount+` FROM corpora c ORDER BY c.name`)
 	if err != nil {
-		return nil, fmt.Errorf("list corpora: %w", err)
+		return nil, err
 	}
 	byID := map[int64]*corpus.Corpus{}
 	for _, c := range list {
 		byID[c.ID] = c
 	}
-	rows, _ = s.Pool.Query(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+	ixs, err := collect(ctx, s.Pool, "list indexes", scanIndex, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
 		WHERE i.state = ANY($1) ORDER BY i.id DESC`, corpus.LiveStates)
-	ixs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Index, error) { return scanIndex(r) })
 	if err != nil {
-		return nil, fmt.Errorf("list indexes: %w", err)
+		return nil, err
 	}
 	for _, ix := range ixs {
 		if c := byID[ix.CorpusID]; c != nil {
@@ -275,13 +285,8 @@ func (s *CorpusStore) LockCorpusForWrite(ctx context.Context, tx pgx.Tx, name st
 
 // LiveIndexes lists a corpus's live indexes (building, verifying, active, standby), newest first.
 func (s *CorpusStore) LiveIndexes(ctx context.Context, q Querier, corpusID int64) ([]*corpus.Index, error) {
-	rows, _ := q.Query(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+	return collect(ctx, q, fmt.Sprintf("list indexes of corpus %d", corpusID), scanIndex, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
 		WHERE i.corpus_id = $1 AND i.state = ANY($2) ORDER BY i.id DESC`, corpusID, corpus.LiveStates)
-	ixs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*corpus.Index, error) { return scanIndex(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list indexes of corpus %d: %w", corpusID, err)
-	}
-	return ixs, nil
 }
 
 // Index reads one index.

@@ -116,13 +116,8 @@ func (s *CatalogStore) Keys(ctx context.Context, team string) ([]*catalog.Key, e
 			return nil, err
 		}
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys k JOIN teams t ON t.id = k.team_id
+	return collect(ctx, s.Pool, "list keys", scanKey, `SELECT `+keyColumns+` FROM api_keys k JOIN teams t ON t.id = k.team_id
 		WHERE $1 = '' OR t.name = $1 ORDER BY k.created_at DESC, k.id`, team)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Key, error) { return scanKey(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
-	}
-	return out, nil
 }
 
 // RevokeKey revokes a key; revoking a revoked key changes nothing. An unknown key is 404.

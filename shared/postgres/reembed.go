@@ -158,11 +158,10 @@ func (s *CorpusStore) Run(ctx context.Context, q Querier, id int64) (*corpus.Run
 			return nil, fmt.Errorf("decode verification of run %d: %w", id, err)
 		}
 	}
-	rows, _ := q.Query(ctx, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
+	r.Indexes, err = collect(ctx, q, fmt.Sprintf("read indexes of run %d", id), scanIndex, `SELECT `+indexColumns+` FROM corpus_indexes i JOIN models m ON m.id = i.model_id
 		WHERE i.run_id = $1 ORDER BY i.id`, id)
-	r.Indexes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*corpus.Index, error) { return scanIndex(row) })
 	if err != nil {
-		return nil, fmt.Errorf("read indexes of run %d: %w", id, err)
+		return nil, err
 	}
 	return &r, nil
 }

@@ -46,10 +46,9 @@ func scanRoute(row pgx.Row) (*catalog.Route, error) {
 
 // loadRoutes reads every changed route into s (the snapshot's part; see SnapshotLoader.Load).
 func loadRoutes(ctx context.Context, q Querier, s *catalog.Snapshot) error {
-	rows, _ := q.Query(ctx, `SELECT `+routeColumns+` FROM `+routeFrom+` WHERE r.alias IS NOT NULL`)
-	routes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Route, error) { return scanRoute(r) })
+	routes, err := collect(ctx, q, "read routes", scanRoute, `SELECT `+routeColumns+` FROM `+routeFrom+` WHERE r.alias IS NOT NULL`)
 	if err != nil {
-		return fmt.Errorf("read routes: %w", err)
+		return err
 	}
 	s.Routes = make(map[string]*catalog.Route, len(routes))
 	for _, rt := range routes {
@@ -80,12 +79,7 @@ func (s *CatalogStore) Route(ctx context.Context, name string) (*catalog.Route, 
 
 // Routes reads every alias's route, by name.
 func (s *CatalogStore) Routes(ctx context.Context) ([]*catalog.Route, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT `+routeColumns+` FROM `+routeFrom+` ORDER BY a.name`)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Route, error) { return scanRoute(r) })
-	if err != nil {
-		return nil, fmt.Errorf("read routes: %w", err)
-	}
-	return out, nil
+	return collect(ctx, s.Pool, "read routes", scanRoute, `SELECT `+routeColumns+` FROM `+routeFrom+` ORDER BY a.name`)
 }
 
 // RouteHistory lists a route's versions, newest first. A route never changed has none.
@@ -93,8 +87,7 @@ func (s *CatalogStore) RouteHistory(ctx context.Context, name string) ([]catalog
 	if _, err := readRoute(ctx, s.Pool, name); err != nil {
 		return nil, err
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT version, rules, plan, actor, reason, at FROM route_versions WHERE alias = $1 ORDER BY version DESC`, name)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.RouteVersion, error) {
+	return collect(ctx, s.Pool, "read the history of route "+name, func(r pgx.Row) (catalog.RouteVersion, error) {
 		var v catalog.RouteVersion
 		var rules, plan []byte
 		if err := r.Scan(&v.Version, &rules, &plan, &v.Actor, &v.Reason, &v.At); err != nil {
@@ -104,11 +97,7 @@ func (s *CatalogStore) RouteHistory(ctx context.Context, name string) ([]catalog
 			return v, err
 		}
 		return v, json.Unmarshal(plan, &v.Plan)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the history of route %s: %w", name, err)
-	}
-	return out, nil
+	}, `SELECT version, rules, plan, actor, reason, at FROM route_versions WHERE alias = $1 ORDER BY version DESC`, name)
 }
 
 // PutRoute replaces a route's rules and default plan, only if it is still at c.ExpectedVersion
@@ -308,10 +297,10 @@ func lockRouteModels(ctx context.Context, tx pgx.Tx, plan catalog.Plan, rules []
 			}
 		}
 	}
-	rows, _ := tx.Query(ctx, `SELECT `+ModelColumns+` FROM models m JOIN providers p ON p.id = m.provider_id WHERE m.name = ANY($1) FOR SHARE OF m`, names)
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.Model, error) { return ScanModel(r) })
+	ms, err := collect(ctx, tx, "look up the models of a route", ScanModel,
+		`SELECT `+ModelColumns+` FROM models m JOIN providers p ON p.id = m.provider_id WHERE m.name = ANY($1) FOR SHARE OF m`, names)
 	if err != nil {
-		return nil, fmt.Errorf("look up the models of a route: %w", err)
+		return nil, err
 	}
 	out := make(map[string]*catalog.Model, len(ms))
 	for _, m := range ms {
@@ -353,16 +342,11 @@ func (s *UsageStore) RouteSplit(ctx context.Context, name string, since time.Tim
 // (the request log's requested and model columns), busiest first. Requests refused before a model
 // was chosen are left out.
 func RouteSplit(ctx context.Context, q Querier, name string, since time.Time) ([]usage.RouteShare, error) {
-	rows, _ := q.Query(ctx, `SELECT model, count(*), count(*) FILTER (WHERE outcome <> 'ok')
-		FROM requests WHERE requested = $1 AND at >= $2 AND model <> ''
-		GROUP BY model ORDER BY count(*) DESC, model`, name, since)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.RouteShare, error) {
+	return collect(ctx, q, "count the requests of "+name+" by model", func(r pgx.Row) (usage.RouteShare, error) {
 		var s usage.RouteShare
 		err := r.Scan(&s.Model, &s.Requests, &s.Errors)
 		return s, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count the requests of %s by model: %w", name, err)
-	}
-	return out, nil
+	}, `SELECT model, count(*), count(*) FILTER (WHERE outcome <> 'ok')
+		FROM requests WHERE requested = $1 AND at >= $2 AND model <> ''
+		GROUP BY model ORDER BY count(*) DESC, model`, name, since)
 }

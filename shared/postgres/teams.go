@@ -51,17 +51,12 @@ func (s *CatalogStore) Team(ctx context.Context, name string) (*catalog.TeamInfo
 }
 
 func (s *CatalogStore) teams(ctx context.Context, name string) ([]*catalog.TeamInfo, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT t.id, t.name, t.created_at,
-			(SELECT count(*) FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL),
-			(SELECT coalesce(array_agg(g.name ORDER BY g.name), '{}') FROM grants g WHERE g.team_id = t.id)
-		FROM teams t WHERE $1 = '' OR t.name = $1 ORDER BY t.name`, name)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*catalog.TeamInfo, error) {
+	return collect(ctx, s.Pool, "list teams", func(r pgx.Row) (*catalog.TeamInfo, error) {
 		var t catalog.TeamInfo
 		err := r.Scan(&t.ID, &t.Name, &t.CreatedAt, &t.Keys, &t.Grants)
 		return &t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
-	}
-	return out, nil
+	}, `SELECT t.id, t.name, t.created_at,
+			(SELECT count(*) FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL),
+			(SELECT coalesce(array_agg(g.name ORDER BY g.name), '{}') FROM grants g WHERE g.team_id = t.id)
+		FROM teams t WHERE $1 = '' OR t.name = $1 ORDER BY t.name`, name)
 }

@@ -33,18 +33,13 @@ func (s *UsageStore) Totals(ctx context.Context, by usage.GroupBy, from, to time
 	if !ok {
 		return nil, fmt.Errorf("usage totals: unknown grouping %q", by)
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT `+col+` AS g, count(*), count(*) FILTER (WHERE outcome <> 'ok'),
-			coalesce(sum(prompt_tokens), 0)::bigint, coalesce(sum(completion_tokens), 0)::bigint, coalesce(sum(total_tokens), 0)::bigint
-		FROM requests WHERE at >= $1 AND at < $2 GROUP BY g ORDER BY count(*) DESC, g`, from, to)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.Total, error) {
+	return collect(ctx, s.Pool, fmt.Sprintf("usage totals by %s", by), func(r pgx.Row) (usage.Total, error) {
 		var t usage.Total
 		err := r.Scan(&t.Group, &t.Requests, &t.Errors, &t.PromptTokens, &t.CompletionTokens, &t.TotalTokens)
 		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("usage totals by %s: %w", by, err)
-	}
-	return out, nil
+	}, `SELECT `+col+` AS g, count(*), count(*) FILTER (WHERE outcome <> 'ok'),
+			coalesce(sum(prompt_tokens), 0)::bigint, coalesce(sum(completion_tokens), 0)::bigint, coalesce(sum(total_tokens), 0)::bigint
+		FROM requests WHERE at >= $1 AND at < $2 GROUP BY g ORDER BY count(*) DESC, g`, from, to)
 }
 
 // Requests lists a page of the request log, newest first, and whether more requests lie beyond it
@@ -67,19 +62,9 @@ func (s *UsageStore) Requests(ctx context.Context, q usage.RequestQuery) ([]usag
 		if err != nil {
 			return nil, false, fmt.Errorf("find request %q: %w", cursor, err)
 		}
-		args = append(args, at, id)
-		if q.After != "" {
-			where += ` AND (at, id) < ($3, $4)`
-		} else {
-			where += ` AND (at, id) > ($3, $4)`
-			order = `at, id`
-		}
+		where, order, args = pageFrom(where, args, at, id, q.Before != "")
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT request_id, at, route, coalesce(key_id, ''), coalesce(team, ''), requested, model, provider,
-			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message,
-			attempt, CASE WHEN chain_id = '' THEN request_id ELSE chain_id END
-		FROM requests WHERE `+where+` ORDER BY `+order+` LIMIT $2`, args...)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (usage.RequestRow, error) {
+	out, err := collect(ctx, s.Pool, "list requests", func(r pgx.Row) (usage.RequestRow, error) {
 		var e usage.RequestRow
 		var latency int64
 		err := r.Scan(&e.RequestID, &e.At, &e.Route, &e.KeyID, &e.Team, &e.Requested, &e.Model, &e.Provider, &e.Outcome,
@@ -87,12 +72,27 @@ func (s *UsageStore) Requests(ctx context.Context, q usage.RequestQuery) ([]usag
 			&e.Attempt, &e.ChainID)
 		e.LatencyMS = float64(latency) / 1000
 		return e, err
-	})
+	}, `SELECT request_id, at, route, coalesce(key_id, ''), coalesce(team, ''), requested, model, provider,
+			outcome, detail, status, stream, latency_us, prompt_tokens, completion_tokens, total_tokens, message,
+			attempt, CASE WHEN chain_id = '' THEN request_id ELSE chain_id END
+		FROM requests WHERE `+where+` ORDER BY `+order+` LIMIT $2`, args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("list requests: %w", err)
+		return nil, false, err
 	}
 	out, more := endPage(out, q.Limit, q.Before != "")
 	return out, more, nil
+}
+
+// pageFrom narrows the query of a page of a log kept in (at, id) order to the rows past the cursor
+// row (at, id): older ones, or with backwards newer ones, read oldest first (endPage turns them
+// round). It appends at and id to args and returns the where and the order to read with.
+func pageFrom(where string, args []any, at time.Time, id int64, backwards bool) (string, string, []any) {
+	args = append(args, at, id)
+	cmp, order := "<", `at DESC, id DESC`
+	if backwards {
+		cmp, order = ">", `at, id`
+	}
+	return where + fmt.Sprintf(` AND (at, id) %s ($%d, $%d)`, cmp, len(args)-1, len(args)), order, args
 }
 
 // endPage cuts rows, read with one more than limit past a cursor, to the page: whether there were

@@ -2,7 +2,6 @@ package reembed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -169,10 +168,7 @@ func sampleSize(n int) (int, error) {
 // there is none.
 func (s *Service) Corpus(ctx context.Context, name string) (*corpus.Corpus, error) {
 	c, err := s.store.Corpus(ctx, name)
-	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, corpusNotFound(name, "name")
-	}
-	return c, err
+	return c, byName(name, err)
 }
 
 // EstimateRun measures what re-embedding corpus name with model would take: documents, input tokens

@@ -2,10 +2,8 @@ package reembed
 
 import (
 	"context"
-	"errors"
 	"slices"
 
-	"github.com/switchyard-ai/switchyard/shared/corpus"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
 )
 
@@ -84,11 +82,8 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		return nil, err
 	}
 	c, ix, err := s.store.CorpusForSearch(ctx, name)
-	if errors.Is(err, corpus.ErrNotFound) {
-		return nil, corpusNotFound(name, "name") // every corpus has an active index from its creation on
-	}
 	if err != nil {
-		return nil, err
+		return nil, byName(name, err) // every corpus has an active index from its creation on
 	}
 	cand, cp, err := s.candidate(ctx, model)
 	if err != nil {

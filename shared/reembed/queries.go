@@ -2,7 +2,6 @@ package reembed
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,11 +17,8 @@ func (s *Service) SetKeepQueries(ctx context.Context, name string, on bool, e *a
 	var c *corpus.Corpus
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := s.store.LockCorpus(ctx, tx, name)
-		if errors.Is(err, corpus.ErrNotFound) {
-			return corpusNotFound(name, "name")
-		}
 		if err != nil {
-			return err
+			return byName(name, err)
 		}
 		before, err := s.store.CorpusIn(ctx, tx, name)
 		if err != nil {

@@ -28,6 +28,15 @@ func corpusNotFound(name, param string) *catalog.NotFoundError {
 	return &catalog.NotFoundError{What: catalog.EntityCorpus, Name: catalog.Quote(name, catalog.QuoteLimit), Param: param}
 }
 
+// byName passes on err, from reading the corpus an admin call names in its field name, with
+// corpus.ErrNotFound said as corpusNotFound(name, "name"). A nil err stays nil.
+func byName(name string, err error) error {
+	if errors.Is(err, corpus.ErrNotFound) {
+		return corpusNotFound(name, "name")
+	}
+	return err
+}
+
 // runNotFound says there is no re-embed run id.
 func runNotFound(id int64) *catalog.NotFoundError {
 	return &catalog.NotFoundError{What: catalog.EntityRun, Name: strconv.FormatInt(id, 10), Param: "id"}
@@ -200,11 +209,8 @@ func (s *Service) StartRun(ctx context.Context, name, model string, e *audit.Ent
 	var run *corpus.Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		alias, err := s.store.CorpusAlias(ctx, tx, name)
-		if errors.Is(err, corpus.ErrNotFound) {
-			return corpusNotFound(name, "name")
-		}
 		if err != nil {
-			return err
+			return byName(name, err)
 		}
 		var shards []postgres.Shard
 		run, shards, err = s.store.CreateRun(ctx, tx, alias, model, e.ActorString(), s.cfg.Shards)
@@ -277,11 +283,8 @@ func (s *Service) Rollback(ctx context.Context, name string, e *audit.Entry) (*c
 			before, _ = s.store.CorpusIn(ctx, tx, name)
 		}
 		standby, err := s.store.RollbackCorpus(ctx, tx, name, e.ActorString(), until)
-		if errors.Is(err, corpus.ErrNotFound) {
-			return corpusNotFound(name, "name")
-		}
 		if err != nil {
-			return err
+			return byName(name, err)
 		}
 		if err := s.queueRetire(ctx, tx, standby, until); err != nil {
 			return err
