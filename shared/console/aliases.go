@@ -84,7 +84,7 @@ type aliasView struct {
 }
 
 func (c *Console) renderAlias(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	_, a, ok := detail(c, w, r, p, "Alias", "aliases", c.svc.Admin.GetAlias)
+	_, a, ok := detail(c, w, r, p, "name", "Alias", "aliases", c.svc.Admin.GetAlias)
 	if !ok {
 		return
 	}

@@ -369,11 +369,11 @@ func (c *Console) serviceError(r *http.Request, p *page, err error) int {
 	return http.StatusInternalServerError
 }
 
-// detail reads what the page of one named thing shows: the path's {name}, through get, with the
+// detail reads what the page of one named thing shows: the path's {param}, through get, with the
 // page titled "what name" under nav. When get fails it has drawn the error page, and ok is false.
-func detail[T any](c *Console, w http.ResponseWriter, r *http.Request, p *page, what, nav string,
+func detail[T any](c *Console, w http.ResponseWriter, r *http.Request, p *page, param, what, nav string,
 	get func(context.Context, *catalog.Admin, string) (T, error)) (name string, v T, ok bool) {
-	name = r.PathValue("name")
+	name = r.PathValue(param)
 	p.Title, p.Nav = what+" "+name, nav
 	v, err := get(r.Context(), stateOf(r).admin, name)
 	if err != nil {

@@ -83,11 +83,8 @@ func (c *Console) corpusPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderCorpus(w http.ResponseWriter, r *http.Request, status int, p *page, show ...func(*corpusView)) {
-	name := r.PathValue("name")
-	p.Title, p.Nav = "Corpus "+name, "corpora"
-	co, err := c.svc.Corpora.GetCorpus(r.Context(), stateOf(r).admin, name)
-	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+	_, co, ok := detail(c, w, r, p, "name", "Corpus", "corpora", c.svc.Corpora.GetCorpus)
+	if !ok {
 		return
 	}
 	snap := stateOf(r).snap

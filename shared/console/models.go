@@ -143,7 +143,7 @@ type modelView struct {
 }
 
 func (c *Console) renderModel(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	_, m, ok := detail(c, w, r, p, "Model", "models", c.svc.Admin.GetModel)
+	_, m, ok := detail(c, w, r, p, "name", "Model", "models", c.svc.Admin.GetModel)
 	if !ok {
 		return
 	}

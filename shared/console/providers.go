@@ -151,11 +151,8 @@ type providerView struct {
 }
 
 func (c *Console) renderProvider(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	id := r.PathValue("id")
-	pr, err := c.svc.Admin.GetProvider(r.Context(), stateOf(r).admin, id)
-	p.Title, p.Nav = "Provider "+id, "providers"
-	if err != nil {
-		c.render(w, r, c.serviceError(r, p, err), "error", p)
+	_, pr, ok := detail(c, w, r, p, "id", "Provider", "providers", c.svc.Admin.GetProvider)
+	if !ok {
 		return
 	}
 	v := &providerView{providerForm: providerForm{Edit: true, Provider: pr, Fixes: fixes}, Saved: r.URL.Query().Get("saved") != "", Verified: r.URL.Query().Get("verified") != ""}

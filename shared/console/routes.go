@@ -49,7 +49,7 @@ func (v *routeView) Share(model string) float64 {
 }
 
 func (c *Console) renderRoute(w http.ResponseWriter, r *http.Request, status int, p *page) {
-	name, rt, ok := detail(c, w, r, p, "Route", "routes", c.svc.Admin.GetRoute)
+	name, rt, ok := detail(c, w, r, p, "name", "Route", "routes", c.svc.Admin.GetRoute)
 	if !ok {
 		return
 	}
