@@ -98,7 +98,7 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		return nil, err
 	}
 	out := &Preview{Corpus: c.Name, Current: ix.Model, Candidate: cand.Name, Documents: c.Documents, Sampled: len(docs),
-		Queries: len(docs), SelfQueries: len(docs), QuerySource: SourceSelf, Changed: []ChangedQuery{}}
+		SelfQueries: len(docs), QuerySource: SourceSelf, Changed: []ChangedQuery{}}
 	if len(docs) == 0 {
 		return out, nil
 	}
@@ -113,9 +113,10 @@ func (s *Service) PreviewRun(ctx context.Context, name, model string, sample int
 		}
 	}
 	if len(recent) > 0 {
-		out.RecentQueries, out.Queries, out.QuerySource = len(recent), len(docs)+len(recent), SourceSelf+"+"+SourceRecent
+		out.RecentQueries, out.QuerySource = len(recent), SourceSelf+"+"+SourceRecent
 	}
 	asked := slices.Concat(texts, recent)
+	out.Queries = len(asked)
 	// The candidate's document vectors, then each side's query vectors: queries are embedded apart
 	// from documents, as a developer's search is.
 	docVecs, err := s.embedSample(ctx, cand, cp, texts)

@@ -37,6 +37,16 @@ func byName(name string, err error) error {
 	return err
 }
 
+// usable passes on err, from reading corpus name (as c) for a developer call, with an unknown corpus
+// and one that may refuses said alike, as corpusNotFound(name, "corpus"). A nil err and a corpus the
+// caller may use give nil.
+func usable(name string, c *corpus.Corpus, err error, may Access) error {
+	if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
+		return corpusNotFound(name, "corpus")
+	}
+	return err
+}
+
 // runNotFound says there is no re-embed run id.
 func runNotFound(id int64) *catalog.NotFoundError {
 	return &catalog.NotFoundError{What: catalog.EntityRun, Name: strconv.FormatInt(id, 10), Param: "id"}
@@ -78,10 +88,7 @@ func (s *Service) CreateCorpusIn(ctx context.Context, in NewCorpus, e *audit.Ent
 func (s *Service) PutDocuments(ctx context.Context, name string, may Access, docs []corpus.Document) (int, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
-		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return corpusNotFound(name, "corpus")
-		}
-		if err != nil {
+		if err = usable(name, c, err, may); err != nil {
 			return err
 		}
 		changed, err := s.store.UpsertDocuments(ctx, tx, c.ID, docs)
@@ -101,10 +108,7 @@ func (s *Service) PutDocuments(ctx context.Context, name string, may Access, doc
 func (s *Service) DeleteDocument(ctx context.Context, name string, may Access, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := s.store.LockCorpusForWrite(ctx, tx, name)
-		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return corpusNotFound(name, "corpus")
-		}
-		if err != nil {
+		if err = usable(name, c, err, may); err != nil {
 			return err
 		}
 		found, err := s.store.DeleteDocument(ctx, tx, c.ID, id)
@@ -166,10 +170,7 @@ func (s *Service) Search(ctx context.Context, name string, may Access, query str
 func (s *Service) SearchWith(ctx context.Context, name string, may Access, query string, k int, opts corpus.SearchOptions) (*SearchResult, error) {
 	for attempt := 0; ; attempt++ {
 		c, ix, err := s.store.CorpusForSearch(ctx, name)
-		if errors.Is(err, corpus.ErrNotFound) || (err == nil && !may(c)) {
-			return nil, corpusNotFound(name, "corpus")
-		}
-		if err != nil {
+		if err = usable(name, c, err, may); err != nil {
 			return nil, err
 		}
 		opts.Text, opts.Language = query, c.Language
