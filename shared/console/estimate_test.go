@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -11,7 +10,7 @@ import (
 	"github.com/switchyard-ai/switchyard/shared/admin"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/reembed"
-	"github.com/switchyard-ai/switchyard/shared/waittest"
+	"github.com/switchyard-ai/switchyard/shared/reembed/reembedtest"
 )
 
 // TestReembedEstimateAndPreviewInTheBrowser: the re-embed form's Estimate and Preview buttons show
@@ -83,13 +82,7 @@ func (e *env) syncedCorpus(upstream string, dims, n int) (*reembed.Service, *htt
 // waitSynced waits (a minute at most) until no document sync job is pending.
 func (e *env) waitSynced() {
 	e.t.Helper()
-	waittest.Eventually(e.t, time.Minute, "no document sync job pending", func() (string, bool) {
-		var pending int
-		if err := e.app.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&pending); err != nil {
-			e.t.Fatal(err)
-		}
-		return fmt.Sprintf("%d sync jobs pending", pending), pending == 0
-	})
+	reembedtest.WaitSynced(e.t, e.app.Pool, time.Minute)
 }
 
 // startWorker starts a re-embed worker on the test's database with cfg (millisecond polling, no log),

@@ -90,7 +90,7 @@ func serveWithAdmins(t *testing.T, pool *pgxpool.Pool, cfg reembed.Config) (clie
 		}
 	}
 	cat := reembedtest.Catalog{Pool: pool}
-	svc := startServiceWith(t, pool, cat, cfg)
+	svc := startServiceOn(t, pool, cat, cfg, &reembedtest.Embedder{})
 	mux := http.NewServeMux()
 	(&corpusapi.Handlers{Service: svc}).RegisterDeveloper(mux, corpusapi.SnapshotKeyAuth(cat))
 	mux.Handle("/admin/", admin.NewHandler(&admin.Service{}, adminSnapshots{cat}, nil).ServeCorpora(&admin.Corpora{Reembed: svc, Catalog: cat}))

@@ -2,6 +2,7 @@ package corpusapi_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,7 +67,7 @@ func TestDeveloperErrorsKeepTheirContract(t *testing.T) {
 			map[string]any{"message": `corpus "kb" has no document "zzz"`, "type": "not_found_error", "code": "not_found", "param": "id"}},
 	} {
 		st, body := c.do(tc.method, tc.path, tc.key, tc.body)
-		if got, _ := body["error"].(map[string]any); st != tc.status || !equalJSON(got, tc.want) {
+		if got, _ := body["error"].(map[string]any); st != tc.status || !maps.Equal(got, tc.want) {
 			t.Errorf("%s %s: %d %v, want %d %v", tc.method, tc.path, st, got, tc.status, tc.want)
 		}
 	}
@@ -92,16 +93,4 @@ func TestDeveloperErrorsKeepTheirContract(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("request-log outcomes %v, want %v", got, want)
 	}
-}
-
-func equalJSON(a, b map[string]any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range b {
-		if a[k] != v {
-			return false
-		}
-	}
-	return true
 }

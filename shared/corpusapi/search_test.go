@@ -22,17 +22,11 @@ import (
 // startService starts a re-embed service with a worker on pool, stopped when the test ends.
 func startService(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog) *reembed.Service {
 	t.Helper()
-	return startServiceWith(t, pool, cat, reembed.Config{})
+	return startServiceOn(t, pool, cat, reembed.Config{}, &reembedtest.Embedder{})
 }
 
-// startServiceWith is startService with cfg, whose batch size, job slice, fetch timings and log
-// are the tests' short ones.
-func startServiceWith(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog, cfg reembed.Config) *reembed.Service {
-	t.Helper()
-	return startServiceOn(t, pool, cat, cfg, &reembedtest.Embedder{})
-}
-
-// startServiceOn is startServiceWith embedding with emb.
+// startServiceOn is startService with cfg, whose batch size, job slice, fetch timings and log are
+// the tests' short ones, embedding with emb.
 func startServiceOn(t *testing.T, pool *pgxpool.Pool, cat reembedtest.Catalog, cfg reembed.Config, emb *reembedtest.Embedder) *reembed.Service {
 	t.Helper()
 	cfg.BatchSize, cfg.JobSlice, cfg.FetchCooldown, cfg.FetchPollInterval = 50, 200*time.Millisecond, 5*time.Millisecond, 20*time.Millisecond

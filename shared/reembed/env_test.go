@@ -178,14 +178,7 @@ func (e *env) waitRun(id int64, within time.Duration) *corpus.Run {
 // waitSynced waits until no sync job is pending.
 func (e *env) waitSynced() {
 	e.t.Helper()
-	// Generous: a worker process may be starting on 2 busy cores.
-	waittest.Eventually(e.t, 2*time.Minute, "no sync job pending", func() (string, bool) {
-		var n int
-		if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM river_job WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
-			e.t.Fatal(err)
-		}
-		return fmt.Sprintf("%d sync jobs pending", n), n == 0
-	})
+	reembedtest.WaitSynced(e.t, e.pool, 2*time.Minute) // generous: a worker process may be starting on 2 busy cores
 }
 
 // checkIndexExact fails unless ix holds exactly one vector per document of its corpus, each the

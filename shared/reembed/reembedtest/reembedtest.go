@@ -13,12 +13,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyard-ai/switchyard/shared/apierror"
 	"github.com/switchyard-ai/switchyard/shared/catalog"
 	"github.com/switchyard-ai/switchyard/shared/postgres"
+	"github.com/switchyard-ai/switchyard/shared/waittest"
 )
 
 // Vector is the fake's embedding of text by a model: a pseudo-random unit vector seeded by both, so
@@ -217,4 +219,18 @@ func MoveAlias(ctx context.Context, pool *pgxpool.Pool, alias, from, to string) 
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// WaitSynced waits up to within until no document sync job is pending in pool's database (every
+// document put so far is in every live index), and fails tb otherwise with how many were left.
+func WaitSynced(tb testing.TB, pool *pgxpool.Pool, within time.Duration) {
+	tb.Helper()
+	waittest.Eventually(tb, within, "no document sync job pending", func() (string, bool) {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE kind = 'corpus_sync' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		return fmt.Sprintf("%d sync jobs pending", n), n == 0
+	})
 }
